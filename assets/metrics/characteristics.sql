@@ -1,0 +1,78 @@
+-- Individuals with each specialist characteristic. The categories overlap: never add them.
+-- The share uses only authorities whose characteristics section is complete, over the
+-- individuals supported in those same authorities.
+with returns as (
+    select * from stg_authority_returns__returns
+),
+cells as (
+    select * from stg_authority_returns__counts
+    where (sheet = 'characteristics' and field = 'individuals') or sheet = 'supported'
+),
+completeness as (
+    select * from stg_authority_returns__completeness where section = 'characteristics'
+),
+geography as (
+    select * from stg_geography
+),
+characteristics as (
+    select unnest(['disabled', 'lgbtq', 'black_minoritised', 'ex_offender', 'mental_health', 'drug',
+                   'alcohol', 'aged_16_25', 'aged_65_plus', 'nrpf', 'any']) as characteristic
+),
+authority_individuals as (
+    select financial_year, gss_code,
+           sum(value) filter (where field in ('women', 'men', 'trans_nonbinary', 'children', 'identity_not_recorded'))
+               as individuals
+    from cells where sheet = 'supported'
+    group by all
+),
+authority_characteristic as (
+    select r.financial_year, r.gss_code, r.region_code, x.characteristic, sum(c.value) as individuals,
+           any_value(k.completeness) = 'complete' as complete
+    from returns r
+    cross join characteristics x
+    left join cells c
+        on c.financial_year = r.financial_year and c.gss_code = r.gss_code
+        and c.sheet = 'characteristics' and c.record_key = x.characteristic
+    left join completeness k on k.financial_year = r.financial_year and k.gss_code = r.gss_code
+    group by r.financial_year, r.gss_code, r.region_code, x.characteristic
+),
+parts as (
+    select financial_year, gss_code, region_code, 'specialist_characteristic' as measure,
+           characteristic as breakdown, individuals as numerator, null::hugeint as denominator
+    from authority_characteristic
+    union all
+    select a.financial_year, a.gss_code, a.region_code, 'specialist_characteristic_share', a.characteristic,
+           case when a.complete and a.individuals is not null and i.individuals is not null then a.individuals end,
+           case when a.complete and a.individuals is not null and i.individuals is not null then i.individuals end
+    from authority_characteristic a
+    left join authority_individuals i using (financial_year, gss_code)
+),
+rolled_up as (
+    select
+        financial_year, measure, breakdown,
+        case when grouping(region_code) = 1 then 'national'
+             when grouping(gss_code) = 1 then 'regional' else 'local_authority' end as geographic_level,
+        case when grouping(region_code) = 1 then 'E92000001'
+             when grouping(gss_code) = 1 then region_code else gss_code end as geography_code,
+        sum(numerator) as numerator,
+        sum(denominator) as denominator
+    from parts
+    group by grouping sets (
+        (financial_year, measure, breakdown),
+        (financial_year, measure, breakdown, region_code),
+        (financial_year, measure, breakdown, region_code, gss_code)
+    )
+),
+final as (
+    select
+        f.measure, f.breakdown, f.financial_year, f.geographic_level, f.geography_code, g.geography_name,
+        f.numerator::double as numerator,
+        f.denominator::double as denominator,
+        case when f.measure = 'specialist_characteristic' then f.numerator
+             else 100.0 * f.numerator / nullif(f.denominator, 0) end::double as value
+    from rolled_up f
+    join geography g using (financial_year, geographic_level, geography_code)
+    where f.geographic_level <> 'local_authority' or f.measure = 'specialist_characteristic'
+)
+select * from final
+order by measure, breakdown, financial_year, geographic_level, geography_code

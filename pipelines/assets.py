@@ -1,0 +1,130 @@
+"""How each file under `assets/` and each source becomes a Dagster asset.
+
+- one ingest asset per source, partitioned by financial year (`raw_<source>`);
+- `reference`: the ONS reference tables;
+- one asset per SQL file under `assets/staging/` and `assets/metrics/` (the tables it reads,
+  found in its text, are its upstream assets; its hash is its code version);
+- `published_figures`: disclosure control applied to every metric;
+- `release`: the statistical release of a financial year (partitioned).
+"""
+
+
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from pipelines import ingest, warehouse
+from pipelines.release_assets import published_figures, release_asset
+from pipelines.paths import REFERENCE_DIR
+from pipelines.reference import REFERENCE_TABLES
+from pipelines.resources import DasaSettings
+
+SOURCES = ("authority_returns", "womens_aid", "safelives")
+SHARED_RAW_TABLES = ("raw_issues", "raw_input_files", "raw_ingested")
+
+
+def years_in(raw_dir: Path) -> list[str]:
+    """Financial-year folders (`YYYY-YY`) in a raw folder, oldest first."""
+    from pipelines.ingest.cells import parse_year
+
+    if not raw_dir.is_dir():
+        return []
+    return sorted(p.name for p in raw_dir.iterdir() if p.is_dir() and parse_year(p.name)[1] is None
+                  and parse_year(p.name)[0] is not None)
+
+
+def _ingest_asset(source: str, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    @dg.asset(
+        name=f"raw_{source}",
+        partitions_def=partitions,
+        group_name="raw",
+        description=f"The {source.replace('_', ' ')} files of one financial year, read cell by cell into the "
+                    f"raw_{source}__* tables with the location of every value.",
+        kinds={"python", "duckdb"},
+    )
+    def _asset(context: dg.AssetExecutionContext, dasa: DasaSettings) -> dg.MaterializeResult:
+        year = context.partition_key
+        with dasa.connect() as con:
+            summary = ingest.INGESTERS[source](Path(dasa.raw_dir), year, con)
+            inputs = con.execute(
+                "SELECT path, sha256 FROM raw_input_files WHERE financial_year = ? AND source = ? ORDER BY path",
+                [year, source],
+            ).fetchall()
+        return dg.MaterializeResult(metadata={
+            **summary,
+            "input_files": dg.MetadataValue.json({p: h for p, h in inputs}),
+        })
+
+    return _asset
+
+
+@dg.asset(group_name="reference", kinds={"duckdb"},
+          description="ONS geography and population reference tables (data/reference/*.csv).")
+def reference(dasa: DasaSettings) -> dg.MaterializeResult:
+    with dasa.connect() as con:
+        load_reference(con)
+    return dg.MaterializeResult(metadata={"tables": list(REFERENCE_TABLES)})
+
+
+def load_reference(con: duckdb.DuckDBPyConnection) -> None:
+    for table, file in REFERENCE_TABLES.items():
+        con.execute(
+            f'CREATE OR REPLACE TABLE "{table}" AS SELECT * FROM read_csv(?, header = true, all_varchar = false)',
+            [str(REFERENCE_DIR / file)],
+        )
+    con.execute("ALTER TABLE ref_population ALTER year TYPE INTEGER")
+
+
+def _upstream(table: str) -> str:
+    if table in SHARED_RAW_TABLES:
+        return "raw_authority_returns"  # all three write them; see deps below
+    if table.startswith("raw_"):
+        return table.split("__")[0]
+    if table.startswith("ref_"):
+        return "reference"
+    return table
+
+
+def _sql_asset(sql: warehouse.SqlFile) -> dg.AssetsDefinition:
+    deps: set[str] = set()
+    for t in sql.reads():
+        if t in SHARED_RAW_TABLES:
+            deps.update(f"raw_{s}" for s in SOURCES)
+        else:
+            deps.add(_upstream(t))
+    first_comment = " ".join(
+        line.lstrip("- ").strip() for line in sql.text.splitlines() if line.startswith("--")
+    ).split(" with ")[0]
+
+    @dg.asset(
+        name=sql.table,
+        deps=sorted(deps),
+        group_name=sql.layer,
+        code_version=sql.sha256[:16],
+        description=first_comment or None,
+        kinds={"sql", "duckdb"},
+    )
+    def _asset(dasa: DasaSettings) -> dg.MaterializeResult:
+        with dasa.connect() as con:
+            rows = warehouse.build_table(con, sql)
+        return dg.MaterializeResult(metadata={
+            "rows": rows,
+            "sql_file": sql.rel_path,
+            "sql_sha256": sql.sha256,
+            "reads": list(sql.reads()),
+        })
+
+    return _asset
+
+
+def build_assets(years: list[str]) -> list:
+    partitions = dg.StaticPartitionsDefinition(years or ["2024-25"])
+    assets = [_ingest_asset(s, partitions) for s in SOURCES]
+    assets.append(reference)
+    assets += [_sql_asset(s) for s in warehouse.sql_files("staging")]
+    metric_sql = warehouse.sql_files("metrics")
+    assets += [_sql_asset(s) for s in metric_sql]
+    assets.append(published_figures([s.table for s in metric_sql]))
+    assets.append(release_asset(partitions))
+    return assets

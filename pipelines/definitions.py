@@ -1,0 +1,19 @@
+"""The one entry point Dagster loads (`make dev`, `dagster dev -m pipelines.definitions`)."""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+from pipelines.assets import build_assets, years_in
+from pipelines.paths import RAW_DIR
+from pipelines.resources import DasaSettings
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+
+defs = dg.Definitions(
+    assets=build_assets(years_in(RAW_DIR)),
+    resources={"dasa": DasaSettings()},
+    executor=dg.in_process_executor,
+)

@@ -1,0 +1,217 @@
+"""Disclosure control and rounding: the one step every published figure passes through.
+
+Input: metric rows (unrounded numerator, denominator, value) for all years. Output: the
+published figures, with the value as published (a number as text, or a symbol), its
+status, and the numerator and denominator after disclosure control. Year-on-year changes
+are computed here from the unrounded values, then published by the same rules.
+
+Arithmetic is exact: a percentage or rate is recomputed as a fraction of its integer
+numerator and denominator before rounding half up, so 45.45 never becomes 45.4 because of
+binary floating point.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+
+import polars as pl
+
+from pipelines.metric_catalog import Measure
+
+SYMBOLS = {
+    "not_available": "[x]",
+    "not_applicable": "[z]",
+    "suppressed": "[c]",
+    "low": "[low]",
+    "break_in_series": "[b]",
+}
+FIGURE_COLUMNS = (
+    "figure_id", "measure", "breakdown", "time_period", "geographic_level", "geography_code",
+    "geography_name", "value", "value_status", "numerator", "denominator", "unit",
+)
+INTERNAL_COLUMNS = ("value_num", "region_code", "region_name")
+
+
+@dataclass(frozen=True)
+class DisclosureSettings:
+    """Recorded in every release (`settings` in the release, and in the methodology)."""
+
+    rounding_base: int = 10
+    rounding: str = "half up"
+    rounded_levels: tuple[str, ...] = ("national", "regional")
+    decimals: int = 1
+    rules: tuple[str, ...] = field(default=(
+        "England and regional counts of people are rounded to the nearest 10, half up; "
+        "counts of authorities, services, units and bedspaces are not rounded.",
+        "Percentages and rates are computed from unrounded counts, then rounded to 1 decimal place, half up.",
+        "A figure that rounds to zero but is not zero is shown as [low].",
+    ))
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d["rounded_levels"] = list(self.rounded_levels)
+        d["rules"] = list(self.rules)
+        return d
+
+
+def round_half_up(x: Fraction | Decimal | int, places: int = 0) -> Decimal:
+    q = Decimal(1).scaleb(-places)
+    if isinstance(x, Fraction):
+        x = Decimal(x.numerator) / Decimal(x.denominator)
+    return Decimal(x).quantize(q, rounding=ROUND_HALF_UP)
+
+
+def round_to_base(x: Fraction | int, base: int) -> int:
+    return int(round_half_up(Fraction(x) / base, 0)) * base
+
+
+def figure_id(measure: str, breakdown: str, geography_code: str, year: str) -> str:
+    return f"{measure}.{breakdown}.{geography_code}.{year}"
+
+
+def _as_int(x: float | None) -> int | None:
+    if x is None:
+        return None
+    if float(x).is_integer():
+        return int(x)
+    return None
+
+
+def exact_value(m: Measure, num: float | None, den: float | None, value: float | None) -> Fraction | None:
+    """The exact value of a figure, from its integer numerator and denominator when it has them."""
+    if value is None:
+        return None
+    n, d = _as_int(num), _as_int(den)
+    if m.kind == "count":
+        return Fraction(n) if n is not None else Fraction(Decimal(repr(value)))
+    scale = 100 if m.kind == "percent" else 10000
+    if n is not None and d:
+        exact = Fraction(scale * n, d)
+        if abs(float(exact) - value) > 1e-6 * max(1.0, abs(value)):
+            raise ValueError(f"{m.id}: value {value} does not equal {scale} x {n} / {d}")
+        return exact
+    return Fraction(Decimal(repr(value)))
+
+
+def _fmt_decimal(d: Decimal) -> str:
+    s = format(d, "f")
+    return "0" if s in ("-0", "-0.0") and False else s
+
+
+class Publisher:
+    def __init__(self, measures: dict[str, Measure], settings: DisclosureSettings):
+        self.measures = measures
+        self.settings = settings
+
+    def _count(self, x: Fraction, level: str, people: bool) -> tuple[str, str, float]:
+        s = self.settings
+        if people and level in s.rounded_levels:
+            r = round_to_base(x, s.rounding_base)
+            if r == 0 and x != 0:
+                return SYMBOLS["low"], "low", None
+            return str(r), "rounded", float(r)
+        if x.denominator != 1:
+            d = round_half_up(x, s.decimals)
+            return _fmt_decimal(d), "rounded", float(d)
+        return str(int(x)), "published", float(int(x))
+
+    def _rate(self, x: Fraction) -> tuple[str, str, float]:
+        d = round_half_up(x, self.settings.decimals)
+        if d == 0 and x != 0:
+            return SYMBOLS["low"], "low", None
+        return _fmt_decimal(d), "published", float(d)
+
+    def _num_den(self, x: float | None, level: str, people: bool) -> str:
+        if x is None:
+            return ""
+        n = _as_int(x)
+        if n is None:
+            return _fmt_decimal(round_half_up(Fraction(Decimal(repr(x))), self.settings.decimals))
+        if people and level in self.settings.rounded_levels:
+            return str(round_to_base(n, self.settings.rounding_base))
+        return str(n)
+
+    def publish(self, metrics: pl.DataFrame) -> pl.DataFrame:
+        """Published figures (levels and year-on-year changes) for every metric row."""
+        rows = []
+        exact: dict[tuple, Fraction | None] = {}
+        years_by_level: dict[str, set[str]] = {}
+        for r in metrics.iter_rows(named=True):
+            m = self.measures[r["measure"]]
+            key = (r["measure"], r["breakdown"], r["geographic_level"], r["geography_code"], r["financial_year"])
+            x = exact_value(m, r["numerator"], r["denominator"], r["value"])
+            exact[key] = x
+            years_by_level.setdefault(r["measure"], set()).add(r["financial_year"])
+            level = r["geographic_level"]
+            if x is None:
+                status = "not_applicable" if r["denominator"] == 0 else "not_available"
+                value, value_num = SYMBOLS[status], None
+            elif m.kind == "count":
+                value, status, value_num = self._count(x, level, m.counts_people)
+            else:
+                value, status, value_num = self._rate(x)
+            rows.append(self._row(r, r["measure"], m.unit, value, status, value_num,
+                                  self._num_den(r["numerator"], level, m.counts_people) if m.kind != "count" else "",
+                                  self._num_den(r["denominator"], level, m.counts_people)))
+        # year-on-year change, from unrounded values
+        for r in metrics.iter_rows(named=True):
+            m = self.measures[r["measure"]]
+            year = r["financial_year"]
+            prev = previous_year(year)
+            if prev not in years_by_level.get(r["measure"], ()):
+                continue
+            key = (r["measure"], r["breakdown"], r["geographic_level"], r["geography_code"])
+            now, before_present = exact[(*key, year)], (*key, prev) in exact
+            before = exact.get((*key, prev))
+            level = r["geographic_level"]
+            if not before_present:
+                sym = ("break_in_series", SYMBOLS["break_in_series"], None)
+                outs = [(f"{m.id}_change", sym)] + ([(f"{m.id}_change_percent", sym)] if m.kind == "count" else [])
+            elif now is None or before is None:
+                sym = ("not_available", SYMBOLS["not_available"], None)
+                outs = [(f"{m.id}_change", sym)] + ([(f"{m.id}_change_percent", sym)] if m.kind == "count" else [])
+            elif m.kind == "count":
+                v, st, vn = self._count(now - before, level, m.counts_people)
+                if before == 0:
+                    pct = ("not_applicable", SYMBOLS["not_applicable"], None)
+                else:
+                    d = round_half_up(Fraction(100) * (now - before) / before, self.settings.decimals)
+                    pct = ("published", _fmt_decimal(d), float(d))
+                outs = [(f"{m.id}_change", (st, v, vn)), (f"{m.id}_change_percent", pct)]
+            else:
+                d = round_half_up(now - before, self.settings.decimals)
+                outs = [(f"{m.id}_change", ("published", _fmt_decimal(d), float(d)))]
+            for measure_id, (st, v, vn) in outs:
+                unit = "percent" if measure_id.endswith("_change_percent") else (
+                    m.unit if m.kind == "count" else ("percentage points" if m.kind == "percent" else m.unit))
+                rows.append(self._row(r, measure_id, unit, v, st, vn, "", ""))
+        out = pl.DataFrame(rows, schema={**{c: pl.String for c in FIGURE_COLUMNS}, "value_num": pl.Float64,
+                                         "region_code": pl.String, "region_name": pl.String}, orient="row")
+        return out.sort("measure", "breakdown", "time_period", "geographic_level", "geography_code")
+
+    @staticmethod
+    def _row(r: dict, measure: str, unit: str, value: str, status: str, value_num, numerator: str, denominator: str) -> dict:
+        return {
+            "figure_id": figure_id(measure, r["breakdown"], r["geography_code"], r["financial_year"]),
+            "measure": measure,
+            "breakdown": r["breakdown"],
+            "time_period": r["financial_year"],
+            "geographic_level": r["geographic_level"],
+            "geography_code": r["geography_code"],
+            "geography_name": r["geography_name"],
+            "value": value,
+            "value_status": status,
+            "numerator": numerator,
+            "denominator": denominator,
+            "unit": unit,
+            "value_num": value_num,
+            "region_code": r.get("region_code"),
+            "region_name": r.get("region_name"),
+        }
+
+
+def previous_year(year: str) -> str:
+    start = int(year[:4]) - 1
+    return f"{start}-{(start + 1) % 100:02d}"

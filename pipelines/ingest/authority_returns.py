@@ -1,0 +1,364 @@
+"""Read the authority returns of one financial year: one Excel workbook per authority.
+
+Every count cell read is kept with its location (file, sheet, row, column) so that any
+published figure can be traced back to the cells that made it. Problems are reported,
+never fixed silently: a structural problem sets the whole return aside (quarantine), a
+bad cell is treated as not collected, and the rest are warnings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zipfile
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import openpyxl
+from openpyxl.utils.exceptions import InvalidFileException
+
+from pipelines import schemas
+from pipelines.ingest import cells as C
+from pipelines.ingest.issues import Issue
+from pipelines.reference import expected_authorities
+
+SOURCE = "authority_returns"
+FOLDER = "authority_returns"
+
+
+@dataclass
+class ReturnsRead:
+    files: list[dict] = field(default_factory=list)
+    rows: dict[str, list[dict]] = field(default_factory=lambda: defaultdict(list))
+    cells: list[dict] = field(default_factory=list)
+    issues: list[Issue] = field(default_factory=list)
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def read_year(raw_dir: Path, year: str) -> ReturnsRead:
+    """Read every workbook in `raw_dir/<year>/authority_returns/`."""
+    out = ReturnsRead()
+    folder = raw_dir / year / FOLDER
+    paths = sorted(p for p in folder.glob("*") if p.is_file() and not p.name.startswith(("~$", ".")))
+    expected = expected_authorities(year)
+    for path in paths:
+        _read_workbook(path, raw_dir, year, expected, out)
+    _flag_duplicate_submissions(out)
+    return out
+
+
+def _rel(path: Path, raw_dir: Path) -> str:
+    return path.relative_to(raw_dir).as_posix()
+
+
+def _read_workbook(path: Path, raw_dir: Path, year: str, expected: dict[str, dict], out: ReturnsRead) -> None:
+    rel = _rel(path, raw_dir)
+    record: dict = {
+        "financial_year": year,
+        "file": rel,
+        "sha256": sha256_file(path),
+        **{f.name: None for f in schemas.ABOUT_FIELDS},
+        "status": "ok",
+        "quarantine_reason": None,
+    }
+    issues: list[Issue] = []
+
+    def issue(level: str, code: str, message: str, sheet: str | None = None, row: int | None = None,
+              col: str | None = None, fld: str | None = None) -> None:
+        issues.append(Issue(year, SOURCE, rel, sheet, row, col, fld, level, code, message))
+
+    if path.suffix.lower() != ".xlsx":
+        issue("structural", "not_xlsx", f"{path.name} is not an .xlsx workbook; authority returns must be Excel .xlsx files")
+        _finish(record, issues, out)
+        return
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as exc:
+        issue("structural", "unreadable_workbook",
+              f"{path.name} cannot be opened as an Excel workbook ({type(exc).__name__}); ask the authority to resend it")
+        _finish(record, issues, out)
+        return
+    try:
+        sheets = {ws.title: _sheet_rows(ws) for ws in wb.worksheets}
+    finally:
+        wb.close()
+
+    # --- about ---------------------------------------------------------------------------
+    about = sheets.get("about")
+    if about is None:
+        issue("structural", "missing_sheet", "has no sheet named 'about'", sheet="about")
+        _finish(record, issues, out)
+        return
+    header_ok = _read_about(about, record, issue)
+    missing_sheets = [t.name for t in schemas.RETURN_SHEETS if t.name not in sheets]
+    for name in missing_sheets:
+        issue("structural", "missing_sheet", f"has no sheet named '{name}'", sheet=name)
+    for name in sorted(set(sheets) - {"about", *(t.name for t in schemas.RETURN_SHEETS)}):
+        issue("warning", "extra_sheet", f"has an extra sheet '{name}', which is ignored", sheet=name)
+    if header_ok:
+        _check_identity(record, year, expected, issue)
+
+    # --- data sheets -----------------------------------------------------------------------
+    sheet_rows: dict[str, list[dict]] = {}
+    sheet_cells: list[dict] = []
+    for table in schemas.RETURN_SHEETS:
+        if table.name in sheets:
+            rows = _read_table_sheet(table, sheets[table.name], rel, year, issue, sheet_cells)
+            if rows is not None:
+                sheet_rows[table.name] = rows
+    if any(i.level == "structural" for i in issues):
+        _finish(record, issues, out)
+        return
+    _check_consistency(sheet_rows, issue)
+    for name, rows in sheet_rows.items():
+        out.rows[name].extend(rows)
+    out.cells.extend(sheet_cells)
+    _finish(record, issues, out)
+
+
+def _finish(record: dict, issues: list[Issue], out: ReturnsRead) -> None:
+    structural = [i for i in issues if i.level == "structural"]
+    if structural:
+        record["status"] = "quarantined"
+        record["quarantine_reason"] = "; ".join(i.where_and_what() for i in structural)
+    out.files.append(record)
+    out.issues.extend(issues)
+
+
+def _sheet_rows(ws) -> list[list[tuple[object, str | None]]]:
+    """All rows of a sheet as (value, error code or None) pairs."""
+    rows = []
+    for row in ws.iter_rows():
+        cells = []
+        for cell in row:
+            value = getattr(cell, "value", None)
+            error = value if getattr(cell, "data_type", None) == "e" else None
+            cells.append((None if error else value, error))
+        rows.append(cells)
+    # drop trailing empty rows (Excel often keeps formatting below the data)
+    while rows and all(C.is_blank(v) and e is None for v, e in rows[-1]):
+        rows.pop()
+    return rows
+
+
+def _header(rows, issue, sheet: str, required: tuple[str, ...]) -> dict[str, int] | None:
+    if not rows:
+        issue("structural", "empty_sheet", "is empty: expected a header row in row 1", sheet=sheet, row=1)
+        return None
+    header: dict[str, int] = {}
+    for idx, (value, _err) in enumerate(rows[0]):
+        if C.is_blank(value):
+            continue
+        name = str(value).strip()
+        if name in header:
+            issue("structural", "duplicate_column", f"has the column '{name}' twice", sheet=sheet, row=1,
+                  col=C.column_letter(idx), fld=name)
+            return None
+        header[name] = idx
+    missing = [c for c in required if c not in header]
+    for name in missing:
+        issue("structural", "missing_column", f"has no column '{name}' in its header row", sheet=sheet, row=1, fld=name)
+    for name, idx in header.items():
+        if name not in required:
+            issue("warning", "extra_column", f"has an extra column '{name}', which is ignored", sheet=sheet, row=1,
+                  col=C.column_letter(idx), fld=name)
+    return None if missing else header
+
+
+def _read_about(rows, record: dict, issue) -> bool:
+    header = _header(rows, issue, "about", ("field", "value"))
+    if header is None:
+        return False
+    fi, vi = header["field"], header["value"]
+    seen: set[str] = set()
+    fields = {f.name: f for f in schemas.ABOUT_FIELDS}
+    for r, row in enumerate(rows[1:], start=2):
+        fname = row[fi][0] if fi < len(row) else None
+        if C.is_blank(fname):
+            continue
+        fname = str(fname).strip()
+        value, err = row[vi] if vi < len(row) else (None, None)
+        col = C.column_letter(vi)
+        if fname not in fields:
+            issue("warning", "unknown_field", f"has an unknown field '{fname}', which is ignored", sheet="about", row=r, col=col, fld=fname)
+            continue
+        if fname in seen:
+            issue("structural", "duplicate_field", f"gives the field '{fname}' twice", sheet="about", row=r, col=col, fld=fname)
+            continue
+        seen.add(fname)
+        spec = fields[fname]
+        parsed, problem = _parse(spec, value, err)
+        if problem:
+            level = "structural" if fname in schemas.ABOUT_REQUIRED else "cell_error"
+            issue(level, "bad_about_value", f"field '{fname}' {problem}", sheet="about", row=r, col=col, fld=fname)
+        record[fname] = parsed
+    ok = True
+    for fname in schemas.ABOUT_REQUIRED:
+        if record[fname] is None:
+            if fname not in seen:
+                issue("structural", "missing_field", f"does not give the field '{fname}'", sheet="about", fld=fname)
+            ok = False
+    if record["submission_number"] is not None and record["submission_number"] < 1:
+        issue("structural", "bad_submission_number",
+              f"gives submission_number {record['submission_number']}; it must be 1 or more", sheet="about", fld="submission_number")
+        ok = False
+    return ok
+
+
+def _check_identity(record: dict, year: str, expected: dict[str, dict], issue) -> None:
+    if record["financial_year"] != year:
+        issue("structural", "wrong_year",
+              f"says financial_year {record['financial_year']} but is in the {year} folder", sheet="about", fld="financial_year")
+    code = record["gss_code"]
+    if code not in expected:
+        issue("structural", "unknown_authority",
+              f"gives gss_code {code}, which is not a Tier 1 authority in force in {year}", sheet="about", fld="gss_code")
+        return
+    ref_name = expected[code]["name"]
+    name = record["authority_name"]
+    if name is not None and name.strip() != ref_name:
+        issue("warning", "name_mismatch",
+              f"gives authority_name {name!r} but {code} is {ref_name!r} in the reference data; the code is used",
+              sheet="about", fld="authority_name")
+
+
+def _parse(col: schemas.Column, value, err):
+    if col.type == "count":
+        return C.parse_count(value, error_code=err)
+    if err is not None:
+        return None, f"holds the formula error {err}"
+    if col.type == "int":
+        return C.parse_int(value)
+    if col.type == "code":
+        return C.parse_code(value, col.codes)
+    if col.type == "yesno":
+        return C.parse_yesno(value)
+    if col.type == "date":
+        return C.parse_date(value)
+    if col.type == "year":
+        return C.parse_year(value)
+    return C.parse_text(value)
+
+
+def _read_table_sheet(table: schemas.Table, rows, rel: str, year: str, issue, cells_out: list[dict]) -> list[dict] | None:
+    header = _header(rows, issue, table.name, table.names)
+    if header is None:
+        return None
+    out: list[dict] = []
+    seen_keys: dict[str, int] = {}
+    for r, row in enumerate(rows[1:], start=2):
+        if all(C.is_blank(v) and e is None for v, e in row):
+            continue
+        rec: dict = {"financial_year": year, "file": rel, "sheet_row": r}
+        key_value = None
+        for col in table.columns:
+            idx = header[col.name]
+            value, err = row[idx] if idx < len(row) else (None, None)
+            letter = C.column_letter(idx)
+            parsed, problem = _parse(col, value, err)
+            if problem:
+                issue("cell_error", f"bad_{col.type}", f"column '{col.name}' {problem}; treated as not collected",
+                      sheet=table.name, row=r, col=letter, fld=col.name)
+            rec[col.name] = parsed
+            if col.name == table.key:
+                key_value = parsed
+            if col.type == "count":
+                status = "error" if problem else ("blank" if parsed is None else "ok")
+                cells_out.append({
+                    "financial_year": year, "file": rel, "sheet": table.name, "sheet_row": r,
+                    "column_letter": letter, "field": col.name, "record_key": None,
+                    "raw_value": None if value is None and err is None else str(err or value),
+                    "value": parsed, "cell_status": status,
+                })
+        if table.key:
+            for c in cells_out[len(cells_out) - sum(1 for col in table.columns if col.type == "count"):]:
+                c["record_key"] = key_value
+            raw_key = row[header[table.key]][0] if header[table.key] < len(row) else None
+            if key_value is None and C.is_blank(raw_key):
+                issue("cell_error", "missing_key", f"row has no {table.key}; its figures cannot be used",
+                      sheet=table.name, row=r, col=C.column_letter(header[table.key]), fld=table.key)
+            elif key_value is None:
+                pass  # an unknown code: reported as a cell error above
+            elif key_value in seen_keys:
+                issue("structural", "duplicate_row",
+                      f"has a second row for {table.key} '{key_value}' (first in row {seen_keys[key_value]})",
+                      sheet=table.name, row=r, col=C.column_letter(header[table.key]), fld=table.key)
+            else:
+                seen_keys[key_value] = r
+        elif table.name == "services":
+            for c in cells_out[-1:]:
+                c["record_key"] = rec.get("service_ref")
+        out.append(rec)
+    if table.key_codes:
+        for code in table.key_codes:
+            if code not in seen_keys:
+                issue("warning", "missing_row",
+                      f"has no row for {table.key} '{code}'; its figures are treated as not collected",
+                      sheet=table.name, fld=table.key)
+    return out
+
+
+def _check_consistency(sheet_rows: dict[str, list[dict]], issue) -> None:
+    for rec in sheet_rows.get("services", []):
+        if rec["by_and_for"] == "yes" and rec["by_and_for_group"] is None:
+            issue("warning", "by_and_for_without_group",
+                  f"service '{rec['service_ref']}' is by-and-for but gives no by_and_for_group",
+                  sheet="services", row=rec["sheet_row"], fld="by_and_for_group")
+        if rec["by_and_for"] == "no" and rec["by_and_for_group"] is not None:
+            issue("cell_error", "group_without_by_and_for",
+                  f"service '{rec['service_ref']}' is not by-and-for but gives by_and_for_group "
+                  f"'{rec['by_and_for_group']}'; the group is not used",
+                  sheet="services", row=rec["sheet_row"], fld="by_and_for_group")
+            rec["by_and_for_group"] = None
+    individuals_total = 0
+    for rec in sheet_rows.get("supported", []):
+        individuals = sum(rec[k] or 0 for k in schemas.IDENTITIES)
+        individuals_total += individuals
+        if rec["from_outside_area"] is not None and rec["from_outside_area"] > individuals:
+            issue("warning", "outside_area_above_individuals",
+                  f"{rec['accommodation_type']}: from_outside_area {rec['from_outside_area']} is more than the "
+                  f"{individuals} individuals supported", sheet="supported", row=rec["sheet_row"], fld="from_outside_area")
+    chars = {r["characteristic"]: r for r in sheet_rows.get("characteristics", []) if r["characteristic"]}
+    if "any" in chars and chars["any"]["individuals"] is not None:
+        any_n = chars["any"]["individuals"]
+        singles = [(r["individuals"], k) for k, r in chars.items() if k != "any" and r["individuals"] is not None]
+        if singles:
+            top, top_code = max(singles)
+            if any_n < top:
+                issue("warning", "any_below_single",
+                      f"'any' ({any_n}) is below '{top_code}' ({top}); it must be at least the largest characteristic",
+                      sheet="characteristics", row=chars["any"]["sheet_row"], fld="individuals")
+        if individuals_total and any_n > individuals_total:
+            issue("warning", "any_above_individuals",
+                  f"'any' ({any_n}) is more than the {individuals_total} individuals supported",
+                  sheet="characteristics", row=chars["any"]["sheet_row"], fld="individuals")
+
+
+def _flag_duplicate_submissions(out: ReturnsRead) -> None:
+    """Two usable workbooks for one authority with the same submission number: neither can be chosen."""
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for rec in out.files:
+        if rec["status"] == "ok":
+            groups[(rec["gss_code"], rec["submission_number"])].append(rec)
+    bad_files: set[str] = set()
+    for (code, number), recs in sorted(groups.items()):
+        if len(recs) > 1:
+            names = ", ".join(r["file"] for r in recs)
+            for rec in recs:
+                msg = f"is one of {len(recs)} workbooks for {code} with submission_number {number} ({names}); resubmit with a higher number"
+                out.issues.append(Issue(rec["financial_year"], SOURCE, rec["file"], "about", None, None,
+                                        "submission_number", "structural", "duplicate_submission", msg))
+                rec["status"] = "quarantined"
+                rec["quarantine_reason"] = msg
+                bad_files.add(rec["file"])
+    if bad_files:
+        for name in list(out.rows):
+            out.rows[name] = [r for r in out.rows[name] if r["file"] not in bad_files]
+        out.cells = [c for c in out.cells if c["file"] not in bad_files]

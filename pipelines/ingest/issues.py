@@ -1,0 +1,50 @@
+"""A problem found in an input, with its exact location."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+LEVELS = ("structural", "cell_error", "warning")
+
+
+@dataclass(frozen=True)
+class Issue:
+    financial_year: str
+    source: str
+    file: str
+    sheet: str | None  # sheet name for workbooks; None for CSV/Parquet
+    row: int | None  # sheet row (workbooks) or line (CSV, header = line 1) or record (Parquet)
+    column_letter: str | None
+    field: str | None
+    level: str
+    code: str
+    message: str
+
+    def location(self) -> str:
+        """`D7` for a workbook cell, `line 12` for a CSV line, or '' for the whole file."""
+        if self.sheet is not None:
+            if self.column_letter and self.row:
+                return f"{self.column_letter}{self.row}"
+            if self.row:
+                return f"row {self.row}"
+            if self.field:
+                return f"column {self.field}"
+            return ""
+        if self.row:
+            where = f"line {self.row}" if self.file.endswith(".csv") else f"record {self.row}"
+            return f"{where}, column {self.field}" if self.field else where
+        return f"column {self.field}" if self.field else ""
+
+    def where_and_what(self) -> str:
+        parts = [self.file]
+        if self.sheet:
+            parts.append(f"sheet {self.sheet}")
+        loc = self.location()
+        if loc:
+            parts.append(loc)
+        return f"{', '.join(parts)}: {self.message}"
+
+    def as_row(self) -> dict:
+        d = asdict(self)
+        d["location"] = self.location()
+        return d

@@ -1,0 +1,136 @@
+"""The metric definitions: one YAML file per metric family beside its SQL in `assets/metrics/`.
+
+Everything that describes a figure (methodology, metadata, units, table headings) is
+generated from these definitions; nothing else restates them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+from pipelines.paths import ASSETS_DIR
+
+METRICS_DIR = ASSETS_DIR / "metrics"
+
+KINDS = {"count", "percent", "rate_per_10000"}
+GEOGRAPHIC_LEVELS = ("national", "regional", "local_authority", "police_force_area")
+THEMES = ("turned_away", "by_and_for", "move_on", "context", "coverage")
+SOURCES = {
+    "authority_returns": "Part 4 annual data returns from Tier 1 local authorities",
+    "womens_aid": "Women's Aid (Routes to Support and On Track)",
+    "safelives": "SafeLives Marac national dataset",
+    "reference": "ONS geography and population reference data",
+}
+
+
+@dataclass(frozen=True)
+class Measure:
+    id: str
+    family: str
+    source: str
+    theme: str
+    title: str
+    unit: str
+    kind: str  # count | percent | rate_per_10000
+    counts_people: bool  # England and regional counts of people are rounded
+    headline: bool
+    definition: str
+    numerator: str | None
+    denominator: str | None
+    geographies: tuple[str, ...]
+    breakdowns: tuple[str, ...]
+    breakdown_labels: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+    caveats: tuple[str, ...] = ()
+    method_version: int = 1
+    sql_file: str = ""
+
+    def breakdown_label(self, breakdown: str) -> str:
+        if breakdown in self.breakdown_labels:
+            return self.breakdown_labels[breakdown]
+        return "All" if breakdown == "all" else breakdown.replace("_", " ").capitalize()
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    source: str
+    sql_file: Path
+    yaml_file: Path
+    description: str
+    measures: tuple[Measure, ...]
+
+
+def _load_family(yaml_file: Path) -> Family:
+    data = yaml.safe_load(yaml_file.read_text(encoding="utf-8"))
+    name = yaml_file.stem
+    sql_file = yaml_file.with_suffix(".sql")
+    if not sql_file.exists():
+        raise ValueError(f"{yaml_file}: no SQL file {sql_file.name} beside it")
+    source = data["source"]
+    if source not in SOURCES:
+        raise ValueError(f"{yaml_file}: unknown source {source!r}")
+    labels = data.get("breakdown_labels", {}) or {}
+    measures = []
+    for m in data["measures"]:
+        kind = m["kind"]
+        if kind not in KINDS:
+            raise ValueError(f"{yaml_file}: measure {m['id']}: unknown kind {kind!r}")
+        theme = m.get("theme", data.get("theme"))
+        if theme not in THEMES:
+            raise ValueError(f"{yaml_file}: measure {m['id']}: unknown theme {theme!r}")
+        geos = tuple(m["geographies"])
+        for g in geos:
+            if g not in GEOGRAPHIC_LEVELS:
+                raise ValueError(f"{yaml_file}: measure {m['id']}: unknown geography {g!r}")
+        measures.append(
+            Measure(
+                id=m["id"],
+                family=name,
+                source=source,
+                theme=theme,
+                title=m["title"],
+                unit=m["unit"],
+                kind=kind,
+                counts_people=bool(m.get("counts_people", False)),
+                headline=bool(m.get("headline", False)),
+                definition=" ".join(m["definition"].split()),
+                numerator=m.get("numerator"),
+                denominator=m.get("denominator"),
+                geographies=geos,
+                breakdowns=tuple(str(b) for b in m.get("breakdowns", ["all"])),
+                breakdown_labels={**labels, **(m.get("breakdown_labels") or {})},
+                caveats=tuple(" ".join(c.split()) for c in m.get("caveats", [])),
+                method_version=int(m.get("method_version", data.get("method_version", 1))),
+                sql_file=f"assets/metrics/{sql_file.name}",
+            )
+        )
+    return Family(
+        name=name,
+        source=source,
+        sql_file=sql_file,
+        yaml_file=yaml_file,
+        description=" ".join(str(data.get("description", "")).split()),
+        measures=tuple(measures),
+    )
+
+
+@cache
+def families(metrics_dir: Path = METRICS_DIR) -> tuple[Family, ...]:
+    """Every metric family, in file-name order."""
+    return tuple(_load_family(p) for p in sorted(metrics_dir.glob("*.yaml")))
+
+
+@cache
+def measures(metrics_dir: Path = METRICS_DIR) -> dict[str, Measure]:
+    """Every measure by id (ids are unique across families)."""
+    out: dict[str, Measure] = {}
+    for fam in families(metrics_dir):
+        for m in fam.measures:
+            if m.id in out:
+                raise ValueError(f"measure {m.id} defined twice ({out[m.id].family}, {fam.name})")
+            out[m.id] = m
+    return out

@@ -1,0 +1,200 @@
+"""The last two assets: published figures (disclosure control) and the release folder."""
+
+
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import tempfile
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import polars as pl
+
+from pipelines import metric_catalog
+from pipelines.disclosure import DisclosureSettings, Publisher
+from pipelines.resources import DasaSettings
+
+METRIC_COLUMNS = ("measure", "breakdown", "financial_year", "geographic_level", "geography_code",
+                  "geography_name", "numerator", "denominator", "value")
+
+
+def collect_metrics(con: duckdb.DuckDBPyConnection, metric_tables: list[str]) -> pl.DataFrame:
+    """Every metric row, checked against the catalog, with the region of each geography."""
+    catalog = metric_catalog.measures()
+    frames = []
+    for table in metric_tables:
+        df = con.execute(f'SELECT * FROM "{table}"').pl()
+        if tuple(df.columns) != METRIC_COLUMNS:
+            raise ValueError(f"{table}: columns {df.columns} are not the metric columns {METRIC_COLUMNS}")
+        family = table.removeprefix("metric_")
+        declared = {m.id: m for m in catalog.values() if m.family == family}
+        found = set(df["measure"].unique().to_list())
+        if found - set(declared):
+            raise ValueError(f"{table}: measures {sorted(found - set(declared))} are not defined in {family}.yaml")
+        for mid, m in declared.items():
+            sub = df.filter(pl.col("measure") == mid)
+            if sub.is_empty():
+                continue  # no data for this measure in these years (e.g. a source not yet received)
+            extra_levels = set(sub["geographic_level"].unique().to_list()) - set(m.geographies)
+            if extra_levels:
+                raise ValueError(f"{table}: {mid} has levels {sorted(extra_levels)} not declared in {family}.yaml")
+            extra_b = set(sub["breakdown"].unique().to_list()) - set(m.breakdowns)
+            if extra_b:
+                raise ValueError(f"{table}: {mid} has breakdowns {sorted(extra_b)} not declared in {family}.yaml")
+        frames.append(df.with_columns(pl.col("numerator", "denominator", "value").cast(pl.Float64)))
+    metrics = pl.concat(frames) if frames else pl.DataFrame(schema={c: pl.String for c in METRIC_COLUMNS})
+    geo = con.execute(
+        "SELECT financial_year, geographic_level, geography_code, region_code, region_name FROM stg_geography"
+    ).pl()
+    return metrics.join(geo, on=["financial_year", "geographic_level", "geography_code"], how="left")
+
+
+def published_figures(metric_tables: list[str]) -> dg.AssetsDefinition:
+    @dg.asset(
+        name="published_figures",
+        deps=metric_tables,
+        group_name="release",
+        kinds={"python", "duckdb"},
+        description="Every figure as published: disclosure control and rounding applied, year-on-year "
+                    "change computed from unrounded values (table pub_figures).",
+    )
+    def _asset(dasa: DasaSettings) -> dg.MaterializeResult:
+        with dasa.connect() as con:
+            figures = build_published_figures(con, metric_tables)
+        counts = figures.group_by("value_status").len().sort("value_status")
+        return dg.MaterializeResult(metadata={
+            "figures": figures.height,
+            "by_status": dg.MetadataValue.json(dict(counts.iter_rows())),
+        })
+
+    return _asset
+
+
+def build_published_figures(con: duckdb.DuckDBPyConnection, metric_tables: list[str],
+                            settings: DisclosureSettings | None = None) -> pl.DataFrame:
+    metrics = collect_metrics(con, metric_tables)
+    figures = Publisher(metric_catalog.measures(), settings or DisclosureSettings()).publish(metrics)
+    con.register("_figures", figures.to_arrow())
+    con.execute("CREATE OR REPLACE TABLE pub_figures AS SELECT * FROM _figures")
+    con.unregister("_figures")
+    return figures
+
+
+def release_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    @dg.asset(
+        name="release",
+        deps=["published_figures", "stg_authority_returns__returns", "stg_authority_returns__completeness"],
+        partitions_def=partitions,
+        group_name="release",
+        kinds={"html", "csv"},
+        description="The statistical release of a financial year: HTML, tidy CSV, spreadsheets.",
+    )
+    def _asset(context: dg.AssetExecutionContext, dasa: DasaSettings) -> dg.MaterializeResult:
+        year = context.partition_key
+        target = Path(dasa.out_dir) if dasa.out_dir else Path(dasa.releases_dir) / year
+        with dasa.connect(read_only=True) as con:
+            inputs = gather_release_inputs(con, year, draft=dasa.draft)
+        written = write_release_atomically(target, inputs, run_id=context.run_id)
+        return dg.MaterializeResult(metadata={
+            "path": dg.MetadataValue.path(str(target)),
+            "files": len(written),
+            "figures": inputs.figures.height,
+        })
+
+    return _asset
+
+
+def gather_release_inputs(con: duckdb.DuckDBPyConnection, year: str, draft: bool = False):
+    from pipelines.release import ReleaseInputs
+
+    years = tuple(r[0] for r in con.execute(
+        "SELECT DISTINCT time_period FROM pub_figures WHERE time_period <= ? ORDER BY 1", [year]).fetchall())
+    if year not in years:
+        raise ValueError(f"no figures for {year}: is data/raw/{year} there?")
+    figures = con.execute(
+        "SELECT * FROM pub_figures WHERE time_period <= ? ORDER BY measure, breakdown, time_period, "
+        "geographic_level, geography_code", [year]).pl()
+    returns = con.execute("""
+        SELECT r.financial_year, r.gss_code, r.authority_name, r.region_code, r.region_name, r.received,
+               r.file, r.submission_number, r.superseded_files,
+               s.completeness AS supported_completeness, c.completeness AS characteristics_completeness
+        FROM stg_authority_returns__returns r
+        LEFT JOIN stg_authority_returns__completeness s
+            ON s.financial_year = r.financial_year AND s.gss_code = r.gss_code AND s.section = 'supported'
+        LEFT JOIN stg_authority_returns__completeness c
+            ON c.financial_year = r.financial_year AND c.gss_code = r.gss_code AND c.section = 'characteristics'
+        WHERE r.financial_year <= ?
+        ORDER BY r.financial_year, r.gss_code""", [year]).pl()
+    issues = con.execute("""
+        SELECT financial_year, source, file, sheet, location, level, code, message
+        FROM raw_issues WHERE financial_year <= ?
+        ORDER BY financial_year, source, file, sheet NULLS FIRST, row NULLS FIRST, column_letter NULLS FIRST, code""",
+        [year]).pl()
+    inputs = con.execute("""
+        SELECT financial_year, source, path, sha256 FROM raw_input_files
+        WHERE financial_year <= ? ORDER BY financial_year, source, path""", [year]).pl()
+    notes = release_notes(con, years)
+    settings = {**DisclosureSettings().as_dict(), "draft": draft}
+    return ReleaseInputs(year=year, years=years, figures=figures, returns=returns, issues=issues,
+                         inputs=inputs, settings=settings, notes=notes)
+
+
+def release_notes(con: duckdb.DuckDBPyConnection, years: tuple[str, ...]) -> dict[str, str]:
+    """Notes computed from the data that the release must carry (never from the clock)."""
+    notes: dict[str, str] = {}
+    for fy in years:
+        row = con.execute(
+            "SELECT count(*) FILTER (WHERE outcome = 'pending') FROM stg_womens_aid__referrals WHERE financial_year = ?",
+            [fy]).fetchone()
+        if row and row[0]:
+            notes[f"referrals_pending_{fy}"] = (
+                f"{fy}: {row[0]:,} referrals still pending at the time of the extract are left out of the "
+                "referral figures.")
+        rows = con.execute(
+            "SELECT marac_id, quarters_filled FROM stg_safelives__marac_annual "
+            "WHERE financial_year = ? AND quarters_filled > 0 ORDER BY marac_id", [fy]).fetchall()
+        filled = [m for m, q in rows if q == 1]
+        left_out = [m for m, q in rows if q > 1]
+        if filled or left_out:
+            parts = []
+            if filled:
+                parts.append(f"{len(filled)} Marac(s) missed one quarter, filled from the previous quarter "
+                             f"({', '.join(filled)})")
+            if left_out:
+                parts.append(f"{len(left_out)} Marac(s) missed two or more quarters and are left out of the "
+                             f"rates ({', '.join(left_out)})")
+            notes[f"marac_coverage_{fy}"] = f"{fy}: " + "; ".join(parts) + "."
+    return notes
+
+
+def write_release_atomically(target: Path, inputs, run_id: str = "") -> list[Path]:
+    """Write the release into a new folder beside the target, then swap it into place."""
+    from pipelines.release import write_release
+
+    target = target.resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.building-", dir=target.parent))
+    try:
+        written = write_release(tmp, inputs)
+        build = {
+            "built_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "dagster_run_id": run_id,
+            "host": platform.node(),
+            "python": platform.python_version(),
+            "release_year": inputs.year,
+        }
+        (tmp / "build.json").write_text(json.dumps(build, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        old = None
+        if target.exists():
+            old = target.parent / f".{target.name}.old-{os.getpid()}"
+            target.rename(old)
+        tmp.rename(target)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return [target / p.relative_to(tmp) for p in written] + [target / "build.json"]

@@ -1,0 +1,22 @@
+"""The one Dagster resource: where the pipeline reads and writes."""
+
+
+from pathlib import Path
+
+import dagster as dg
+
+from pipelines import warehouse
+from pipelines.paths import PROCESSED_DIR, RAW_DIR, RELEASES_DIR
+
+
+class DasaSettings(dg.ConfigurableResource):
+    """Folders and the warehouse file. Defaults are the project's own folders."""
+
+    raw_dir: str = str(RAW_DIR)
+    db_path: str = str(PROCESSED_DIR / "dasa.duckdb")
+    releases_dir: str = str(RELEASES_DIR)
+    out_dir: str = ""  # when set, the release is written here instead of releases_dir/<year>
+    draft: bool = False
+
+    def connect(self, read_only: bool = False):
+        return warehouse.connect(Path(self.db_path), read_only=read_only)

@@ -1,0 +1,91 @@
+"""The DuckDB database every asset reads and writes, and the SQL files that build it.
+
+A SQL file under `assets/` becomes one table named after the file. The tables it reads
+are found in its text (names starting `raw_`, `ref_`, `stg_` or `metric_`), so the asset
+graph is declared by the SQL itself, never restated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import duckdb
+import polars as pl
+
+from pipelines.paths import ASSETS_DIR
+
+_TABLE_REF = re.compile(r"\b((?:raw|ref|stg|metric)_[a-z0-9_]+)\b")
+_COMMENT = re.compile(r"--[^\n]*")
+
+
+@dataclass(frozen=True)
+class SqlFile:
+    path: Path
+    table: str
+    layer: str  # staging | metrics
+
+    @property
+    def text(self) -> str:
+        return self.path.read_text(encoding="utf-8")
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.path.read_bytes()).hexdigest()
+
+    @property
+    def rel_path(self) -> str:
+        return self.path.relative_to(ASSETS_DIR.parent).as_posix()
+
+    def reads(self) -> tuple[str, ...]:
+        """Tables the query reads (excluding CTE names, which never carry a layer prefix)."""
+        text = _COMMENT.sub("", self.text)
+        return tuple(sorted({t for t in _TABLE_REF.findall(text) if t != self.table}))
+
+
+def sql_files(layer: str) -> tuple[SqlFile, ...]:
+    folder = ASSETS_DIR / layer
+    prefix = {"staging": "", "metrics": "metric_"}[layer]
+    return tuple(SqlFile(p, prefix + p.stem, layer) for p in sorted(folder.glob("*.sql")))
+
+
+@contextmanager
+def connect(db_path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(db_path), read_only=read_only, config={"threads": 2})
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def build_table(con: duckdb.DuckDBPyConnection, sql: SqlFile) -> int:
+    """(Re)create the table of one SQL file; return its row count."""
+    con.execute(f'CREATE OR REPLACE TABLE "{sql.table}" AS {sql.text.rstrip().rstrip(";")}')
+    return con.execute(f'SELECT count(*) FROM "{sql.table}"').fetchone()[0]
+
+
+def replace_partition(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, year: str,
+                      source: str | None = None) -> None:
+    """Replace one financial year's rows of a table (created from the frame's schema if absent)."""
+    con.register("_incoming", frame.to_arrow())
+    try:
+        exists = con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]
+        ).fetchone()[0]
+        if not exists:
+            con.execute(f'CREATE TABLE "{table}" AS SELECT * FROM _incoming LIMIT 0')
+        where = "financial_year = ?" + (" AND source = ?" if source else "")
+        params = [year] + ([source] if source else [])
+        con.execute(f'DELETE FROM "{table}" WHERE {where}', params)
+        con.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM _incoming')
+    finally:
+        con.unregister("_incoming")
+
+
+def frame(con: duckdb.DuckDBPyConnection, query: str, params: list | None = None) -> pl.DataFrame:
+    return con.execute(query, params or []).pl()
