@@ -60,7 +60,9 @@ def build_release(
     draft: bool = False,
     instance: dg.DagsterInstance | None = None,
     echo: Callable[[str], None] = lambda s: None,
+    all_years: bool = False,
 ) -> BuildResult:
+    """Build the release of `year` (default: the latest), or of every year with `all_years`."""
     raw_dir = Path(raw_dir)
     if not raw_dir.is_dir():
         raise BuildError(f"the raw folder {raw_dir} does not exist")
@@ -92,8 +94,11 @@ def build_release(
         if not result.success:  # pragma: no cover - raise_on_error raises first
             raise BuildError(f"the build of {selection} failed")
 
+    if all_years and out_dir:
+        raise BuildError("--all writes each year to data/processed/releases/<year>; it cannot take --out-dir")
+    release_years = [y for y in years if y <= year] if all_years else [year]
     shown = [y for y in years if y <= year]
-    step, steps = 1, len(shown) + 2
+    step, steps = 1, len(shown) + 1 + len(release_years)
     for y in shown:
         echo(f"[{step}/{steps}] Reading the {y} inputs")
         run([f"raw_{s}" for s in SOURCES], partition_key=y)
@@ -103,8 +108,10 @@ def build_release(
             if a.partitions_def is None]
     run(keys)
     step += 1
-    echo(f"[{step}/{steps}] Writing the {year} release")
-    run(["release"], partition_key=year)
+    for y in release_years:
+        echo(f"[{step}/{steps}] Writing the {y} release")
+        run(["release"], partition_key=y)
+        step += 1
 
     from pipelines import warehouse
     with warehouse.connect(db_path, read_only=True) as con:

@@ -44,6 +44,8 @@ def parser() -> argparse.ArgumentParser:
                    help="folder laid out like data/raw/, one sub-folder per financial year (default: data/raw)")
     r.add_argument("--out-dir", type=Path,
                    help="write the release here instead of data/processed/releases/<year>/")
+    r.add_argument("--all", action="store_true", dest="all_years",
+                   help="build the release of every year up to --year (each in data/processed/releases/<year>/)")
 
     s = sub.add_parser("sample", help="regenerate the bundled sample data in data/raw",
                        description="Regenerate the deterministic sample data (data/raw/<year>/).")
@@ -65,7 +67,7 @@ def cmd_release(args: argparse.Namespace) -> int:
     start = time.monotonic()
     try:
         result = build_release(raw_dir=args.raw_dir, year=args.year, out_dir=args.out_dir,
-                               echo=lambda line: print(line, flush=True))
+                               all_years=args.all_years, echo=lambda line: print(line, flush=True))
     except BuildError as exc:
         print(f"dasa: {exc}", file=sys.stderr)
         return 2

@@ -1,0 +1,42 @@
+# One command per intent, the same for a person and for CI.
+#   make release   install what is needed (uv included) and build the latest release
+#   make test      run every test
+#   make dev       the Dagster UI on http://127.0.0.1:3000 for the same definitions
+#   make bench     time and peak memory of a full build of every year
+#   make sample    regenerate the sample data in data/raw (deterministic)
+
+SHELL := /bin/bash
+UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
+RUN := $(UV) run --frozen --quiet
+
+export DAGSTER_HOME := $(CURDIR)
+export DASA_DAGSTER_STORAGE := $(CURDIR)/data/processed/dagster
+export GX_ANALYTICS_ENABLED := False
+
+.PHONY: setup release test dev bench sample clean
+
+setup: $(UV)
+	$(UV) sync --frozen --quiet
+
+# uv comes from PyPI into a project-local tool folder when it is not installed already
+$(CURDIR)/.tools/bin/uv:
+	python3 -m venv $(CURDIR)/.tools
+	$(CURDIR)/.tools/bin/pip install --quiet --disable-pip-version-check uv
+
+release: setup
+	$(RUN) dasa release
+
+test: setup
+	$(RUN) pytest
+
+dev: setup
+	$(RUN) dagster dev -m pipelines.definitions -h 127.0.0.1 -p 3000
+
+bench: setup
+	$(RUN) python benchmarks/build_all_years.py
+
+sample: setup
+	$(RUN) dasa sample
+
+clean:
+	rm -rf data/processed/dasa.duckdb data/processed/work data/processed/dagster data/processed/releases

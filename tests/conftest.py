@@ -1,0 +1,51 @@
+"""Shared fixtures: a small hand-made raw folder, and the warehouse built from it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from pipelines.assets import build_assets, years_in
+from pipelines.resources import DasaSettings
+from tests.fixtures import small_inputs
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+
+QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+
+
+def build_warehouse(raw_dir: Path, db_path: Path) -> Path:
+    """Run every asset but the release (ingest each year, then SQL and disclosure) in-process."""
+    years = years_in(raw_dir)
+    assets = build_assets(years)
+    resources = {"dasa": DasaSettings(raw_dir=str(raw_dir), db_path=str(db_path))}
+    instance = dg.DagsterInstance.ephemeral()
+    for year in years:
+        dg.materialize(assets, selection=["raw_authority_returns", "raw_womens_aid", "raw_safelives"],
+                       partition_key=year, resources=resources, instance=instance, run_config=QUIET)
+    keys = [a.key.to_user_string() for a in assets if a.partitions_def is None]
+    dg.materialize(assets, selection=keys, resources=resources, instance=instance, run_config=QUIET)
+    return db_path
+
+
+@pytest.fixture(scope="session")
+def small_raw(tmp_path_factory) -> Path:
+    raw = tmp_path_factory.mktemp("small_raw")
+    small_inputs.write_all(raw)
+    return raw
+
+
+@pytest.fixture(scope="session")
+def small_db(small_raw, tmp_path_factory) -> Path:
+    return build_warehouse(small_raw, tmp_path_factory.mktemp("small_db") / "dasa.duckdb")
+
+
+@pytest.fixture()
+def con(small_db):
+    c = duckdb.connect(str(small_db), read_only=True)
+    yield c
+    c.close()

@@ -1,0 +1,63 @@
+"""Rounding rules of the disclosure step, on single figures."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from fractions import Fraction
+
+import polars as pl
+import pytest
+
+from pipelines import metric_catalog
+from pipelines.disclosure import DisclosureSettings, Publisher, round_half_up, round_to_base
+
+
+def test_round_to_base_is_half_up():
+    assert round_to_base(36545, 10) == 36550  # the 2021-22 published total
+    assert round_to_base(36544, 10) == 36540
+    assert round_to_base(5, 10) == 10  # Python's round() would give 0
+    assert round_to_base(15, 10) == 20
+    assert round_to_base(25, 10) == 30
+
+
+def test_percent_rounding_is_exact_half_up():
+    assert round_half_up(Fraction(4545, 100), 1) == Decimal("45.5")  # 45.45 is not 45.4499999
+    assert round_half_up(Fraction(100, 16), 1) == Decimal("6.3")  # 6.25: half up, not to even
+    assert round_half_up(Fraction(-100, 16), 1) == Decimal("-6.3")
+
+
+def _metrics(rows):
+    cols = ("measure", "breakdown", "financial_year", "geographic_level", "geography_code", "geography_name",
+            "numerator", "denominator", "value", "region_code", "region_name")
+    return pl.DataFrame([dict(zip(cols, r)) for r in rows], schema={
+        **{c: pl.String for c in cols}, "numerator": pl.Float64, "denominator": pl.Float64, "value": pl.Float64})
+
+
+def test_rates_are_computed_before_rounding_and_counts_rounded_only_above_authorities():
+    pub = Publisher(metric_catalog.measures(), DisclosureSettings())
+    rows = [
+        ("turned_away_rate", "all", "2024-25", "national", "E92000001", "England", 1, 16, 6.25, None, None),
+        ("households_supported", "all", "2024-25", "national", "E92000001", "England", 36545, None, 36545, None, None),
+        ("households_supported", "all", "2024-25", "local_authority", "E06000001", "Hartlepool", 36545, None, 36545,
+         "E12000001", "North East"),
+        ("households_supported", "all", "2024-25", "regional", "E12000001", "North East", 4, None, 4, None, None),
+        ("commissioned_units", "all", "2024-25", "national", "E92000001", "England", 16347, None, 16347, None, None),
+        ("turned_away_rate", "all", "2024-25", "local_authority", "E06000002", "Middlesbrough", None, None, None,
+         "E12000001", "North East"),
+    ]
+    out = {(r["measure"], r["geography_code"]): r for r in pub.publish(_metrics(rows)).iter_rows(named=True)}
+    rate = out[("turned_away_rate", "E92000001")]
+    assert (rate["value"], rate["numerator"], rate["denominator"]) == ("6.3", "0", "20")
+    assert out[("households_supported", "E92000001")]["value"] == "36550"
+    assert out[("households_supported", "E92000001")]["value_status"] == "rounded"
+    assert out[("households_supported", "E06000001")]["value"] == "36545"  # authority counts are not rounded
+    assert out[("households_supported", "E12000001")]["value"] == "[low]"  # 4 rounds to 0 but is not 0
+    assert out[("commissioned_units", "E92000001")]["value"] == "16347"  # units are not people
+    assert out[("turned_away_rate", "E06000002")]["value"] == "[x]"
+
+
+def test_a_value_that_disagrees_with_its_numerator_and_denominator_is_refused():
+    pub = Publisher(metric_catalog.measures(), DisclosureSettings())
+    rows = [("turned_away_rate", "all", "2024-25", "national", "E92000001", "England", 1, 4, 30.0, None, None)]
+    with pytest.raises(ValueError, match="does not equal"):
+        pub.publish(_metrics(rows))
