@@ -1,0 +1,50 @@
+"""The asset graph: every SQL file is one asset, and every table it reads is produced by an asset."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from pipelines import metric_catalog, warehouse
+from pipelines.assets import build_assets
+from pipelines.definitions import defs
+
+
+def _graph():
+    assets = build_assets(["2023-24", "2024-25"])
+    keys = {a.key.to_user_string() for a in assets}
+    deps = {a.key.to_user_string(): {d.to_user_string() for d in a.dependency_keys} for a in assets}
+    return keys, deps
+
+
+def test_each_sql_file_is_one_asset_reading_only_produced_tables():
+    keys, deps = _graph()
+    for layer in ("staging", "metrics"):
+        for sql in warehouse.sql_files(layer):
+            assert sql.table in keys
+            missing = deps[sql.table] - keys
+            assert not missing, f"{sql.rel_path} reads tables no asset produces: {missing}"
+
+
+def test_graph_shape():
+    keys, deps = _graph()
+    assert {"raw_authority_returns", "raw_womens_aid", "raw_safelives", "reference",
+            "published_figures", "release"} <= keys
+    assert deps["published_figures"] == {f"metric_{f.name}" for f in metric_catalog.families()}
+    assert "stg_authority_returns__counts" in deps["metric_turned_away"]
+    assert "raw_safelives" in deps["stg_safelives__marac_annual"]
+    # no asset reads a raw table of another source directly past staging
+    for key, upstream in deps.items():
+        if key.startswith("metric_"):
+            assert not {u for u in upstream if u.startswith("raw_authority")}, key
+
+
+def test_every_metric_family_has_sql_and_each_measure_is_declared_once():
+    fams = metric_catalog.families()
+    assert {f.sql_file.stem for f in fams} == {s.path.stem for s in warehouse.sql_files("metrics")}
+    assert len(metric_catalog.measures()) == sum(len(f.measures) for f in fams)
+
+
+def test_definitions_load_with_the_in_process_executor():
+    assert isinstance(defs, dg.Definitions)
+    repo = defs.get_repository_def()
+    assert repo.get_job("__ASSET_JOB").executor_def.name == "in_process"
