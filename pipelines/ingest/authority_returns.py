@@ -96,14 +96,14 @@ def _read_workbook(path: Path, raw_dir: Path, year: str, expected: dict[str, dic
         issue("structural", "missing_sheet", "has no sheet named 'about'", sheet="about")
         _finish(record, issues, out)
         return
-    header_ok = _read_about(about, record, issue)
+    header_ok, about_cells = _read_about(about, record, issue)
     missing_sheets = [t.name for t in schemas.RETURN_SHEETS if t.name not in sheets]
     for name in missing_sheets:
         issue("structural", "missing_sheet", f"has no sheet named '{name}'", sheet=name)
     for name in sorted(set(sheets) - {"about", *(t.name for t in schemas.RETURN_SHEETS)}):
         issue("warning", "extra_sheet", f"has an extra sheet '{name}', which is ignored", sheet=name)
     if header_ok:
-        _check_identity(record, year, expected, issue)
+        _check_identity(record, year, expected, issue, about_cells)
 
     # --- data sheets -----------------------------------------------------------------------
     sheet_rows: dict[str, list[dict]] = {}
@@ -172,10 +172,12 @@ def _header(rows, issue, sheet: str, required: tuple[str, ...]) -> dict[str, int
     return None if missing else header
 
 
-def _read_about(rows, record: dict, issue) -> bool:
+def _read_about(rows, record: dict, issue) -> tuple[bool, dict[str, tuple[int, str]]]:
+    """Read the field/value list into the file record; return (usable, field -> (row, column))."""
+    cells: dict[str, tuple[int, str]] = {}
     header = _header(rows, issue, "about", ("field", "value"))
     if header is None:
-        return False
+        return False, cells
     fi, vi = header["field"], header["value"]
     seen: set[str] = set()
     fields = {f.name: f for f in schemas.ABOUT_FIELDS}
@@ -193,6 +195,7 @@ def _read_about(rows, record: dict, issue) -> bool:
             issue("structural", "duplicate_field", f"gives the field '{fname}' twice", sheet="about", row=r, col=col, fld=fname)
             continue
         seen.add(fname)
+        cells[fname] = (r, col)
         spec = fields[fname]
         parsed, problem = _parse(spec, value, err)
         if problem:
@@ -209,24 +212,29 @@ def _read_about(rows, record: dict, issue) -> bool:
         issue("structural", "bad_submission_number",
               f"gives submission_number {record['submission_number']}; it must be 1 or more", sheet="about", fld="submission_number")
         ok = False
-    return ok
+    return ok, cells
 
 
-def _check_identity(record: dict, year: str, expected: dict[str, dict], issue) -> None:
+def _check_identity(record: dict, year: str, expected: dict[str, dict], issue,
+                    cells: dict[str, tuple[int, str]]) -> None:
+    def at(fname: str) -> dict:
+        row, col = cells.get(fname, (None, None))
+        return {"sheet": "about", "row": row, "col": col, "fld": fname}
+
     if record["financial_year"] != year:
         issue("structural", "wrong_year",
-              f"says financial_year {record['financial_year']} but is in the {year} folder", sheet="about", fld="financial_year")
+              f"says financial_year {record['financial_year']} but is in the {year} folder", **at("financial_year"))
     code = record["gss_code"]
     if code not in expected:
         issue("structural", "unknown_authority",
-              f"gives gss_code {code}, which is not a Tier 1 authority in force in {year}", sheet="about", fld="gss_code")
+              f"gives gss_code {code}, which is not a Tier 1 authority in force in {year}", **at("gss_code"))
         return
     ref_name = expected[code]["name"]
     name = record["authority_name"]
     if name is not None and name.strip() != ref_name:
         issue("warning", "name_mismatch",
               f"gives authority_name {name!r} but {code} is {ref_name!r} in the reference data; the code is used",
-              sheet="about", fld="authority_name")
+              **at("authority_name"))
 
 
 def _parse(col: schemas.Column, value, err):
