@@ -1,0 +1,138 @@
+"""The whole pipeline on the bundled sample data, and on a folder with only a few returns."""
+
+from __future__ import annotations
+
+import csv
+import filecmp
+import shutil
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from pipelines import metric_catalog
+from pipelines.build import build_release
+from pipelines.disclosure import FIGURE_COLUMNS, round_half_up, round_to_base
+from pipelines.paths import PROJECT_DIR, RAW_DIR, REFERENCE_DIR
+
+YEAR = "2024-25"
+
+
+def _build(tmp: Path) -> Path:
+    out = tmp / "release"
+    build_release(raw_dir=RAW_DIR, year=YEAR, out_dir=out, db_path=tmp / "dasa.duckdb",
+                  instance=dg.DagsterInstance.ephemeral())
+    return out
+
+
+@pytest.fixture(scope="module")
+def sample_release(tmp_path_factory) -> Path:
+    return _build(tmp_path_factory.mktemp("sample_release"))
+
+
+def _figures(release: Path) -> list[dict]:
+    with (release / "data" / "figures.csv").open(encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_figures_csv_has_exactly_the_release_columns(sample_release):
+    with (sample_release / "data" / "figures.csv").open(encoding="utf-8", newline="") as f:
+        header = next(csv.reader(f))
+    assert tuple(header) == FIGURE_COLUMNS
+    rows = _figures(sample_release)
+    ids = [r["figure_id"] for r in rows]
+    assert len(ids) == len(set(ids))
+    assert {r["time_period"] for r in rows} == {"2021-22", "2022-23", "2023-24", "2024-25"}
+
+
+def _oracle() -> list[dict]:
+    with (REFERENCE_DIR / "published_figures.csv").open(encoding="utf-8", newline="") as f:
+        return [r for r in csv.DictReader(f) if r["oracle"] == "yes"]
+
+
+def test_england_figures_equal_every_published_oracle_figure(sample_release):
+    """Same measure and breakdown names; equal at the published precision; a count published
+    exactly may differ by the release's own rounding to 10."""
+    ours = {(r["measure"], r["breakdown"], r["time_period"]): r for r in _figures(sample_release)
+            if r["geography_code"] == "E92000001"}
+    measures = metric_catalog.measures()
+    checked = 0
+    for pub in _oracle():
+        key = (pub["measure"], pub["breakdown"], pub["financial_year"])
+        assert key in ours, f"no England figure for {key}"
+        got = ours[key]["value"]
+        want = Decimal(pub["value"])
+        m = measures[pub["measure"]]
+        if m.kind == "count":
+            expected = round_to_base(int(want), 10) if m.counts_people else int(want)
+            assert Decimal(got) == expected, f"{key}: published {want}, release {got}"
+        else:
+            places = -want.as_tuple().exponent if want.as_tuple().exponent < 0 else 0
+            assert round_half_up(Decimal(got), places) == want, f"{key}: published {want}, release {got}"
+        checked += 1
+    assert checked == len(_oracle()) > 60
+
+
+def test_two_builds_from_scratch_are_byte_identical(sample_release, tmp_path):
+    second = _build(tmp_path)
+    first_files = sorted(p.relative_to(sample_release) for p in sample_release.rglob("*") if p.is_file())
+    second_files = sorted(p.relative_to(second) for p in second.rglob("*") if p.is_file())
+    assert first_files == second_files
+    differing = [str(p) for p in first_files if not filecmp.cmp(sample_release / p, second / p, shallow=False)]
+    assert differing == ["build.json"]
+
+
+def test_release_has_its_parts(sample_release):
+    assert (sample_release / "index.html").is_file()
+    assert (sample_release / "build.json").is_file()
+    html = (sample_release / "index.html").read_text(encoding="utf-8")
+    for heading in ("Main points", "Data quality and coverage", "Methodology", "Downloads"):
+        assert heading in html
+    # works offline: nothing loaded from the network
+    for attr in ('src="http', "src='http", 'href="http://', '@import url(http'):
+        assert attr not in html
+
+
+def _dasa(*args: str, cwd: Path = PROJECT_DIR) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pipelines.cli", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=600)
+
+
+def test_release_from_a_folder_with_only_a_few_returns(tmp_path):
+    raw = tmp_path / "raw"
+    returns = sorted((RAW_DIR / YEAR / "authority_returns").glob("*.xlsx"))
+    chosen = [p for p in returns if p.name.startswith(("E06000001", "E08000025", "E10000014"))]
+    assert len(chosen) == 3, [p.name for p in chosen]
+    (raw / YEAR / "authority_returns").mkdir(parents=True)
+    for p in chosen:
+        shutil.copy(p, raw / YEAR / "authority_returns" / p.name)
+    out = tmp_path / "out"
+    result = _dasa("release", "--raw-dir", str(raw), "--out-dir", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "returns received: 3 of 121 expected" in result.stdout
+    assert "[3/3] Writing the 2024-25 release" in result.stdout
+    rows = {r["figure_id"]: r for r in _figures(out)}
+    newcastle = rows[f"individuals_supported.all.E08000021.{YEAR}"]
+    assert (newcastle["value"], newcastle["value_status"]) == ("[x]", "not_available")
+    hartlepool = rows[f"individuals_supported.all.E06000001.{YEAR}"]
+    assert hartlepool["value_status"] == "published" and int(hartlepool["value"]) > 0
+    coverage = rows[f"return_coverage.all.E92000001.{YEAR}"]
+    assert (coverage["numerator"], coverage["denominator"]) == ("3", "121")
+    # the raw folder is never written
+    assert sorted(p.name for p in (raw / YEAR / "authority_returns").iterdir()) == sorted(p.name for p in chosen)
+
+
+def test_cli_suggests_the_command_on_a_typo():
+    result = _dasa("relase")
+    assert result.returncode == 2
+    assert "did you mean 'release'?" in result.stderr
+
+
+def test_cli_names_a_missing_year(tmp_path):
+    result = _dasa("release", "--raw-dir", str(RAW_DIR), "--year", "2030-31", "--out-dir", str(tmp_path / "o"))
+    assert result.returncode == 2
+    assert "has no folder for 2030-31" in result.stderr
+    assert "Traceback" not in result.stderr
