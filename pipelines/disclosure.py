@@ -79,25 +79,45 @@ def _as_int(x: float | None) -> int | None:
     return None
 
 
-def exact_value(m: Measure, num: float | None, den: float | None, value: float | None) -> Fraction | None:
+# An exact value is a pair of integers (numerator, denominator > 0), kept unreduced: far
+# cheaper than Fraction for the tens of thousands of figures of a release, and as exact.
+Exact = tuple[int, int]
+
+
+def _from_float(x: float) -> Exact:
+    """A float from SQL taken at its shortest decimal form (5653.6419, not its binary expansion)."""
+    return Decimal(repr(x)).as_integer_ratio()
+
+
+def _div_half_up(a: int, b: int) -> int:
+    """a / b rounded half away from zero (b > 0), in integers."""
+    q = (2 * abs(a) + b) // (2 * b)
+    return q if a >= 0 else -q
+
+
+def _fixed(x: Exact, places: int) -> tuple[str, float, bool]:
+    """x rounded half up to `places` decimals: (text, float, rounds-to-zero-but-is-not-zero)."""
+    n, d = x
+    units = _div_half_up(n * 10**places, d)
+    sign = "-" if units < 0 else ""
+    whole, frac = divmod(abs(units), 10**places)
+    text = f"{sign}{whole}.{frac:0{places}d}" if places else f"{sign}{whole}"
+    return text, units / 10**places, units == 0 and n != 0
+
+
+def exact_value(m: Measure, num: float | None, den: float | None, value: float | None) -> Exact | None:
     """The exact value of a figure, from its integer numerator and denominator when it has them."""
     if value is None:
         return None
     n, d = _as_int(num), _as_int(den)
     if m.kind == "count":
-        return Fraction(n) if n is not None else Fraction(Decimal(repr(value)))
+        return (n, 1) if n is not None else _from_float(value)
     scale = 100 if m.kind == "percent" else 10000
     if n is not None and d:
-        exact = Fraction(scale * n, d)
-        if abs(float(exact) - value) > 1e-6 * max(1.0, abs(value)):
+        if abs(scale * n / d - value) > 1e-6 * max(1.0, abs(value)):
             raise ValueError(f"{m.id}: value {value} does not equal {scale} x {n} / {d}")
-        return exact
-    return Fraction(Decimal(repr(value)))
-
-
-def _fmt_decimal(d: Decimal) -> str:
-    s = format(d, "f")
-    return "0" if s in ("-0", "-0.0") and False else s
+        return (scale * n, d) if d > 0 else (-scale * n, -d)
+    return _from_float(value)
 
 
 class Publisher:
@@ -105,45 +125,48 @@ class Publisher:
         self.measures = measures
         self.settings = settings
 
-    def _count(self, x: Fraction, level: str, people: bool) -> tuple[str, str, float]:
+    def _count(self, x: Exact, level: str, people: bool) -> tuple[str, str, float | None]:
         s = self.settings
+        n, d = x
         if people and level in s.rounded_levels:
-            r = round_to_base(x, s.rounding_base)
-            if r == 0 and x != 0:
+            r = _div_half_up(n, d * s.rounding_base) * s.rounding_base
+            if r == 0 and n != 0:
                 return SYMBOLS["low"], "low", None
             return str(r), "rounded", float(r)
-        if x.denominator != 1:
-            d = round_half_up(x, s.decimals)
-            return _fmt_decimal(d), "rounded", float(d)
-        return str(int(x)), "published", float(int(x))
+        if n % d:
+            text, num, _ = _fixed(x, s.decimals)
+            return text, "rounded", num
+        return str(n // d), "published", float(n // d)
 
-    def _rate(self, x: Fraction) -> tuple[str, str, float]:
-        d = round_half_up(x, self.settings.decimals)
-        if d == 0 and x != 0:
+    def _rate(self, x: Exact) -> tuple[str, str, float | None]:
+        text, num, low = _fixed(x, self.settings.decimals)
+        if low:
             return SYMBOLS["low"], "low", None
-        return _fmt_decimal(d), "published", float(d)
+        return text, "published", num
 
     def _num_den(self, x: float | None, level: str, people: bool) -> str:
         if x is None:
             return ""
         n = _as_int(x)
         if n is None:
-            return _fmt_decimal(round_half_up(Fraction(Decimal(repr(x))), self.settings.decimals))
+            return _fixed(_from_float(x), self.settings.decimals)[0]
         if people and level in self.settings.rounded_levels:
-            return str(round_to_base(n, self.settings.rounding_base))
+            base = self.settings.rounding_base
+            return str(_div_half_up(n, base) * base)
         return str(n)
 
     def publish(self, metrics: pl.DataFrame) -> pl.DataFrame:
         """Published figures (levels and year-on-year changes) for every metric row."""
         rows = []
-        exact: dict[tuple, Fraction | None] = {}
-        years_by_level: dict[str, set[str]] = {}
-        for r in metrics.iter_rows(named=True):
+        exact: dict[tuple, Exact | None] = {}
+        years_of: dict[str, set[str]] = {}
+        records = list(metrics.iter_rows(named=True))
+        for r in records:
             m = self.measures[r["measure"]]
             key = (r["measure"], r["breakdown"], r["geographic_level"], r["geography_code"], r["financial_year"])
             x = exact_value(m, r["numerator"], r["denominator"], r["value"])
             exact[key] = x
-            years_by_level.setdefault(r["measure"], set()).add(r["financial_year"])
+            years_of.setdefault(r["measure"], set()).add(r["financial_year"])
             level = r["geographic_level"]
             if x is None:
                 status = "not_applicable" if r["denominator"] == 0 else "not_available"
@@ -156,11 +179,12 @@ class Publisher:
                                   self._num_den(r["numerator"], level, m.counts_people) if m.kind != "count" else "",
                                   self._num_den(r["denominator"], level, m.counts_people)))
         # year-on-year change, from unrounded values
-        for r in metrics.iter_rows(named=True):
+        places = self.settings.decimals
+        for r in records:
             m = self.measures[r["measure"]]
             year = r["financial_year"]
             prev = previous_year(year)
-            if prev not in years_by_level.get(r["measure"], ()):
+            if prev not in years_of.get(r["measure"], ()):
                 continue
             key = (r["measure"], r["breakdown"], r["geographic_level"], r["geography_code"])
             now, before_present = exact[(*key, year)], (*key, prev) in exact
@@ -172,17 +196,22 @@ class Publisher:
             elif now is None or before is None:
                 sym = ("not_available", SYMBOLS["not_available"], None)
                 outs = [(f"{m.id}_change", sym)] + ([(f"{m.id}_change_percent", sym)] if m.kind == "count" else [])
-            elif m.kind == "count":
-                v, st, vn = self._count(now - before, level, m.counts_people)
-                if before == 0:
-                    pct = ("not_applicable", SYMBOLS["not_applicable"], None)
-                else:
-                    d = round_half_up(Fraction(100) * (now - before) / before, self.settings.decimals)
-                    pct = ("published", _fmt_decimal(d), float(d))
-                outs = [(f"{m.id}_change", (st, v, vn)), (f"{m.id}_change_percent", pct)]
             else:
-                d = round_half_up(now - before, self.settings.decimals)
-                outs = [(f"{m.id}_change", ("published", _fmt_decimal(d), float(d)))]
+                (n1, d1), (n0, d0) = now, before
+                diff = (n1 * d0 - n0 * d1, d1 * d0)
+                if m.kind == "count":
+                    v, st, vn = self._count(diff, level, m.counts_people)
+                    if n0 == 0:
+                        pct = ("not_applicable", SYMBOLS["not_applicable"], None)
+                    else:
+                        # 100 x (now - before) / before
+                        ratio = (100 * diff[0] * d0, diff[1] * n0) if n0 > 0 else (-100 * diff[0] * d0, -diff[1] * n0)
+                        text, num, _ = _fixed(ratio, places)
+                        pct = ("published", text, num)
+                    outs = [(f"{m.id}_change", (st, v, vn)), (f"{m.id}_change_percent", pct)]
+                else:
+                    text, num, _ = _fixed(diff, places)
+                    outs = [(f"{m.id}_change", ("published", text, num))]
             for measure_id, (st, v, vn) in outs:
                 unit = "percent" if measure_id.endswith("_change_percent") else (
                     m.unit if m.kind == "count" else ("percentage points" if m.kind == "percent" else m.unit))
