@@ -97,7 +97,7 @@ def release_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
         target = Path(dasa.out_dir) if dasa.out_dir else Path(dasa.releases_dir) / year
         with dasa.connect(read_only=True) as con:
             inputs = gather_release_inputs(con, year, draft=dasa.draft)
-        written = write_release_atomically(target, inputs, run_id=context.run_id)
+        written = write_release_atomically(target, inputs, run_id=context.run.run_id)
         return dg.MaterializeResult(metadata={
             "path": dg.MetadataValue.path(str(target)),
             "files": len(written),

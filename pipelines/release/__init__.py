@@ -1,0 +1,69 @@
+"""The release writer: published figures in, release folder out.
+
+`write_release(out_dir, inputs)` writes `index.html` (with `assets/plotly.min.js`),
+`data/figures.csv`, one CSV per table, `data/returns.csv`, `data/issues.csv`,
+`data/metadata.csv`, and `dasa-<year>.ods` / `.xlsx`. It never changes a published figure
+(values arrive as strings; the only display change is thousands separators in HTML), never
+reads the clock, and never writes `build.json` (the caller does).
+
+Modules: `config` (reports/release.yaml), `model` (figure index and labels), `tables`
+(table and chart layout), `context` (everything assembled once), `csvfiles`,
+`spreadsheet`, `charts`, `render` (HTML).
+"""
+
+from __future__ import annotations
+
+import pathlib
+from dataclasses import dataclass, field
+
+import polars as pl
+
+__all__ = ["ReleaseInputs", "write_release"]
+
+
+@dataclass(frozen=True)
+class ReleaseInputs:
+    year: str  # the release year, e.g. "2024-25"
+    years: tuple[str, ...]  # years shown, oldest first (the release year last)
+    figures: pl.DataFrame  # published figures of every year shown (see docs/architecture.md)
+    returns: pl.DataFrame  # one row per expected authority per year shown
+    issues: pl.DataFrame  # problems found reading the inputs
+    inputs: pl.DataFrame  # raw input files of the years shown: financial_year, source, path, sha256
+    settings: dict = field(default_factory=dict)  # disclosure settings recorded in the release; "draft"
+    notes: dict[str, str] = field(default_factory=dict)  # extra notes by id (may be empty)
+
+
+def _check(out_dir: pathlib.Path, inputs: ReleaseInputs) -> None:
+    if not out_dir.is_dir():
+        raise ValueError(f"{out_dir} is not an existing folder")
+    if not inputs.years or inputs.years[-1] != inputs.year:
+        raise ValueError(f"years {inputs.years!r} must end with the release year {inputs.year!r}")
+    if list(inputs.years) != sorted(set(inputs.years)):
+        raise ValueError(f"years {inputs.years!r} must be distinct and oldest first")
+    extra_years = set(inputs.figures["time_period"].unique().to_list()) - set(inputs.years)
+    if extra_years:
+        raise ValueError(f"figures hold years not shown: {sorted(extra_years)}")
+
+
+def write_release(
+    out_dir: pathlib.Path, inputs: ReleaseInputs, *, config_path: pathlib.Path | None = None
+) -> list[pathlib.Path]:
+    """Write every release file into out_dir (an existing empty temporary folder the caller
+    later moves into place). Return the written paths, sorted. Must not write build.json
+    (the caller writes it) and must not read the clock."""
+    from pipelines.metric_catalog import measures
+    from pipelines.release.config import load_config
+    from pipelines.release.context import build_context
+    from pipelines.release.csvfiles import write_csvs
+    from pipelines.release.render import write_html
+    from pipelines.release.spreadsheet import write_spreadsheets
+
+    out_dir = pathlib.Path(out_dir)
+    _check(out_dir, inputs)
+    config = load_config(config_path)
+    ctx = build_context(inputs, config, measures())
+    written: list[pathlib.Path] = []
+    written += write_csvs(out_dir, ctx)
+    written += write_spreadsheets(out_dir, ctx)
+    written += write_html(out_dir, ctx, written)
+    return sorted(written)

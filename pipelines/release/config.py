@@ -1,0 +1,249 @@
+"""The release configuration (`reports/release.yaml`): text around the figures and the list
+of tables and charts. Loaded and checked here; nothing in it is a number."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pipelines.metric_catalog import GEOGRAPHIC_LEVELS
+from pipelines.paths import REPORTS_DIR
+
+CONFIG_FILE = REPORTS_DIR / "release.yaml"
+DIMENSIONS = ("measure", "breakdown", "geography", "time_period")
+CHART_TYPES = ("line", "bar", "hbar")
+STATUS_LABELS = (
+    "Management information",
+    "Official statistics in development",
+    "Official statistics",
+    "Accredited official statistics",
+)
+
+
+class ConfigError(ValueError):
+    """The release configuration is not valid."""
+
+
+@dataclass(frozen=True)
+class MeasureRef:
+    measure: str
+    breakdowns: tuple[str, ...] | None = None  # None: every breakdown in the figures
+
+
+@dataclass(frozen=True)
+class ChartSpec:
+    type: str
+    title: str | None
+    measures: tuple[str, ...] | None
+    breakdowns: tuple[str, ...] | None
+    exclude_breakdowns: tuple[str, ...]
+    years: str  # all | release
+    transpose: bool
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    id: str
+    theme: str
+    title: str
+    measures: tuple[MeasureRef, ...]
+    geographic_level: str
+    include_england: bool
+    years: str  # all | release
+    rows: tuple[str, ...]
+    columns: tuple[str, ...]
+    labels: dict[str, str] = field(hash=False, compare=False, default_factory=dict)
+    notes: tuple[str, ...] = ()
+    interactive: bool = False
+    chart: ChartSpec | None = None
+
+
+@dataclass(frozen=True)
+class Section:
+    id: str
+    title: str
+    intro: str
+
+
+@dataclass(frozen=True)
+class ReleaseConfig:
+    title: str
+    summary: str
+    publisher: str
+    contact: str
+    status: str
+    status_options: dict[str, str]
+    publication_dates: dict[str, dt.date]
+    population_vintages: tuple[int, ...]
+    other_downloads: tuple[dict[str, str], ...]
+    trace_command: str
+    symbols: dict[str, str]
+    caveats: tuple[dict[str, str], ...]
+    change_note: str
+    methodology_intro: str
+    disclosure_text: str
+    revisions: dict[str, tuple[dict[str, str], ...]]
+    main_points: tuple[tuple[str, str], ...]
+    sections: tuple[Section, ...]
+    tables: tuple[TableSpec, ...]
+
+
+def _text(value: Any) -> str:
+    return " ".join(str(value).split())
+
+
+def _tuple(value: Any, where: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if not isinstance(value, list):
+        raise ConfigError(f"{where}: expected a list, got {value!r}")
+    return tuple(str(v) for v in value)
+
+
+def _dims(value: Any, where: str) -> tuple[str, ...]:
+    dims = _tuple(value, where)
+    for d in dims:
+        if d not in DIMENSIONS:
+            raise ConfigError(f"{where}: unknown dimension {d!r} (use one of {', '.join(DIMENSIONS)})")
+    return dims
+
+
+def _chart(raw: dict[str, Any] | None, where: str) -> ChartSpec | None:
+    if not raw:
+        return None
+    ctype = raw.get("type", "line")
+    if ctype not in CHART_TYPES:
+        raise ConfigError(f"{where}: unknown chart type {ctype!r}")
+    years = raw.get("years", "all")
+    if years not in ("all", "release"):
+        raise ConfigError(f"{where}: years must be all or release")
+    return ChartSpec(
+        type=ctype,
+        title=_text(raw["title"]) if raw.get("title") else None,
+        measures=_tuple(raw["measures"], where) if raw.get("measures") else None,
+        breakdowns=_tuple(raw["breakdowns"], where) if raw.get("breakdowns") else None,
+        exclude_breakdowns=_tuple(raw.get("exclude_breakdowns"), where),
+        years=years,
+        transpose=bool(raw.get("transpose", False)),
+    )
+
+
+def _table(raw: dict[str, Any], sections: set[str]) -> TableSpec:
+    tid = str(raw.get("id", ""))
+    where = f"table {tid or '?'}"
+    if not tid or not tid.replace("_", "").isalnum() or tid != tid.lower():
+        raise ConfigError(f"{where}: id must be lower-case letters, digits and _")
+    theme = raw.get("theme")
+    if theme not in sections:
+        raise ConfigError(f"{where}: theme {theme!r} is not a section")
+    level = raw.get("geographic_level", "national")
+    if level not in GEOGRAPHIC_LEVELS:
+        raise ConfigError(f"{where}: unknown geographic level {level!r}")
+    years = raw.get("years", "all")
+    if years not in ("all", "release"):
+        raise ConfigError(f"{where}: years must be all or release")
+    default_breakdowns = _tuple(raw["breakdowns"], where) if raw.get("breakdowns") else None
+    refs = []
+    for m in raw.get("measures") or []:
+        if isinstance(m, str):
+            refs.append(MeasureRef(m, default_breakdowns))
+        elif isinstance(m, dict) and "measure" in m:
+            b = _tuple(m["breakdowns"], where) if m.get("breakdowns") else default_breakdowns
+            refs.append(MeasureRef(str(m["measure"]), b))
+        else:
+            raise ConfigError(f"{where}: bad measure entry {m!r}")
+    if not refs:
+        raise ConfigError(f"{where}: no measures")
+    rows = _dims(raw.get("rows"), where)
+    columns = _dims(raw.get("columns"), where)
+    if not rows or not columns:
+        raise ConfigError(f"{where}: rows and columns are both required")
+    if set(rows) & set(columns):
+        raise ConfigError(f"{where}: a dimension is in both rows and columns")
+    if len(set(rows)) != len(rows) or len(set(columns)) != len(columns):
+        raise ConfigError(f"{where}: a dimension is repeated")
+    labels = {str(k): _text(v) for k, v in (raw.get("labels") or {}).items()}
+    for k in labels:
+        if k not in DIMENSIONS:
+            raise ConfigError(f"{where}: label for unknown dimension {k!r}")
+    return TableSpec(
+        id=tid,
+        theme=theme,
+        title=_text(raw["title"]),
+        measures=tuple(refs),
+        geographic_level=level,
+        include_england=bool(raw.get("include_england", False)),
+        years=years,
+        rows=rows,
+        columns=columns,
+        labels=labels,
+        notes=_tuple(raw.get("notes"), where),
+        interactive=bool(raw.get("interactive", False)),
+        chart=_chart(raw.get("chart"), where),
+    )
+
+
+def load_config(path: Path | None = None) -> ReleaseConfig:
+    path = path or CONFIG_FILE
+    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    status = _text(raw.get("status") or STATUS_LABELS[0])
+    if status not in STATUS_LABELS:
+        raise ConfigError(f"status {status!r} is not one of {STATUS_LABELS}")
+    dates: dict[str, dt.date] = {}
+    for year, value in (raw.get("publication_dates") or {}).items():
+        if isinstance(value, dt.date):
+            dates[str(year)] = value
+        else:
+            try:
+                dates[str(year)] = dt.date.fromisoformat(str(value))
+            except ValueError as exc:
+                raise ConfigError(f"publication date for {year}: {value!r} is not an ISO date") from exc
+    sections = tuple(
+        Section(id=str(s["id"]), title=_text(s["title"]), intro=_text(s.get("intro", "")))
+        for s in raw.get("sections") or []
+    )
+    section_ids = {s.id for s in sections}
+    if len(section_ids) != len(sections):
+        raise ConfigError("section ids must be unique")
+    tables = tuple(_table(t, section_ids) for t in raw.get("tables") or [])
+    ids = [t.id for t in tables]
+    if len(set(ids)) != len(ids):
+        raise ConfigError("table ids must be unique")
+    if {"figures", "metadata", "returns", "issues"} & set(ids):
+        raise ConfigError("table ids figures, metadata, returns and issues are reserved")
+    main_points = []
+    for mp in raw.get("main_points") or []:
+        main_points.append((str(mp["measure"]), str(mp.get("breakdown", "all"))))
+    revisions = {
+        str(y): tuple({str(k): _text(v) for k, v in r.items()} for r in (rs or []))
+        for y, rs in (raw.get("revisions") or {}).items()
+    }
+    return ReleaseConfig(
+        title=_text(raw["title"]),
+        summary=_text(raw.get("summary", "")),
+        publisher=_text(raw["publisher"]),
+        contact=_text(raw["contact"]),
+        status=status,
+        status_options={str(k): _text(v) for k, v in (raw.get("status_options") or {}).items()},
+        publication_dates=dates,
+        population_vintages=tuple(int(v) for v in raw.get("population_vintages") or []),
+        other_downloads=tuple(
+            {k: _text(v) for k, v in d.items()} for d in raw.get("other_downloads") or []
+        ),
+        trace_command=_text(raw.get("trace_command", "")),
+        symbols={str(k): _text(v) for k, v in (raw.get("symbols") or {}).items()},
+        caveats=tuple({k: _text(v) for k, v in c.items()} for c in raw.get("caveats") or []),
+        change_note=_text(raw.get("change_note", "")),
+        methodology_intro=_text(raw.get("methodology_intro", "")),
+        disclosure_text=_text(raw.get("disclosure_text", "")),
+        revisions=revisions,
+        main_points=tuple(main_points),
+        sections=sections,
+        tables=tables,
+    )

@@ -1,0 +1,438 @@
+"""The release writer (`pipelines.release.write_release`) on a small synthetic release.
+
+The inputs (tests/fixtures/release_inputs.py) hold five authorities in two regions over two
+years, every symbol, negative changes, a missing return and free text written to break
+HTML and spreadsheets.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import io
+import re
+import sys
+import time
+import zipfile
+from html.parser import HTMLParser
+from pathlib import Path
+
+import openpyxl
+import polars as pl
+import pytest
+
+from pipelines.release import write_release
+from pipelines.release.csvfiles import safe_cell, safe_text
+from pipelines.release.model import FIGURE_COLUMNS, with_commas
+
+_spec = importlib.util.spec_from_file_location(
+    "release_inputs_fixture", Path(__file__).parent / "fixtures" / "release_inputs.py"
+)
+fixture = importlib.util.module_from_spec(_spec)
+sys.modules[_spec.name] = fixture
+_spec.loader.exec_module(fixture)
+
+SYMBOLS = {"[c]", "[x]", "[z]", "[low]", "[b]", "[r]", "[p]"}
+NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+
+
+def _write(tmp_path_factory, name: str, **kwargs) -> Path:
+    out = tmp_path_factory.mktemp(name)
+    write_release(out, fixture.build_inputs(**kwargs))
+    return out
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory) -> Path:
+    return _write(tmp_path_factory, "release")
+
+
+@pytest.fixture(scope="module")
+def draft(tmp_path_factory) -> Path:
+    return _write(tmp_path_factory, "draft", draft=True)
+
+
+@pytest.fixture(scope="module")
+def html(release) -> str:
+    return (release / "index.html").read_text(encoding="utf-8")
+
+
+def _read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
+    raw = path.read_bytes()
+    assert b"\r\n" not in raw, f"{path.name}: CRLF line endings"
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8"), newline="")))
+    return rows[0], rows[1:]
+
+
+def _metadata(release: Path) -> dict[str, list[tuple[str, str]]]:
+    header, rows = _read_csv(release / "data" / "metadata.csv")
+    assert header == ["file", "column", "position", "type", "description"]
+    out: dict[str, list[tuple[str, str]]] = {}
+    for file, column, position, typ, _ in rows:
+        out.setdefault(file, []).append((column, typ))
+        assert int(position) == len(out[file])
+    return out
+
+
+# --- what is written ----------------------------------------------------------------------
+def test_writes_the_release_files_and_returns_them_sorted(tmp_path):
+    paths = write_release(tmp_path, fixture.build_inputs())
+    assert paths == sorted(paths)
+    on_disk = sorted(p for p in tmp_path.rglob("*") if p.is_file())
+    assert paths == on_disk
+    names = {p.relative_to(tmp_path).as_posix() for p in paths}
+    for expected in ("index.html", "assets/plotly.min.js", "data/figures.csv", "data/metadata.csv",
+                     "data/returns.csv", "data/issues.csv", "dasa-2024-25.ods", "dasa-2024-25.xlsx"):
+        assert expected in names
+    assert "build.json" not in names
+
+
+def test_figures_csv_has_exactly_the_columns_and_one_row_per_figure(release):
+    header, rows = _read_csv(release / "data" / "figures.csv")
+    assert header == list(FIGURE_COLUMNS)
+    figures = fixture.build_inputs().figures
+    assert len(rows) == figures.height
+    assert sorted(r[0] for r in rows) == sorted(figures["figure_id"].to_list())
+    assert rows == sorted(rows, key=lambda r: (r[1], r[2], r[3], ["national", "regional", "local_authority",
+                                                                "police_force_area"].index(r[4]), r[5]))
+    by_id = {r[0]: dict(zip(header, r)) for r in rows}
+    # Published values pass through untouched, negative numbers included.
+    assert by_id["households_unable_to_support_change.all.E92000001.2024-25"]["value"] == "-120"
+    assert by_id["turned_away_rate.all.E92000001.2024-25"]["value"] == "28.3"
+
+
+def test_writing_twice_gives_byte_identical_files(tmp_path, monkeypatch):
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir()
+    second.mkdir()
+    write_release(first, fixture.build_inputs(draft=True))
+    # A different clock for the second build: nothing written may depend on it.
+    later = time.time() + 86400 * 400
+    monkeypatch.setattr(time, "time", lambda: later)
+    monkeypatch.setattr(time, "localtime", lambda secs=None: time.gmtime(later))
+    write_release(second, fixture.build_inputs(draft=True))
+    a = {p.relative_to(first).as_posix(): p.read_bytes() for p in first.rglob("*") if p.is_file()}
+    b = {p.relative_to(second).as_posix(): p.read_bytes() for p in second.rglob("*") if p.is_file()}
+    assert a.keys() == b.keys()
+    different = [name for name in a if a[name] != b[name]]
+    assert different == []
+
+
+def test_spreadsheets_do_not_depend_on_what_the_process_built_before(tmp_path):
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir()
+    second.mkdir()
+    write_release(first, fixture.build_inputs())
+    # odfpy records every namespace it meets in state shared by all documents of the process.
+    from odf.draw import Frame
+    from odf.element import Element
+
+    Frame(width="1cm", height="1cm", anchortype="paragraph")
+    assert "urn:oasis:names:tc:opendocument:xmlns:drawing:1.0" in Element.namespaces
+    write_release(second, fixture.build_inputs())
+    for name in ("dasa-2024-25.ods", "dasa-2024-25.xlsx"):
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+
+
+def test_metadata_describes_every_column_of_every_csv(release):
+    meta = _metadata(release)
+    csvs = sorted(p.name for p in (release / "data").glob("*.csv"))
+    assert sorted(meta) == csvs
+    for name in csvs:
+        header, _ = _read_csv(release / "data" / name)
+        assert [c for c, _ in meta[name]] == header, name
+
+
+# --- HTML ------------------------------------------------------------------------------------
+class _Tables(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tables: list[dict] = []
+        self.external: list[str] = []
+        self.headings: list[int] = []
+        self.scripts_src: list[str] = []
+        self._stack: list[dict] = []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        for key in ("src", "href", "action", "data"):
+            v = (a.get(key) or "").strip().lower()
+            if v.startswith(("http:", "https:", "//", "ftp:")):
+                self.external.append(v)
+        if tag == "script" and a.get("src"):
+            self.scripts_src.append(a["src"])
+        if re.fullmatch(r"h[1-6]", tag):
+            self.headings.append(int(tag[1]))
+        if tag == "table":
+            self._stack.append({"th": 0, "th_without_scope": 0, "caption": False, "td": 0})
+            self.tables.append(self._stack[-1])
+        elif self._stack and tag == "th":
+            self._stack[-1]["th"] += 1
+            if "scope" not in a:
+                self._stack[-1]["th_without_scope"] += 1
+        elif self._stack and tag == "td":
+            self._stack[-1]["td"] += 1
+        elif self._stack and tag == "caption":
+            self._stack[-1]["caption"] = True
+
+    def handle_endtag(self, tag):
+        if tag == "table" and self._stack:
+            self._stack.pop()
+
+
+def _parse(text: str) -> _Tables:
+    p = _Tables()
+    p.feed(text)
+    return p
+
+
+def test_html_loads_nothing_from_the_network(release, html):
+    parsed = _parse(html)
+    assert parsed.external == []
+    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", html, re.I)
+    assert not re.search(r"url\(\s*['\"]?(https?:)?//", html, re.I)
+    assert parsed.scripts_src == ["assets/plotly.min.js"]  # plotly.js once, beside the page
+    assert (release / "assets" / "plotly.min.js").stat().st_size > 1_000_000
+    assert len(html) < 1_000_000  # ... and not inlined
+
+
+def test_every_table_has_a_caption_and_scoped_header_cells(html):
+    parsed = _parse(html)
+    assert len(parsed.tables) >= 8
+    for t in parsed.tables:
+        assert t["caption"], t
+        assert t["th"] > 0, t
+        assert t["th_without_scope"] == 0, t
+
+
+def test_headings_are_in_order(html):
+    levels = _parse(html).headings
+    assert levels[0] == 1 and levels.count(1) == 1
+    for before, after in zip(levels, levels[1:]):
+        assert after <= before + 1, (before, after)
+
+
+def test_accessibility_basics(html):
+    assert '<html lang="en-GB">' in html
+    assert 'class="skip-link" href="#main-content"' in html
+    assert 'id="main-content"' in html
+    for div_id in re.findall(r'<figure class="chart" id="([^"]+)"', html):
+        assert f'id="{div_id}-title"' in html and f'id="{div_id}-desc"' in html
+        assert f'id="{div_id}-plot"' in html  # the fixed plotly div id
+    assert re.search(r'role="img" aria-label="[^"]+"', html)
+
+
+def test_free_text_is_escaped(html):
+    assert fixture.SCRIPT not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "Redcar &amp; Cleveland" in html
+    assert "Redcar & Cleveland" not in html
+
+
+def test_symbols_are_shown_as_published_never_as_zero(release, html):
+    cells = re.findall(r'<td class="num[^"]*" data-sort="[^"]*"[^>]*>([^<]*)</td>', html)  # figure cells
+    assert cells
+    assert "0" not in cells  # the fixture has no true zero
+    assert {"[c]", "[x]", "[z]", "[low]", "[b]"} <= set(cells)
+    header, rows = _read_csv(release / "data" / "figures.csv")
+    for r in rows:
+        row = dict(zip(header, r))
+        if row["value_status"] in ("suppressed", "not_available", "not_applicable", "low", "break_in_series"):
+            assert row["value"] in SYMBOLS
+    for path in (release / "data").glob("*.csv"):
+        if path.name in ("metadata.csv", "returns.csv", "issues.csv"):
+            continue
+        _, rows = _read_csv(path)
+        assert all(cell != "0" for r in rows for cell in r), path.name
+
+
+def test_thousands_separators_only_change_the_display(html):
+    assert with_commas("36550") == "36,550"
+    assert with_commas("-1234.5") == "-1,234.5"
+    assert with_commas("46.2") == "46.2"
+    assert with_commas("[c]") == "[c]"
+    assert ">1,320<" in html and ">1320<" not in html
+
+
+def test_draft_banner_only_when_draft(html, draft):
+    assert "DRAFT" not in html
+    assert 'class="draft-banner"' not in html
+    draft_html = (draft / "index.html").read_text(encoding="utf-8")
+    assert 'class="draft-banner"' in draft_html
+    assert "<strong>DRAFT</strong>" in draft_html
+    assert "<title>DRAFT:" in draft_html
+    cover = openpyxl.load_workbook(draft / "dasa-2024-25.xlsx")["Cover"]
+    assert "DRAFT" in cover["A1"].value
+
+
+def test_main_points_give_last_years_value_and_the_change(html):
+    block = html.split('id="main-points"', 1)[1].split("</ul>", 1)[0]
+    points = {re.sub(r"<[^>]+>", "", li).strip() for li in re.findall(r"<li[^>]*>(.*?)</li>", block, re.S)}
+    text = " ".join(points)
+    assert "1,320 households in England in 2024-25, up 70 households (5.6%) from 1,250 households in 2023-24" in text
+    assert "28.3% in England in 2024-25, down 5.6 percentage points from 33.9% in 2023-24" in text
+    assert "520 households in England in 2024-25, down 120 households (18.8%) from 640 households in 2023-24" in text
+
+
+def test_notes_passed_in_are_attached_to_their_tables(html):
+    marac = html.split('id="marac_england"', 1)[1].split('class="block"', 1)[0]
+    assert "1 Marac(s) missed one quarter" in marac
+    assert "referrals still pending" in html  # listed under data quality even with no referral table
+
+
+def test_publication_date_and_status_come_from_the_configuration(html):
+    assert "16 October 2025" in html
+    assert "Management information" in html
+
+
+def test_data_quality_lists_missing_returns_and_issue_locations(html):
+    section = html.split('id="data-quality"', 1)[1].split('id="methodology"', 1)[0].replace("<wbr>", "")
+    assert "Middlesbrough" in section  # missing return in 2024-25
+    assert "D7" in section and "line 12" in section
+    assert "2024-25/authority_returns/E06000003.xlsx" in section
+    assert "partial" in section and "not collected" in section
+
+
+def test_methodology_is_generated_from_the_catalog(html):
+    from pipelines.metric_catalog import measures
+
+    m = measures()["turned_away_rate"]
+    section = html.split('id="methodology"', 1)[1].split('id="revisions"', 1)[0]
+    assert m.definition.replace('"', "&#34;") in section or m.definition in section
+    assert m.sql_file in section
+    assert "mid-2022" in section
+    assert "There are no revisions" in html
+
+
+# --- CSV and spreadsheets ---------------------------------------------------------------------
+def test_csv_cells_are_formula_safe(release):
+    meta = _metadata(release)
+    for path in (release / "data").glob("*.csv"):
+        header, rows = _read_csv(path)
+        numeric = {i for i, (_, typ) in enumerate(meta[path.name]) if typ in ("number or symbol", "number")}
+        for r in [header, *rows]:
+            for i, cell in enumerate(r):
+                if i in numeric and (NUMBER.match(cell) or cell in SYMBOLS or cell == ""):
+                    continue
+                assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), (path.name, cell)
+    _, issues = _read_csv(release / "data" / "issues.csv")
+    messages = [r[-1] for r in issues]
+    assert "'@SUM(1+1) is not a Tier 1 authority" in messages
+    assert any("=HYPERLINK" in m for m in messages)
+    files = [r[2] for r in issues]
+    assert "2024-25/authority_returns/=cmd.xlsx" in files  # a formula inside a text is harmless
+
+
+def test_safe_text_rules():
+    assert safe_text('=HYPERLINK("http://x","y")') == '\'=HYPERLINK("http://x","y")'
+    assert safe_text("+1") == "'+1" and safe_text("@x") == "'@x" and safe_text("-x") == "'-x"
+    assert safe_cell("-3.2", numeric=True) == "-3.2"
+    assert safe_cell("-3.2", numeric=False) == "'-3.2"
+    assert safe_text("Hartlepool") == "Hartlepool"
+
+
+def test_xlsx_is_accessible_and_stores_numbers_as_numbers(release):
+    wb = openpyxl.load_workbook(release / "dasa-2024-25.xlsx")
+    assert wb.sheetnames[:3] == ["Cover", "Contents", "Notes"]
+    table_sheets = [s for s in wb.sheetnames if s.startswith("Table_")]
+    n_tables = len(re.findall(r"<caption id=\"caption-[a-z0-9_]+\">Table \d+", (release / "index.html").read_text()))
+    assert len(table_sheets) == n_tables
+    formulas, zeros, texts = [], [], []
+    for ws in wb.worksheets:
+        assert ws["A1"].value  # every sheet starts with its title
+        for row in ws.iter_rows():
+            for c in row:
+                if c.data_type == "f":
+                    formulas.append(c.coordinate)
+                if c.data_type == "n" and c.value == 0 and ws.title.startswith("Table_"):
+                    zeros.append((ws.title, c.coordinate))
+                if isinstance(c.value, str):
+                    texts.append(c)
+        if ws.title not in ("Cover",):
+            assert len(ws.tables) == 1, ws.title
+    assert formulas == []
+    assert zeros == []
+    risky = [c for c in texts if c.value.startswith(("=", "@"))]
+    assert risky and all(c.quotePrefix for c in risky)
+    # Published numbers are numbers, with the published decimals.
+    t1 = wb["Table_1"]
+    values = [c.value for row in t1.iter_rows() for c in row if c.data_type == "n" and c.value is not None]
+    assert 28.3 in values and -5.6 in values
+    assert "[z]" in [c.value for row in t1.iter_rows() for c in row]
+    assert "[note" in wb["Contents"]["B5"].value or any(
+        "[note" in (c.value or "") for row in wb["Contents"].iter_rows() for c in row if isinstance(c.value, str))
+
+
+def test_ods_is_valid_and_holds_no_formulas(release):
+    z = zipfile.ZipFile(release / "dasa-2024-25.ods")
+    first = z.infolist()[0]
+    assert first.filename == "mimetype" and first.compress_type == zipfile.ZIP_STORED
+    assert z.read("mimetype") == b"application/vnd.oasis.opendocument.spreadsheet"
+    assert all(i.date_time == (1980, 1, 1, 0, 0, 0) for i in z.infolist())
+    content = z.read("content.xml").decode("utf-8")
+    assert "table:formula" not in content
+    assert 'office:value="0"' not in content
+    assert 'office:value-type="float" office:value="28.3"' in content
+    assert "&lt;script&gt;" in content and "<script>" not in content
+    for name in ("Cover", "Contents", "Notes", "Table_1", "Returns", "Issues"):
+        assert f'table:name="{name}"' in content
+
+
+# --- configuration ------------------------------------------------------------------------------
+def test_a_configured_measure_absent_from_the_figures_is_skipped(tmp_path):
+    import yaml
+
+    from pipelines.paths import REPORTS_DIR
+
+    cfg = yaml.safe_load((REPORTS_DIR / "release.yaml").read_text(encoding="utf-8"))
+    cfg["tables"] = [
+        {"id": "not_yet", "theme": "context", "title": "Not yet computed", "measures": ["no_such_measure"],
+         "geographic_level": "national", "rows": "time_period", "columns": "measure",
+         "chart": {"type": "line"}},
+        {"id": "partly", "theme": "turned_away", "title": "Partly there, {years}",
+         "measures": ["no_such_measure", "turned_away_rate"], "geographic_level": "regional",
+         "include_england": True, "rows": "geography", "columns": "time_period",
+         "chart": {"type": "hbar", "years": "release"}},
+    ]
+    path = tmp_path / "release.yaml"
+    path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    out = tmp_path / "out"
+    out.mkdir()
+    names = {p.name for p in write_release(out, fixture.build_inputs(), config_path=path)}
+    assert "not_yet.csv" not in names and "partly.csv" in names
+    header, rows = _read_csv(out / "data" / "partly.csv")
+    assert header == ["Area", "Area code", "2023-24 (%)", "2024-25 (%)"]
+    assert [r[0] for r in rows] == ["England", "North East", "London"]
+    html = (out / "index.html").read_text(encoding="utf-8")
+    assert "Not yet computed" not in html and "Partly there, 2023-24 to 2024-25" in html
+
+
+def test_the_shipped_configuration_is_valid():
+    from pipelines.metric_catalog import measures
+    from pipelines.release.config import load_config
+
+    cfg = load_config()
+    assert cfg.publisher == "dasa sample release"
+    assert cfg.status == "Management information"
+    assert {"2021-22", "2022-23", "2023-24", "2024-25"} <= set(cfg.publication_dates)
+    catalog = measures()
+    unknown = sorted(
+        {r.measure for t in cfg.tables for r in t.measures}
+        - set(catalog)
+        - {f"{m}{s}" for m in catalog for s in ("_change", "_change_percent")}
+    )
+    assert unknown == []
+
+
+def test_inputs_are_checked(tmp_path):
+    from pipelines.release import ReleaseInputs
+
+    good = fixture.build_inputs()
+    bad = ReleaseInputs(**{**good.__dict__, "years": ("2024-25", "2023-24")})
+    with pytest.raises(ValueError):
+        write_release(tmp_path, bad)
+    extra = ReleaseInputs(**{**good.__dict__, "years": ("2024-25",),
+                             "figures": good.figures})
+    with pytest.raises(ValueError):
+        write_release(tmp_path, extra)
+    assert isinstance(good.figures, pl.DataFrame)
