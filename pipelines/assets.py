@@ -11,6 +11,8 @@
 
 from pathlib import Path
 
+import warnings
+
 import dagster as dg
 import duckdb
 
@@ -21,6 +23,9 @@ from pipelines.reference import REFERENCE_TABLES
 from pipelines.resources import DasaSettings
 
 SOURCES = ("authority_returns", "womens_aid", "safelives")
+
+# single-run backfills (one run reading several years) are a beta feature of Dagster 1.13
+warnings.filterwarnings("ignore", category=dg.BetaWarning)
 SHARED_RAW_TABLES = ("raw_issues", "raw_input_files", "raw_ingested")
 
 
@@ -38,22 +43,25 @@ def _ingest_asset(source: str, partitions: dg.PartitionsDefinition) -> dg.Assets
     @dg.asset(
         name=f"raw_{source}",
         partitions_def=partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
         group_name="raw",
         description=f"The {source.replace('_', ' ')} files of one financial year, read cell by cell into the "
                     f"raw_{source}__* tables with the location of every value.",
         kinds={"python", "duckdb"},
     )
     def _asset(context: dg.AssetExecutionContext, dasa: DasaSettings) -> dg.MaterializeResult:
-        year = context.partition_key
+        # one run can read several years (a partition range): each year's rows are replaced
+        summaries, inputs = {}, {}
         with dasa.connect() as con:
-            summary = ingest.INGESTERS[source](Path(dasa.raw_dir), year, con)
-            inputs = con.execute(
-                "SELECT path, sha256 FROM raw_input_files WHERE financial_year = ? AND source = ? ORDER BY path",
-                [year, source],
-            ).fetchall()
+            for year in context.partition_keys:
+                summaries[year] = ingest.INGESTERS[source](Path(dasa.raw_dir), year, con)
+                inputs[year] = dict(con.execute(
+                    "SELECT path, sha256 FROM raw_input_files WHERE financial_year = ? AND source = ? ORDER BY path",
+                    [year, source],
+                ).fetchall())
         return dg.MaterializeResult(metadata={
-            **summary,
-            "input_files": dg.MetadataValue.json({p: h for p, h in inputs}),
+            "summary": dg.MetadataValue.json(summaries),
+            "input_files": dg.MetadataValue.json(inputs),
         })
 
     return _asset

@@ -14,6 +14,7 @@ from typing import Callable
 
 import dagster as dg
 
+from pipelines import warehouse
 from pipelines.assets import SOURCES, build_assets, years_in
 from pipelines.paths import PROCESSED_DIR, PROJECT_DIR, RAW_DIR, RELEASES_DIR
 from pipelines.resources import DasaSettings
@@ -87,8 +88,10 @@ def build_release(
         dagster_environment()
         instance = dg.DagsterInstance.get()
 
-    def run(selection: list[str], partition_key: str | None = None) -> None:
-        result = dg.materialize(assets, selection=selection, partition_key=partition_key,
+    def run(selection: list[str], partition_key: str | None = None, partition_range: tuple[str, str] | None = None) -> None:
+        tags = {"dagster/asset_partition_range_start": partition_range[0],
+                "dagster/asset_partition_range_end": partition_range[1]} if partition_range else None
+        result = dg.materialize(assets, selection=selection, partition_key=partition_key, tags=tags,
                                 resources=resources, instance=instance, raise_on_error=True,
                                 run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}})
         if not result.success:  # pragma: no cover - raise_on_error raises first
@@ -98,22 +101,22 @@ def build_release(
         raise BuildError("--all writes each year to data/processed/releases/<year>; it cannot take --out-dir")
     release_years = [y for y in years if y <= year] if all_years else [year]
     shown = [y for y in years if y <= year]
-    step, steps = 1, len(shown) + 1 + len(release_years)
-    for y in shown:
-        echo(f"[{step}/{steps}] Reading the {y} inputs")
-        run([f"raw_{s}" for s in SOURCES], partition_key=y)
+    step, steps = 1, 2 + len(release_years)
+    try:
+        span = shown[0] if len(shown) == 1 else f"{shown[0]} to {shown[-1]}"
+        echo(f"[{step}/{steps}] Reading the inputs of {span}")
+        run([f"raw_{s}" for s in SOURCES], partition_range=(shown[0], shown[-1]))
         step += 1
-    echo(f"[{step}/{steps}] Computing the metrics in DuckDB and applying disclosure control")
-    keys = [a.key.to_user_string() for a in assets
-            if a.partitions_def is None]
-    run(keys)
-    step += 1
-    for y in release_years:
-        echo(f"[{step}/{steps}] Writing the {y} release")
-        run(["release"], partition_key=y)
+        echo(f"[{step}/{steps}] Computing the metrics in DuckDB and applying disclosure control")
+        run([a.key.to_user_string() for a in assets if a.partitions_def is None])
         step += 1
+        for y in release_years:
+            echo(f"[{step}/{steps}] Writing the {y} release")
+            run(["release"], partition_key=y)
+            step += 1
+    finally:
+        warehouse.close_all()
 
-    from pipelines import warehouse
     with warehouse.connect(db_path, read_only=True) as con:
         expected, received = con.execute(
             "SELECT count(*), count(*) FILTER (WHERE received) FROM stg_authority_returns__returns "

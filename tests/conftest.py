@@ -9,6 +9,7 @@ import dagster as dg
 import duckdb
 import pytest
 
+from pipelines import warehouse
 from pipelines.assets import build_assets, years_in
 from pipelines.resources import DasaSettings
 from tests.fixtures import small_inputs
@@ -24,11 +25,13 @@ def build_warehouse(raw_dir: Path, db_path: Path) -> Path:
     assets = build_assets(years)
     resources = {"dasa": DasaSettings(raw_dir=str(raw_dir), db_path=str(db_path))}
     instance = dg.DagsterInstance.ephemeral()
-    for year in years:
-        dg.materialize(assets, selection=["raw_authority_returns", "raw_womens_aid", "raw_safelives"],
-                       partition_key=year, resources=resources, instance=instance, run_config=QUIET)
+    dg.materialize(assets, selection=["raw_authority_returns", "raw_womens_aid", "raw_safelives"],
+                   tags={"dagster/asset_partition_range_start": years[0],
+                         "dagster/asset_partition_range_end": years[-1]},
+                   resources=resources, instance=instance, run_config=QUIET)
     keys = [a.key.to_user_string() for a in assets if a.partitions_def is None]
     dg.materialize(assets, selection=keys, resources=resources, instance=instance, run_config=QUIET)
+    warehouse.close_all()
     return db_path
 
 

@@ -11,6 +11,8 @@ import csv
 import io
 from pathlib import Path
 
+import polars as pl
+
 from pipelines.metric_catalog import SOURCES
 from pipelines.release.context import RETURNS_COLUMNS, ReleaseContext
 from pipelines.release.model import FIGURE_COLUMNS, LEVEL_ORDER, is_number_text
@@ -93,16 +95,65 @@ def csv_bytes(header: list[str], rows: list[list[str]], numeric: set[int] | None
     return buf.getvalue().encode("utf-8")
 
 
-def figure_rows(ctx: ReleaseContext) -> list[list[str]]:
-    frame = ctx.figures.select(FIGURE_COLUMNS)
-    rows = [["" if v is None else str(v) for v in r] for r in frame.iter_rows()]
-    pos = {c: i for i, c in enumerate(FIGURE_COLUMNS)}
+def _safe_expr(name: str, numeric: bool) -> pl.Expr:
+    """`safe_cell` over a whole String column (polars, not a Python call per cell)."""
+    raw = pl.col(name)
+    text = raw.str.replace_all("\r\n", "\n", literal=True).str.replace_all("\r", "\n", literal=True)
+    risky = text.str.contains(_FORMULA_START_RE)
+    if numeric:  # a negative number is not a formula; `\n?$` is Python's `$` in NUMBER_RE
+        risky = risky & ~raw.str.contains(_NUMBER_RE)
+    return pl.when(risky).then(pl.lit("'") + text).otherwise(text)
+
+
+_FORMULA_START_RE = "^[" + "".join("\\" + c if c in "-\\]^" else c for c in FORMULA_STARTS
+                                   if c != "\r") + "]"  # a CR is a newline by then
+_NUMBER_RE = r"^-?\d+(\.\d+)?\n?$"
+
+
+def frame_csv_bytes(header: list[str], frame: pl.DataFrame, numeric: set[int] | None = None) -> bytes:
+    """The bytes of `csv_bytes(header, rows, numeric)` for rows held in a frame of String
+    columns (nulls are empty cells): the cells are made safe and written by polars."""
+    numeric = numeric or set()
+    names = [f"c{i}" for i in range(frame.width)]
+    frame = frame.rename(dict(zip(frame.columns, names))).select(
+        _safe_expr(n, i in numeric).fill_null("").alias(n) for i, n in enumerate(names)
+    )
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_MINIMAL).writerow([safe_text(h) for h in header])
+    head = buf.getvalue().encode("utf-8")
+    if frame.height == 0:
+        return head
+    if frame.width > 1:  # csv writes an empty cell bare; polars quotes "" and writes null bare
+        frame = frame.select(pl.when(pl.col(n) == "").then(None).otherwise(pl.col(n)).alias(n) for n in names)
+    # (A lone empty cell is a row of its own: csv and polars both write it as "".)
+    body = frame.write_csv(include_header=False, line_terminator="\n", quote_style="necessary")
+    return head + body.encode("utf-8")
+
+
+def figures_frame(ctx: ReleaseContext) -> pl.DataFrame:
+    """figures.csv's rows, as text, in their published order."""
+    frame = ctx.figures.select(_text_column(ctx.figures, c) for c in FIGURE_COLUMNS)
     year_rank = {y: i for i, y in enumerate(ctx.years)}
-    rows.sort(key=lambda r: (
-        r[pos["measure"]], r[pos["breakdown"]], year_rank.get(r[pos["time_period"]], 99), r[pos["time_period"]],
-        LEVEL_ORDER.get(r[pos["geographic_level"]], 9), r[pos["geography_code"]], r[pos["figure_id"]],
-    ))
-    return rows
+    return frame.sort(
+        "measure", "breakdown",
+        pl.col("time_period").replace_strict(year_rank, default=99, return_dtype=pl.Int64),
+        "time_period",
+        pl.col("geographic_level").replace_strict(LEVEL_ORDER, default=9, return_dtype=pl.Int64),
+        "geography_code", "figure_id",
+        maintain_order=True,
+    )
+
+
+def _text_column(frame: pl.DataFrame, name: str) -> pl.Series:
+    """A column as `str(v)` would write it, None as ''."""
+    col = frame.get_column(name)
+    if col.dtype == pl.String:
+        return col.fill_null("")
+    return pl.Series(name, ["" if v is None else str(v) for v in col.to_list()], dtype=pl.String)
+
+
+def figure_rows(ctx: ReleaseContext) -> list[list[str]]:
+    return [list(r) for r in figures_frame(ctx).iter_rows()]
 
 
 def table_frame(table: Table) -> tuple[list[str], list[list[str]], set[int]]:
@@ -166,16 +217,19 @@ def write_csvs(out_dir: Path, ctx: ReleaseContext) -> list[Path]:
     written: list[Path] = []
     metadata: list[list[str]] = []
 
-    def emit(name: str, header: list[str], rows: list[list[str]], numeric: set[int],
+    def emit(name: str, header: list[str], rows: list[list[str]] | pl.DataFrame, numeric: set[int],
              docs: list[tuple[str, str, str]]) -> None:
         path = data / name
-        path.write_bytes(csv_bytes(header, rows, numeric))
+        if isinstance(rows, pl.DataFrame):
+            path.write_bytes(frame_csv_bytes(header, rows, numeric))
+        else:
+            path.write_bytes(csv_bytes(header, rows, numeric))
         written.append(path)
         for pos, (col, typ, desc) in enumerate(docs, start=1):
             metadata.append([name, col, str(pos), typ, desc])
 
     fig_numeric = {i for i, c in enumerate(FIGURE_COLUMNS) if c in NUMERIC_FIGURE_COLUMNS}
-    emit("figures.csv", list(FIGURE_COLUMNS), figure_rows(ctx), fig_numeric,
+    emit("figures.csv", list(FIGURE_COLUMNS), figures_frame(ctx), fig_numeric,
          [(c, VALUE_TEXT if c in NUMERIC_FIGURE_COLUMNS else "text", FIGURE_DESCRIPTIONS[c]) for c in FIGURE_COLUMNS])
     for table in ctx.tables:
         header, rows, numeric = table_frame(table)

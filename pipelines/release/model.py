@@ -125,34 +125,59 @@ class FigureIndex:
             pl.col("value_num").cast(pl.Float64),
             *extra,
         )
-        self.by_key: dict[tuple[str, str, str, str], Figure] = {}
+        # The look-up table holds row numbers; a Figure is made only when it is asked for
+        # (the tables and sentences use a few thousand of the ~80,000 figures).
+        self._columns = [frame.get_column(c).to_list() for c in frame.columns]
+        keys = list(zip(*(self._columns[FIGURE_COLUMNS.index(c)]
+                          for c in ("measure", "breakdown", "geography_code", "time_period"))))
+        self._rows: dict[tuple[str, str, str, str], int] = dict(zip(keys, range(len(keys))))
+        if len(self._rows) != len(keys):
+            seen: set[tuple[str, str, str, str]] = set()
+            for key in keys:
+                if key in seen:
+                    raise ValueError(f"two figures for {key}")
+                seen.add(key)
+        self._made: dict[tuple[str, str, str, str], Figure] = {}
         self.geographies: dict[str, dict[str, Geography]] = {lvl: {} for lvl in LEVEL_ORDER}
         self.breakdowns_seen: dict[str, set[str]] = {}
         self.units_seen: dict[str, set[str]] = {}
         year_rank = {y: i for i, y in enumerate(years)}
         ranks: dict[tuple[str, str], tuple[int, str]] = {}  # the latest year's name wins, whatever the row order
-        for row in frame.iter_rows():
-            fig = Figure(*row)
-            key = (fig.measure, fig.breakdown, fig.geography_code, fig.time_period)
-            if key in self.by_key:
-                raise ValueError(f"two figures for {key}")
-            self.by_key[key] = fig
-            self.geographies.setdefault(fig.geographic_level, {})
-            geo = self.geographies[fig.geographic_level]
-            rank = (year_rank.get(fig.time_period, -1), fig.geography_name)
-            rkey = (fig.geographic_level, fig.geography_code)
+        # One row per distinct (level, code, year, name, region), first occurrence first: the
+        # same winners, in the same order, as a pass over every figure.
+        geo_rows = frame.select("geographic_level", "geography_code", "time_period", "geography_name",
+                                "region_code", "region_name").unique(maintain_order=True)
+        for level, code, period, name, region_code, region_name in geo_rows.iter_rows():
+            geo = self.geographies.setdefault(level, {})
+            rank = (year_rank.get(period, -1), name)
+            rkey = (level, code)
             if rkey not in ranks or rank > ranks[rkey]:
                 ranks[rkey] = rank
-                geo[fig.geography_code] = Geography(
-                    fig.geographic_level, fig.geography_code, fig.geography_name,
-                    fig.region_code, fig.region_name,
-                )
-            self.breakdowns_seen.setdefault(fig.measure, set()).add(fig.breakdown)
-            self.units_seen.setdefault(fig.measure, set()).add(fig.unit)
+                geo[code] = Geography(level, code, name, region_code, region_name)
+        for measure, breakdown in frame.select("measure", "breakdown").unique(maintain_order=True).iter_rows():
+            self.breakdowns_seen.setdefault(measure, set()).add(breakdown)
+        for measure, unit in frame.select("measure", "unit").unique(maintain_order=True).iter_rows():
+            self.units_seen.setdefault(measure, set()).add(unit)
+
+    @property
+    def by_key(self) -> dict[tuple[str, str, str, str], Figure]:
+        """Every figure by key (makes all of them: for inspection, not for the writers)."""
+        return {key: self._figure(key, i) for key, i in self._rows.items()}
+
+    def _figure(self, key: tuple[str, str, str, str], i: int) -> Figure:
+        fig = self._made.get(key)
+        if fig is None:
+            fig = self._made[key] = Figure(*(col[i] for col in self._columns))
+        return fig
 
     # --- look-ups -------------------------------------------------------------------
     def get(self, measure: str, breakdown: str, code: str, year: str) -> Figure | None:
-        return self.by_key.get((measure, breakdown, code, year))
+        key = (measure, breakdown, code, year)
+        fig = self._made.get(key)
+        if fig is not None:
+            return fig
+        i = self._rows.get(key)
+        return None if i is None else self._figure(key, i)
 
     def has_measure(self, measure: str) -> bool:
         return measure in self.breakdowns_seen
