@@ -15,6 +15,7 @@ import sys
 import time
 import zipfile
 from html.parser import HTMLParser
+from xml.etree import ElementTree
 from pathlib import Path
 
 import openpyxl
@@ -436,3 +437,139 @@ def test_inputs_are_checked(tmp_path):
     with pytest.raises(ValueError):
         write_release(tmp_path, extra)
     assert isinstance(good.figures, pl.DataFrame)
+
+
+# --- the writers' own markup ------------------------------------------------------------------
+# The ODS and XLSX parts, the chart figures and figures.csv are written directly (not through
+# odfpy, openpyxl, plotly objects or a per-cell csv writer, which were too slow); these check
+# them against what those libraries read or build.
+TRICKY = ["a  b", "\tlead", "x\ny", "a\r\nb", "<b>&\"'</b>", "=SUM(1+1)", "@x", "-x", "+1", "   three",
+          "trail ", "é😀", "[c]", "bell\x07", "nul\x00"]
+
+
+def _workbook_sheets():
+    from pipelines.release.spreadsheet import XCell, XSheet
+
+    text = [XCell(t.replace("\r\n", "\n")) for t in TRICKY]
+    numbers = [XCell(1320, "number", 0, shown="1,320"), XCell(28.3, "number", 1, shown="28.3"),
+               XCell(-5.6, "number", 1, shown="-5.6"), XCell(0.125, "number", 3, shown="0.125")]
+    return [
+        XSheet(name="Cover", title="Cover <&>", lines=text[:3] + [XCell("Things you need to know")],
+               is_cover=True, widths=[110]),
+        XSheet(name="Contents", title="Contents", lines=[XCell("One table.")], header=["Sheet name", "Title"],
+               rows=[[XCell("Data", "link", target="Data"), XCell("The data")]], widths=[10, 40]),
+        XSheet(name="Data", title="Data", lines=[], header=["Text", "Number", "Heading\twith tab"],
+               rows=[[t, n, XCell(None)] for t, n in zip(text, numbers * 4)], widths=[12, 10, 10]),
+        XSheet(name="Empty", title="No rows", lines=[], header=["A", "B"], rows=[], widths=[10, 10]),
+    ]
+
+
+def _stored(text: str) -> str:
+    """What a spreadsheet keeps of a text: characters XML cannot hold become U+FFFD."""
+    return re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f]", "\ufffd", text.replace("\r\n", "\n"))
+
+
+def _sheet_ctx():
+    from types import SimpleNamespace
+
+    return SimpleNamespace(config=SimpleNamespace(title="T & <t>", publisher="P & co", publication_dates={}),
+                           year="2024-25")
+
+
+def test_ods_markup_round_trips_text_and_numbers(tmp_path):
+    from odf import teletype
+    from odf.opendocument import load
+    from odf.table import Table as OTable
+    from odf.table import TableCell, TableRow
+
+    from pipelines.release.spreadsheet import write_ods
+
+    sheets = _workbook_sheets()
+    path = write_ods(tmp_path / "t.ods", _sheet_ctx(), sheets)
+    with zipfile.ZipFile(path) as z:  # every part is well-formed XML
+        for name in z.namelist():
+            if name.endswith(".xml"):
+                ElementTree.fromstring(z.read(name))
+    doc = load(str(path))
+    tables = {t.getAttribute("name"): t for t in doc.spreadsheet.getElementsByType(OTable)}
+    assert list(tables) == [s.name for s in sheets]
+    data = [[(c.getAttribute("valuetype"), c.getAttribute("value"), teletype.extractText(c))
+             for c in row.getElementsByType(TableCell)] for row in tables["Data"].getElementsByType(TableRow)]
+    assert data[0] == [("string", None, "Data")]
+    assert [c[2] for c in data[1]] == ["Text", "Number", "Heading\twith tab"]
+    assert [r[0][2] for r in data[2:]] == [_stored(t) for t in TRICKY]
+    assert data[3][1] == ("float", "28.3", "28.3") and data[2][1] == ("float", "1320", "1,320")
+    cover = [teletype.extractText(c) for c in tables["Cover"].getElementsByType(TableCell)]
+    assert cover == ["Cover <&>", *TRICKY[:3], "Things you need to know"]
+    assert len(tables["Empty"].getElementsByType(TableRow)) == 2
+
+
+def test_xlsx_markup_round_trips_through_openpyxl(tmp_path):
+    from pipelines.release.spreadsheet import write_xlsx
+
+    sheets = _workbook_sheets()
+    path = write_xlsx(tmp_path / "t.xlsx", _sheet_ctx(), sheets)
+    with zipfile.ZipFile(path) as z:
+        for name in z.namelist():
+            if name.endswith((".xml", ".rels")):
+                ElementTree.fromstring(z.read(name))
+    wb = openpyxl.load_workbook(path)
+    assert wb.sheetnames == [s.name for s in sheets]
+    assert wb.properties.title == "T & <t>: 2024-25" and wb.properties.creator == "P & co"
+    ws = wb["Data"]
+    assert ws["A1"].value == "Data" and ws["A1"].font.b
+    assert [c.value for c in ws[2]] == ["Text", "Number", "Heading\twith tab"]
+    texts = [ws.cell(row=r, column=1) for r in range(3, 3 + len(TRICKY))]
+    assert [c.value for c in texts] == [_stored(t) for t in TRICKY]
+    for c in texts:
+        assert c.data_type == "s"
+        assert c.quotePrefix == c.value.startswith(("=", "+", "-", "@", "\t"))
+        assert bool(c.alignment.wrap_text) == ("\n" in c.value)
+    numbers = [ws.cell(row=r, column=2) for r in range(3, 7)]
+    assert [(c.value, c.number_format) for c in numbers] == [
+        (1320, "#,##0"), (28.3, "#,##0.0"), (-5.6, "#,##0.0"), (0.125, "#,##0.000")]
+    assert ws.freeze_panes == "A3"
+    table = ws.tables[next(iter(ws.tables))]
+    assert table.ref == f"A2:C{2 + len(TRICKY)}"
+    assert [c.name for c in table.tableColumns] == ["Text", "Number", "Heading\twith tab"]
+    link = wb["Contents"]["A4"]
+    assert link.value == "Data" and link.hyperlink.location == "'Data'!A1"
+    assert wb["Cover"]["A5"].font.sz == 13 and wb["Cover"]["A2"].alignment.wrap_text
+    empty = wb["Empty"]
+    assert empty.tables[next(iter(empty.tables))].ref == "A2:B3" and empty.freeze_panes == "A3"
+
+
+def test_chart_figures_are_what_plotly_builds():
+    import plotly.graph_objects as go
+
+    from pipelines.metric_catalog import measures
+    from pipelines.release.charts import chart_figure
+    from pipelines.release.config import ChartSpec, load_config
+    from pipelines.release.context import build_context
+    from pipelines.release.tables import ChartData, ChartPoint, ChartTrace
+
+    ctx = build_context(fixture.build_inputs(), load_config(), measures())
+    charts = list(ctx.charts)
+    assert {c.spec.type for c in charts} >= {"line", "hbar"}
+    points = [ChartPoint("North <East>", 12.5, "12.5", "published"), ChartPoint("London", None, "[c]", "suppressed")]
+    for kind in ("bar", "hbar"):  # a symbol in a bar chart is an annotation
+        spec = ChartSpec(**{**charts[0].spec.__dict__, "type": kind})
+        charts.append(ChartData(spec=spec, number=9, id="chart-x", title="X", category_label="", unit="%",
+                                axis_title="", traces=[ChartTrace("A & B", points), ChartTrace("C", points)]))
+    for chart in charts:
+        fig = chart_figure(chart)
+        assert go.Figure(fig).to_dict() == fig, chart.id
+
+
+def test_figures_csv_writer_matches_the_cell_by_cell_writer():
+    from pipelines.release.csvfiles import csv_bytes, frame_csv_bytes
+
+    values = ["", "-3.2", "-3", "3.2", "-x", "-3\n", "-3\r\n", "=1+1", "a,b", 'say "hi"', "line\nbreak",
+              "cr\rhere", "\ttab", "@", "+", "é", " -1", "-1.", "[c]"]
+    rows = [[v, w, v] for v in values for w in values[:4]]
+    frame = pl.DataFrame({"a": [r[0] for r in rows], "b": [r[1] for r in rows], "c": [r[2] for r in rows]})
+    header = ["a", "=b", "c"]
+    for numeric in (set(), {0}, {0, 1, 2}):
+        assert frame_csv_bytes(header, frame, numeric) == csv_bytes(header, rows, numeric)
+    one = pl.DataFrame({"a": ["", "x", None]})
+    assert frame_csv_bytes(["a"], one) == csv_bytes(["a"], [[""], ["x"], [""]])

@@ -95,14 +95,21 @@ def csv_bytes(header: list[str], rows: list[list[str]], numeric: set[int] | None
     return buf.getvalue().encode("utf-8")
 
 
-def _safe_expr(name: str, numeric: bool) -> pl.Expr:
-    """`safe_cell` over a whole String column (polars, not a Python call per cell)."""
-    raw = pl.col(name)
-    text = raw.str.replace_all("\r\n", "\n", literal=True).str.replace_all("\r", "\n", literal=True)
+def safe_series(col: pl.Series, numeric: bool, *, has_cr: bool = True, has_risky: bool = True) -> pl.Series:
+    """`safe_cell` over a whole String column (polars, not a Python call per cell).
+    `has_cr` / `has_risky` False say the column has no carriage return / no cell starting
+    with a formula character, so that step can be skipped."""
+    text = col
+    if has_cr and col.str.contains("\r", literal=True).any():
+        text = col.str.replace_all("\r\n", "\n", literal=True).str.replace_all("\r", "\n", literal=True)
+    if not (has_risky or has_cr):
+        return text
     risky = text.str.contains(_FORMULA_START_RE)
+    if not risky.any():
+        return text
     if numeric:  # a negative number is not a formula; `\n?$` is Python's `$` in NUMBER_RE
-        risky = risky & ~raw.str.contains(_NUMBER_RE)
-    return pl.when(risky).then(pl.lit("'") + text).otherwise(text)
+        risky = risky & ~col.str.contains(_NUMBER_RE)
+    return pl.select(pl.when(risky).then(pl.lit("'") + text).otherwise(text)).to_series().alias(col.name)
 
 
 _FORMULA_START_RE = "^[" + "".join("\\" + c if c in "-\\]^" else c for c in FORMULA_STARTS
@@ -114,19 +121,25 @@ def frame_csv_bytes(header: list[str], frame: pl.DataFrame, numeric: set[int] | 
     """The bytes of `csv_bytes(header, rows, numeric)` for rows held in a frame of String
     columns (nulls are empty cells): the cells are made safe and written by polars."""
     numeric = numeric or set()
-    names = [f"c{i}" for i in range(frame.width)]
-    frame = frame.rename(dict(zip(frame.columns, names))).select(
-        _safe_expr(n, i in numeric).fill_null("").alias(n) for i, n in enumerate(names)
-    )
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_MINIMAL).writerow([safe_text(h) for h in header])
     head = buf.getvalue().encode("utf-8")
     if frame.height == 0:
         return head
-    if frame.width > 1:  # csv writes an empty cell bare; polars quotes "" and writes null bare
-        frame = frame.select(pl.when(pl.col(n) == "").then(None).otherwise(pl.col(n)).alias(n) for n in names)
+    frame = frame.select(pl.all().fill_null(""))
+    # Which columns need work, found in one parallel pass: nearly all need none.
+    flags = frame.select(
+        *(pl.col(c).str.contains("\r", literal=True).any().alias(f"cr{i}") for i, c in enumerate(frame.columns)),
+        *(pl.col(c).str.contains(_FORMULA_START_RE).any().alias(f"risky{i}") for i, c in enumerate(frame.columns)),
+    ).row(0, named=True)
+    columns = []
+    for i, col in enumerate(frame.get_columns()):
+        col = safe_series(col, i in numeric, has_cr=flags[f"cr{i}"], has_risky=flags[f"risky{i}"]).alias(f"c{i}")
+        if frame.width > 1:  # csv writes an empty cell bare; polars quotes "" and writes null bare
+            col = col.replace("", None)
+        columns.append(col)
     # (A lone empty cell is a row of its own: csv and polars both write it as "".)
-    body = frame.write_csv(include_header=False, line_terminator="\n", quote_style="necessary")
+    body = pl.DataFrame(columns).write_csv(include_header=False, line_terminator="\n", quote_style="necessary")
     return head + body.encode("utf-8")
 
 
@@ -150,10 +163,6 @@ def _text_column(frame: pl.DataFrame, name: str) -> pl.Series:
     if col.dtype == pl.String:
         return col.fill_null("")
     return pl.Series(name, ["" if v is None else str(v) for v in col.to_list()], dtype=pl.String)
-
-
-def figure_rows(ctx: ReleaseContext) -> list[list[str]]:
-    return [list(r) for r in figures_frame(ctx).iter_rows()]
 
 
 def table_frame(table: Table) -> tuple[list[str], list[list[str]], set[int]]:

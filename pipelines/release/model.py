@@ -125,15 +125,15 @@ class FigureIndex:
             pl.col("value_num").cast(pl.Float64),
             *extra,
         )
-        # The look-up table holds row numbers; a Figure is made only when it is asked for
-        # (the tables and sentences use a few thousand of the ~80,000 figures).
-        self._columns = [frame.get_column(c).to_list() for c in frame.columns]
-        keys = list(zip(*(self._columns[FIGURE_COLUMNS.index(c)]
-                          for c in ("measure", "breakdown", "geography_code", "time_period"))))
-        self._rows: dict[tuple[str, str, str, str], int] = dict(zip(keys, range(len(keys))))
-        if len(self._rows) != len(keys):
+        # The look-up table holds row numbers; a Figure is made from its row only when it is
+        # asked for (the tables and sentences use a few thousand of the ~80,000 figures).
+        self._frame = frame
+        key_columns = [frame.get_column(c).to_list()
+                       for c in ("measure", "breakdown", "geography_code", "time_period")]
+        self._rows: dict[tuple[str, str, str, str], int] = dict(zip(zip(*key_columns), range(frame.height)))
+        if len(self._rows) != frame.height:
             seen: set[tuple[str, str, str, str]] = set()
-            for key in keys:
+            for key in zip(*key_columns):
                 if key in seen:
                     raise ValueError(f"two figures for {key}")
                 seen.add(key)
@@ -167,7 +167,7 @@ class FigureIndex:
     def _figure(self, key: tuple[str, str, str, str], i: int) -> Figure:
         fig = self._made.get(key)
         if fig is None:
-            fig = self._made[key] = Figure(*(col[i] for col in self._columns))
+            fig = self._made[key] = Figure(*self._frame.row(i))
         return fig
 
     # --- look-ups -------------------------------------------------------------------

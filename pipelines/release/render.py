@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
@@ -18,7 +19,10 @@ STATIC_DIR = REPORTS_DIR / "static"
 PLOTLY_ASSET = "assets/plotly.min.js"
 
 
+@lru_cache(maxsize=1)
 def environment() -> Environment:
+    """One environment per process, so each template is compiled once however many releases
+    are written (it still notices an edited template)."""
     env = Environment(
         loader=FileSystemLoader(str(TEMPLATES_DIR)),
         autoescape=True,

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from pipelines.metric_catalog import SOURCES
 from pipelines.release.context import LEVEL_WORDS, RETURNS_COLUMNS, ReleaseContext
-from pipelines.release.csvfiles import FORMULA_STARTS, table_frame
+from pipelines.release.csvfiles import table_frame
 from pipelines.release.model import with_commas
 from pipelines.release.tables import Table
 
@@ -192,52 +192,19 @@ def build_workbook(ctx: ReleaseContext) -> list[XSheet]:
     return sheets
 
 
-# --- zip normalisation -------------------------------------------------------------------
-def normalise_zip(data: bytes, rewrite: dict[str, callable] | None = None) -> bytes:
-    """Rewrite a zip with fixed timestamps and attributes, entries in their original order."""
-    rewrite = rewrite or {}
-    src = zipfile.ZipFile(io.BytesIO(data))
+# --- zip files -------------------------------------------------------------------------------
+def zip_bytes(entries: list[tuple[str, bytes, int]]) -> bytes:
+    """A zip of (name, content, compress_type) entries, in that order, with fixed timestamps
+    and attributes: the same bytes on every build."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as dst:
-        for info in src.infolist():
-            content = src.read(info.filename)
-            if info.filename in rewrite:
-                content = rewrite[info.filename](content)
-            zi = zipfile.ZipInfo(info.filename, date_time=ZIP_EPOCH)
-            zi.compress_type = info.compress_type
+        for name, content, compress_type in entries:
+            zi = zipfile.ZipInfo(name, date_time=ZIP_EPOCH)
+            zi.compress_type = compress_type
             zi.external_attr = 0o644 << 16
             zi.create_system = 3
-            dst.writestr(zi, content, compress_type=info.compress_type, compresslevel=6)
+            dst.writestr(zi, content, compress_type=compress_type, compresslevel=6)
     return out.getvalue()
-
-
-_ROOT_TAG = re.compile(r"<(?P<tag>[A-Za-z][\w.-]*:[\w.-]+)(?P<attrs>(?:\s+[^\s=/>]+\s*=\s*\"[^\"]*\")*)\s*(?P<end>/?>)")
-_ATTR = re.compile(r'\s+([^\s=/>]+)\s*=\s*"([^"]*)"')
-
-
-def canonical_odf_namespaces(content: bytes) -> bytes:
-    """Declare the same namespaces, in the same order, on the root of every ODF XML part.
-
-    odfpy keeps the namespaces it has seen in a class attribute shared by every document in
-    the process, so without this the declarations (and the bytes) depend on what else the
-    process built before.
-    """
-    from odf.namespaces import nsdict
-
-    text = content.decode("utf-8")
-    start = text.find("?>") + 2 if text.startswith("<?xml") else 0
-    m = _ROOT_TAG.search(text, start)
-    if m is None:
-        return content
-    attrs = _ATTR.findall(m.group("attrs"))
-    declared = {name[6:]: uri for name, uri in attrs if name.startswith("xmlns:")}
-    for uri, prefix in nsdict.items():
-        if prefix != "xml":
-            declared[prefix] = uri
-    others = [(name, value) for name, value in attrs if not name.startswith("xmlns:")]
-    root = "<" + m.group("tag") + "".join(f' xmlns:{p}="{declared[p]}"' for p in sorted(declared)) + "".join(
-        f' {name}="{value}"' for name, value in others) + m.group("end")
-    return (text[: m.start()] + root + text[m.end():]).encode("utf-8")
 
 
 def _fixed_moment(ctx: ReleaseContext) -> dt.datetime:
@@ -247,211 +214,214 @@ def _fixed_moment(ctx: ReleaseContext) -> dt.datetime:
 
 # --- xlsx ----------------------------------------------------------------------------------
 def write_xlsx(path: Path, ctx: ReleaseContext, sheets: list[XSheet]) -> Path:
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font
-    from openpyxl.utils import get_column_letter
-    from openpyxl.worksheet.hyperlink import Hyperlink
-    from openpyxl.worksheet.table import Table as XTable
-    from openpyxl.worksheet.table import TableStyleInfo
+    from pipelines.release.xlsx import xlsx_bytes
 
-    wb = Workbook()
-    wb.remove(wb.active)
-    title_font = Font(bold=True, size=15)
-    bold = Font(bold=True)
-    link_font = Font(color="0563C1", underline="single")
-    wrap = Alignment(wrap_text=True, vertical="top")
-
-    def put(ws, row: int, col: int, cell: XCell):
-        c = ws.cell(row=row, column=col)
-        if cell.kind == "number":
-            c.value = cell.value
-            c.number_format = "#,##0" + ("." + "0" * cell.decimals if cell.decimals else "")
-        else:
-            text = "" if cell.value is None else str(cell.value)
-            c.value = text if text else None
-            if text:
-                c.data_type = "s"  # never a formula, whatever the text starts with
-                if text.startswith(FORMULA_STARTS):
-                    c.quotePrefix = True
-            if cell.kind == "link":
-                c.hyperlink = Hyperlink(ref=c.coordinate, location=f"'{cell.target}'!A1", display=text)
-                c.font = link_font
-            if "\n" in text:
-                c.alignment = wrap
-        return c
-
-    for n, sheet in enumerate(sheets, start=1):
-        ws = wb.create_sheet(sheet.name)
-        t = ws.cell(row=1, column=1, value=sheet.title)
-        t.data_type = "s"
-        t.font = title_font
-        r = 2
-        for line in sheet.lines:
-            c = put(ws, r, 1, line)
-            if sheet.is_cover:
-                c.alignment = Alignment(wrap_text=True, vertical="top")
-                if line.value in ("Things you need to know", "Symbols used in this workbook"):
-                    c.font = Font(bold=True, size=13)
-            r += 1
-        if sheet.header:
-            top = r
-            for j, h in enumerate(sheet.header, start=1):
-                c = ws.cell(row=r, column=j, value=h)
-                c.data_type = "s"
-                c.font = bold
-                c.alignment = Alignment(wrap_text=True, vertical="bottom")
-            for row in sheet.rows:
-                r += 1
-                for j, cell in enumerate(row, start=1):
-                    put(ws, r, j, cell)
-            ref = f"A{top}:{get_column_letter(len(sheet.header))}{max(r, top + 1)}"
-            xt = XTable(displayName=f"table_{n}_{re.sub(r'[^A-Za-z0-9_]', '_', sheet.name)}", ref=ref)
-            xt.tableStyleInfo = TableStyleInfo(name="TableStyleLight1", showRowStripes=False,
-                                               showColumnStripes=False, showFirstColumn=False,
-                                               showLastColumn=False)
-            ws.add_table(xt)
-            ws.freeze_panes = ws.cell(row=top + 1, column=1)
-        for j, w in enumerate(sheet.widths, start=1):
-            ws.column_dimensions[get_column_letter(j)].width = w
-
-    moment = _fixed_moment(ctx)
-    props = wb.properties
-    props.title = f"{ctx.config.title}: {ctx.year}"
-    props.creator = ctx.config.publisher
-    props.lastModifiedBy = ctx.config.publisher
-    props.created = moment
-    props.modified = moment
-    props.language = "en-GB"
-    buf = io.BytesIO()
-    wb.save(buf)
-    stamp = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-    def fix_core(content: bytes) -> bytes:  # openpyxl stamps "modified" with the clock on save
-        text = content.decode("utf-8")
-        text = re.sub(r"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)", rf"\g<1>{stamp}\g<2>", text)
-        text = re.sub(r"(<dcterms:created[^>]*>)[^<]*(</dcterms:created>)", rf"\g<1>{stamp}\g<2>", text)
-        return text.encode("utf-8")
-
-    path.write_bytes(normalise_zip(buf.getvalue(), {"docProps/core.xml": fix_core}))
+    stamp = _fixed_moment(ctx).strftime("%Y-%m-%dT%H:%M:%SZ")
+    path.write_bytes(xlsx_bytes(sheets, title=f"{ctx.config.title}: {ctx.year}", creator=ctx.config.publisher,
+                                stamp=stamp))
     return path
 
 
 # --- ods -----------------------------------------------------------------------------------
-def write_ods(path: Path, ctx: ReleaseContext, sheets: list[XSheet]) -> Path:
-    from odf import dc, meta, teletype
-    from odf.number import Number, NumberStyle
-    from odf.opendocument import OpenDocumentSpreadsheet
-    from odf.style import (
-        ParagraphProperties,
-        Style,
-        TableCellProperties,
-        TableColumnProperties,
-        TextProperties,
-    )
-    from odf.table import Table as OTable
-    from odf.table import TableCell, TableColumn, TableRow
-    from odf.text import A, P
+# The OpenDocument parts are written as text: a spreadsheet of a few thousand cells needs
+# only tables, rows, cells, paragraphs, links and a handful of styles. The markup is what
+# odfpy wrote for the same workbook, so the files are unchanged: every namespace declared on
+# every root, in prefix order; text escaped as odfpy escapes it (&, <, > and characters XML
+# cannot hold); tabs, line breaks and runs of spaces as ODF elements.
+ODF_NAMESPACES = (
+    ("anim", "urn:oasis:names:tc:opendocument:xmlns:animation:1.0"),
+    ("chart", "urn:oasis:names:tc:opendocument:xmlns:chart:1.0"),
+    ("chartooo", "http://openoffice.org/2010/chart"),
+    ("config", "urn:oasis:names:tc:opendocument:xmlns:config:1.0"),
+    ("css3t", "http://www.w3.org/TR/css3-text/"),
+    ("db", "urn:oasis:names:tc:opendocument:xmlns:database:1.0"),
+    ("dc", "http://purl.org/dc/elements/1.1/"),
+    ("dom", "http://www.w3.org/2001/xml-events"),
+    ("dr3d", "urn:oasis:names:tc:opendocument:xmlns:dr3d:1.0"),
+    ("draw", "urn:oasis:names:tc:opendocument:xmlns:drawing:1.0"),
+    ("field", "urn:openoffice:names:experimental:ooo-ms-interop:xmlns:field:1.0"),
+    ("fo", "urn:oasis:names:tc:opendocument:xmlns:xsl-fo-compatible:1.0"),
+    ("form", "urn:oasis:names:tc:opendocument:xmlns:form:1.0"),
+    ("formx", "urn:openoffice:names:experimental:ooxml-odf-interop:xmlns:form:1.0"),
+    ("grddl", "http://www.w3.org/2003/g/data-view#"),
+    ("koffice", "http://www.koffice.org/2005/"),
+    ("loext", "urn:org:documentfoundation:names:experimental:office:xmlns:loext:1.0"),
+    ("manifest", "urn:oasis:names:tc:opendocument:xmlns:manifest:1.0"),
+    ("math", "http://www.w3.org/1998/Math/MathML"),
+    ("meta", "urn:oasis:names:tc:opendocument:xmlns:meta:1.0"),
+    ("number", "urn:oasis:names:tc:opendocument:xmlns:datastyle:1.0"),
+    ("of", "urn:oasis:names:tc:opendocument:xmlns:of:1.2"),
+    ("office", "urn:oasis:names:tc:opendocument:xmlns:office:1.0"),
+    ("ooo", "http://openoffice.org/2004/office"),
+    ("oooc", "http://openoffice.org/2004/calc"),
+    ("ooow", "http://openoffice.org/2004/writer"),
+    ("presentation", "urn:oasis:names:tc:opendocument:xmlns:presentation:1.0"),
+    ("rdfa", "http://docs.oasis-open.org/opendocument/meta/rdfa#"),
+    ("rpt", "http://openoffice.org/2005/report"),
+    ("script", "urn:oasis:names:tc:opendocument:xmlns:script:1.0"),
+    ("smil", "urn:oasis:names:tc:opendocument:xmlns:smil-compatible:1.0"),
+    ("style", "urn:oasis:names:tc:opendocument:xmlns:style:1.0"),
+    ("svg", "urn:oasis:names:tc:opendocument:xmlns:svg-compatible:1.0"),
+    ("table", "urn:oasis:names:tc:opendocument:xmlns:table:1.0"),
+    ("tableooo", "http://openoffice.org/2009/table"),
+    ("text", "urn:oasis:names:tc:opendocument:xmlns:text:1.0"),
+    ("xforms", "http://www.w3.org/2002/xforms"),
+    ("xhtml", "http://www.w3.org/1999/xhtml"),
+    ("xlink", "http://www.w3.org/1999/xlink"),
+    ("xsd", "http://www.w3.org/2001/XMLSchema"),
+    ("xsi", "http://www.w3.org/2001/XMLSchema-instance"),
+)
+_ODF_PROLOGUE = "<?xml version='1.0' encoding='UTF-8'?>\n"
+_ODF_XMLNS = "".join(f' xmlns:{prefix}="{uri}"' for prefix, uri in ODF_NAMESPACES)
+ODS_MIMETYPE = "application/vnd.oasis.opendocument.spreadsheet"
+ODS_GENERATOR = "dasa"  # the program that wrote the file (ODF meta:generator)
 
-    doc = OpenDocumentSpreadsheet()
-    moment = _fixed_moment(ctx).strftime("%Y-%m-%dT%H:%M:%S")
-    doc.meta.addElement(dc.Title(text=f"{ctx.config.title}: {ctx.year}"))
-    doc.meta.addElement(dc.Language(text="en-GB"))
-    doc.meta.addElement(meta.InitialCreator(text=ctx.config.publisher))
-    doc.meta.addElement(meta.CreationDate(text=moment))
-    doc.meta.addElement(dc.Date(text=moment))
 
-    title_style = Style(name="title", family="table-cell")
-    title_style.addElement(TextProperties(fontweight="bold", fontsize="15pt"))
-    doc.automaticstyles.addElement(title_style)
-    heading_style = Style(name="heading", family="table-cell")
-    heading_style.addElement(TextProperties(fontweight="bold", fontsize="13pt"))
-    doc.automaticstyles.addElement(heading_style)
-    header_style = Style(name="header", family="table-cell")
-    header_style.addElement(TextProperties(fontweight="bold"))
-    header_style.addElement(TableCellProperties(wrapoption="wrap", verticalalign="bottom"))
-    doc.automaticstyles.addElement(header_style)
-    wrap_style = Style(name="wrap", family="table-cell")
-    wrap_style.addElement(TableCellProperties(wrapoption="wrap", verticalalign="top"))
-    doc.automaticstyles.addElement(wrap_style)
-    num_styles: dict[int, Style] = {}
+def _ranges_re(ranges: tuple[tuple[int, int], ...]) -> re.Pattern:
+    return re.compile("[" + "".join(f"{re.escape(chr(lo))}-{re.escape(chr(hi))}" for lo, hi in ranges) + "]")
 
-    def num_style(decimals: int) -> Style:
-        if decimals not in num_styles:
-            ns = NumberStyle(name=f"N{decimals}")
-            ns.addElement(Number(decimalplaces=str(decimals), minintegerdigits="1", grouping="true"))
-            doc.automaticstyles.addElement(ns)
-            cs = Style(name=f"num{decimals}", family="table-cell", datastylename=f"N{decimals}")
-            cs.addElement(ParagraphProperties(textalign="end"))
-            doc.automaticstyles.addElement(cs)
-            num_styles[decimals] = cs
-        return num_styles[decimals]
 
-    col_styles: dict[int, Style] = {}
+# Characters XML 1.0 cannot hold, and those it discourages, become U+FFFD.
+_XML_UNREPRESENTABLE = _ranges_re(
+    ((0x0, 0x0), (0xD800, 0xDFFF), (0xFFFE, 0xFFFF), (0x01, 0x08), (0x0B, 0x0C), (0x0E, 0x1F),
+     (0x7F, 0x84), (0x86, 0x9F), *((p * 0x10000 + 0xFFFE, p * 0x10000 + 0xFFFF) for p in range(1, 17)))
+)
+_ODF_WHITESPACE = re.compile(r"\t|\n|  +")
 
-    def col_style(width: int) -> Style:
-        if width not in col_styles:
-            st = Style(name=f"col{width}", family="table-column")
-            st.addElement(TableColumnProperties(columnwidth=f"{width * 0.21:.2f}cm"))
-            doc.automaticstyles.addElement(st)
-            col_styles[width] = st
-        return col_styles[width]
 
-    def display(cell: XCell) -> str:
-        if cell.kind == "number":
-            return cell.shown or str(cell.value)
-        return "" if cell.value is None else str(cell.value)
+def odf_text(text: str) -> str:
+    """Character data: unrepresentable characters replaced, &, < and > escaped."""
+    text = _XML_UNREPRESENTABLE.sub("\ufffd", text)
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
-    def make_cell(cell: XCell, style: Style | None = None) -> TableCell:
-        if cell.kind == "number":
-            tc = TableCell(valuetype="float", value=repr(cell.value) if isinstance(cell.value, float)
-                           else str(cell.value), stylename=num_style(cell.decimals))
-            tc.addElement(P(text=display(cell)))
-            return tc
-        text = display(cell)
-        kwargs = {"stylename": style} if style is not None else ({"stylename": wrap_style} if "\n" in text else {})
+
+def odf_attr(value: str) -> str:
+    """An attribute value with its quotes (line ends as character references)."""
+    text = odf_text(value).replace("\n", "&#10;").replace("\r", "&#12;")
+    if '"' in text:
+        return '"' + text.replace('"', "&quot;") + '"' if "'" in text else "'" + text + "'"
+    return '"' + text + '"'
+
+
+def _odf_space(m: re.Match) -> str:
+    ws = m.group()
+    if ws == "\t":
+        return "<text:tab/>"
+    if ws == "\n":
+        return "<text:line-break/>"
+    return f' <text:s text:c="{len(ws) - 1}"/>'  # one space, then the rest as <text:s>
+
+
+def odf_paragraph_text(text: str) -> str:
+    """Text inside <text:p>: tabs, line breaks and runs of spaces as ODF elements."""
+    return _ODF_WHITESPACE.sub(_odf_space, odf_text(text))
+
+
+def _odf_part(root: str, attrs: str, body: str) -> bytes:
+    return f"{_ODF_PROLOGUE}<{root}{_ODF_XMLNS}{attrs}>{body}</{root}>".encode("utf-8")
+
+
+def ods_content_xml(sheets: list[XSheet]) -> bytes:
+    styles: list[tuple[str, str]] = [  # automatic styles in the order they are made: (name, xml)
+        ("title", '<style:style style:name="title" style:family="table-cell" style:display-name="title">'
+                  '<style:text-properties fo:font-weight="bold" fo:font-size="15pt"/></style:style>'),
+        ("heading", '<style:style style:name="heading" style:family="table-cell" style:display-name="heading">'
+                    '<style:text-properties fo:font-weight="bold" fo:font-size="13pt"/></style:style>'),
+        ("header", '<style:style style:name="header" style:family="table-cell" style:display-name="header">'
+                   '<style:text-properties fo:font-weight="bold"/>'
+                   '<style:table-cell-properties fo:wrap-option="wrap" style:vertical-align="bottom"/></style:style>'),
+        ("wrap", '<style:style style:name="wrap" style:family="table-cell" style:display-name="wrap">'
+                 '<style:table-cell-properties fo:wrap-option="wrap" style:vertical-align="top"/></style:style>'),
+    ]
+    made: set[str] = {name for name, _ in styles}
+    used: set[str] = set()
+
+    def num_style(decimals: int) -> str:
+        name = f"num{decimals}"
+        if name not in made:
+            made.add(name)
+            styles.append((f"N{decimals}", f'<number:number-style style:name="N{decimals}" '
+                           f'style:display-name="N{decimals}"><number:number number:decimal-places="{decimals}" '
+                           'number:min-integer-digits="1" number:grouping="true"/></number:number-style>'))
+            styles.append((name, f'<style:style style:name="{name}" style:family="table-cell" '
+                           f'style:data-style-name="N{decimals}" style:display-name="{name}">'
+                           '<style:paragraph-properties fo:text-align="end"/></style:style>'))
+        used.add(name)
+        used.add(f"N{decimals}")
+        return name
+
+    def col_style(width: int) -> str:
+        name = f"col{width}"
+        if name not in made:
+            made.add(name)
+            styles.append((name, f'<style:style style:name="{name}" style:family="table-column" '
+                           f'style:display-name="{name}"><style:table-column-properties '
+                           f'style:column-width="{width * 0.21:.2f}cm"/></style:style>'))
+        used.add(name)
+        return name
+
+    def cell(c: XCell, style: str | None = None) -> str:
+        if c.kind == "number":
+            value = repr(c.value) if isinstance(c.value, float) else str(c.value)
+            shown = c.shown or str(c.value)
+            return (f'<table:table-cell office:value-type="float" office:value={odf_attr(value)} '
+                    f'table:style-name="{num_style(c.decimals)}"><text:p>{odf_text(shown)}</text:p></table:table-cell>')
+        text = "" if c.value is None else str(c.value)
+        if style is None and "\n" in text:
+            style = "wrap"
+        if style is not None:
+            used.add(style)
+        styled = f' table:style-name="{style}"' if style is not None else ""
         if not text:
-            return TableCell(**kwargs)
-        tc = TableCell(valuetype="string", **kwargs)
-        p = P()
-        if cell.kind == "link":
-            a = A(href=f"#{cell.target}", type="simple")
-            teletype.addTextToElement(a, text)
-            p.addElement(a)
-        elif "\n" in text or "\t" in text or "  " in text:
-            teletype.addTextToElement(p, text)  # line breaks, tabs and runs of spaces as ODF elements
-        else:
-            p = P(text=text)
-        tc.addElement(p)
-        return tc
+            return f"<table:table-cell{styled}/>"
+        inner = odf_paragraph_text(text)
+        if c.kind == "link":
+            inner = f'<text:a xlink:href={odf_attr("#" + c.target)} xlink:type="simple">{inner}</text:a>'
+        return f'<table:table-cell office:value-type="string"{styled}><text:p>{inner}</text:p></table:table-cell>'
 
+    def row(cells: str) -> str:
+        return f"<table:table-row>{cells}</table:table-row>" if cells else "<table:table-row/>"
+
+    body: list[str] = []
     for sheet in sheets:
-        t = OTable(name=sheet.name)
-        for w in sheet.widths:
-            t.addElement(TableColumn(stylename=col_style(w)))
-        row = TableRow()
-        row.addElement(make_cell(_t(sheet.title), title_style))
-        t.addElement(row)
+        body.append(f"<table:table table:name={odf_attr(sheet.name)}>")
+        body += [f'<table:table-column table:style-name="{col_style(w)}"/>' for w in sheet.widths]
+        body.append(row(cell(_t(sheet.title), "title")))
         for line in sheet.lines:
-            row = TableRow()
             is_heading = sheet.is_cover and line.value in ("Things you need to know", "Symbols used in this workbook")
-            row.addElement(make_cell(line, heading_style if is_heading else (wrap_style if sheet.is_cover else None)))
-            t.addElement(row)
+            body.append(row(cell(line, "heading" if is_heading else ("wrap" if sheet.is_cover else None))))
         if sheet.header:
-            row = TableRow()
-            for h in sheet.header:
-                row.addElement(make_cell(_t(h), header_style))
-            t.addElement(row)
-            for data_row in sheet.rows:
-                row = TableRow()
-                for cell in data_row:
-                    row.addElement(make_cell(cell))
-                t.addElement(row)
-        doc.spreadsheet.addElement(t)
+            body.append(row("".join(cell(_t(h), "header") for h in sheet.header)))
+            body += [row("".join(cell(c) for c in data_row)) for data_row in sheet.rows]
+        body.append("</table:table>")
+    spreadsheet = "".join(body)
+    auto = "".join(xml for name, xml in styles if name in used)
+    auto = f"<office:automatic-styles>{auto}</office:automatic-styles>" if auto else "<office:automatic-styles/>"
+    return _odf_part("office:document-content", ' office:version="1.2"',
+                     f"{auto}<office:body><office:spreadsheet>{spreadsheet}</office:spreadsheet></office:body>")
 
-    buf = io.BytesIO()
-    doc.write(buf)
-    xml_parts = ("content.xml", "styles.xml", "meta.xml", "settings.xml", "META-INF/manifest.xml")
-    path.write_bytes(normalise_zip(buf.getvalue(), {name: canonical_odf_namespaces for name in xml_parts}))
+
+def write_ods(path: Path, ctx: ReleaseContext, sheets: list[XSheet]) -> Path:
+    moment = _fixed_moment(ctx).strftime("%Y-%m-%dT%H:%M:%S")
+    meta = (f"<office:meta><dc:title>{odf_text(f'{ctx.config.title}: {ctx.year}')}</dc:title>"
+            "<dc:language>en-GB</dc:language>"
+            f"<meta:initial-creator>{odf_text(ctx.config.publisher)}</meta:initial-creator>"
+            f"<meta:creation-date>{moment}</meta:creation-date><dc:date>{moment}</dc:date>"
+            f"<meta:generator>{ODS_GENERATOR}</meta:generator></office:meta>")
+    manifest = "".join(
+        f'<manifest:file-entry manifest:full-path="{name}" manifest:media-type="{media}"/>'
+        for name, media in (("/", ODS_MIMETYPE), ("styles.xml", "text/xml"), ("content.xml", "text/xml"),
+                            ("meta.xml", "text/xml"))
+    )
+    deflated = zipfile.ZIP_DEFLATED
+    path.write_bytes(zip_bytes([
+        ("mimetype", ODS_MIMETYPE.encode("ascii"), zipfile.ZIP_STORED),
+        ("styles.xml", _odf_part("office:document-styles", ' office:version="1.2"',
+                                 "<office:styles/><office:automatic-styles></office:automatic-styles>"), deflated),
+        ("content.xml", ods_content_xml(sheets), deflated),
+        ("meta.xml", _odf_part("office:document-meta", ' office:version="1.2"', meta), deflated),
+        ("META-INF/manifest.xml", _odf_part("manifest:manifest", "", manifest), deflated),
+    ]))
     return path
 
 
