@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pipelines.paths import PROJECT_DIR, RAW_DIR
 
-COMMANDS = ("release", "sample")
+COMMANDS = ("release", "sample", "verify")
 
 
 def _year(text: str) -> str:
@@ -51,6 +51,11 @@ def parser() -> argparse.ArgumentParser:
                        description="Regenerate the deterministic sample data (data/raw/<year>/).")
     s.add_argument("--year", type=_year, action="append", help="only this financial year (repeatable)")
     s.add_argument("--out", type=Path, default=RAW_DIR, help="folder to write into (default: data/raw)")
+    v = sub.add_parser("verify", help="re-hash a release's files against its manifest.json",
+                       description="Check every output file of a release (and its inputs) against manifest.json.")
+    v.add_argument("release_dir", type=Path, help="a release folder, e.g. data/processed/releases/2024-25")
+    v.add_argument("--raw-dir", type=Path, default=RAW_DIR,
+                   help="also re-hash the inputs found here (default: data/raw)")
     return p
 
 
@@ -93,9 +98,23 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    from pipelines.manifest import verify
+
+    raw = args.raw_dir if args.raw_dir and args.raw_dir.is_dir() else None
+    result = verify(args.release_dir, raw)
+    for problem in result.problems:
+        print(f"  {problem}")
+    if result.ok:
+        print(f"OK: {result.checked} files match {args.release_dir / 'manifest.json'}")
+        return 0
+    print(f"{len(result.problems)} difference(s) from {args.release_dir / 'manifest.json'}", file=sys.stderr)
+    return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    handler = {"release": cmd_release, "sample": cmd_sample}[args.command]
+    handler = {"release": cmd_release, "sample": cmd_sample, "verify": cmd_verify}[args.command]
     return handler(args)
 
 

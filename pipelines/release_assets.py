@@ -15,6 +15,7 @@ import polars as pl
 
 from pipelines import metric_catalog
 from pipelines.disclosure import DisclosureSettings, Publisher
+from pipelines.manifest import write_manifest
 from pipelines.resources import DasaSettings
 
 METRIC_COLUMNS = ("measure", "breakdown", "financial_year", "geographic_level", "geography_code",
@@ -179,6 +180,7 @@ def write_release_atomically(target: Path, inputs, run_id: str = "") -> list[Pat
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.building-", dir=target.parent))
     try:
         written = write_release(tmp, inputs)
+        written.append(write_manifest(tmp, inputs.inputs.select("source", "path", "sha256").to_dicts()))
         build = {
             "built_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "dagster_run_id": run_id,

@@ -136,3 +136,23 @@ def test_cli_names_a_missing_year(tmp_path):
     assert result.returncode == 2
     assert "has no folder for 2030-31" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_verify_finds_a_changed_byte_in_any_output(sample_release, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(sample_release, copy)
+    ok = _dasa("verify", str(copy))
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "OK:" in ok.stdout
+    for rel in ("data/figures.csv", "index.html", "dasa-2024-25.xlsx"):
+        target = copy / rel
+        data = bytearray(target.read_bytes())
+        data[len(data) // 2] ^= 0x01
+        target.write_bytes(bytes(data))
+        bad = _dasa("verify", str(copy))
+        assert bad.returncode == 1
+        assert f"{rel}: changed" in bad.stdout
+        data[len(data) // 2] ^= 0x01
+        target.write_bytes(bytes(data))
+    manifest = (copy / "manifest.json").read_text()
+    assert "2024-25/authority_returns/" in manifest and "build.json" not in manifest.split('"note"')[0]
