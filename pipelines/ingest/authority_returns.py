@@ -8,7 +8,6 @@ bad cell is treated as not collected, and the rest are warnings.
 
 from __future__ import annotations
 
-import hashlib
 import zipfile
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from python_calamine import CalamineError, CalamineWorkbook
 
 from pipelines import schemas
 from pipelines.ingest import cells as C
+from pipelines.manifest import sha256 as sha256_file
 from pipelines.ingest.issues import Issue
 from pipelines.reference import expected_authorities
 
@@ -33,14 +33,6 @@ class ReturnsRead:
     rows: dict[str, list[dict]] = field(default_factory=lambda: defaultdict(list))
     cells: list[dict] = field(default_factory=list)
     issues: list[Issue] = field(default_factory=list)
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def read_year(raw_dir: Path, year: str) -> ReturnsRead:

@@ -13,7 +13,7 @@ from pathlib import Path
 import polars as pl
 
 from pipelines import schemas
-from pipelines.ingest.authority_returns import sha256_file
+from pipelines.manifest import sha256 as sha256_file
 from pipelines.ingest.issues import Issue
 
 SOURCE_FOLDERS = {"womens_aid": "womens_aid", "safelives": "safelives"}
