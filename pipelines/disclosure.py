@@ -42,16 +42,25 @@ class DisclosureSettings:
     rounding: str = "half up"
     rounded_levels: tuple[str, ...] = ("national", "regional")
     decimals: int = 1
+    # primary suppression: counts of people from 1 to this threshold become [c] at these levels
+    suppression_threshold: int = 4
+    suppressed_levels: tuple[str, ...] = ("local_authority",)
+    # a rate or share of people is suppressed when its denominator is below this
+    minimum_denominator: int = 10
     rules: tuple[str, ...] = field(default=(
         "England and regional counts of people are rounded to the nearest 10, half up; "
         "counts of authorities, services, units and bedspaces are not rounded.",
         "Percentages and rates are computed from unrounded counts, then rounded to 1 decimal place, half up.",
         "A figure that rounds to zero but is not zero is shown as [low].",
+        "Authority counts of people from 1 to 4 are suppressed ([c]); a rate or share of people is "
+        "suppressed when its numerator is suppressed or its denominator is below 10, and a change "
+        "when either year's figure is suppressed.",
     ))
 
     def as_dict(self) -> dict:
         d = asdict(self)
         d["rounded_levels"] = list(self.rounded_levels)
+        d["suppressed_levels"] = list(self.suppressed_levels)
         d["rules"] = list(self.rules)
         return d
 
@@ -155,9 +164,21 @@ class Publisher:
             return str(_div_half_up(n, base) * base)
         return str(n)
 
+    def _primary(self, m: Measure, level: str, num: float | None, den: float | None) -> bool:
+        """Primary suppression of one figure, from its unrounded numerator and denominator."""
+        s = self.settings
+        if not m.counts_people:
+            return False
+        n = _as_int(num)
+        small = n is not None and 1 <= n <= s.suppression_threshold and level in s.suppressed_levels
+        if m.kind == "count":
+            return small
+        return small or (den is not None and 0 < den < s.minimum_denominator)
+
     def publish(self, metrics: pl.DataFrame) -> pl.DataFrame:
         """Published figures (levels and year-on-year changes) for every metric row."""
         rows = []
+        suppressed: set[tuple] = set()
         exact: dict[tuple, Exact | None] = {}
         years_of: dict[str, set[str]] = {}
         records = list(metrics.iter_rows(named=True))
@@ -171,6 +192,10 @@ class Publisher:
             if x is None:
                 status = "not_applicable" if r["denominator"] == 0 else "not_available"
                 value, value_num = SYMBOLS[status], None
+            elif self._primary(m, level, r["numerator"], r["denominator"]):
+                suppressed.add(key)
+                rows.append(self._row(r, r["measure"], m.unit, SYMBOLS["suppressed"], "suppressed", None, "", ""))
+                continue
             elif m.kind == "count":
                 value, status, value_num = self._count(x, level, m.counts_people)
             else:
@@ -192,6 +217,9 @@ class Publisher:
             level = r["geographic_level"]
             if not before_present:
                 sym = ("break_in_series", SYMBOLS["break_in_series"], None)
+                outs = [(f"{m.id}_change", sym)] + ([(f"{m.id}_change_percent", sym)] if m.kind == "count" else [])
+            elif (*key, year) in suppressed or (*key, prev) in suppressed:
+                sym = ("suppressed", SYMBOLS["suppressed"], None)
                 outs = [(f"{m.id}_change", sym)] + ([(f"{m.id}_change_percent", sym)] if m.kind == "count" else [])
             elif now is None or before is None:
                 sym = ("not_available", SYMBOLS["not_available"], None)

@@ -61,3 +61,34 @@ def test_a_value_that_disagrees_with_its_numerator_and_denominator_is_refused():
     rows = [("turned_away_rate", "all", "2024-25", "national", "E92000001", "England", 1, 4, 30.0, None, None)]
     with pytest.raises(ValueError, match="does not equal"):
         pub.publish(_metrics(rows))
+
+
+def test_primary_suppression_of_small_authority_counts_and_rates():
+    pub = Publisher(metric_catalog.measures(), DisclosureSettings())
+    la = ("local_authority", "E06000001", "Hartlepool")
+    rows = []
+    for year, n in (("2023-24", 12), ("2024-25", 3)):
+        rows.append(("households_supported", "all", year, *la, n, None, n, "E12000001", "North East"))
+    rows += [
+        ("households_supported", "refuge", "2024-25", *la, 0, None, 0, "E12000001", "North East"),  # a true zero
+        ("households_supported", "sanctuary", "2024-25", *la, 5, None, 5, "E12000001", "North East"),
+        ("turned_away_rate", "all", "2024-25", *la, 6, 9, 100 * 6 / 9, "E12000001", "North East"),
+        ("turned_away_rate", "all", "2023-24", *la, 6, 10, 60.0, "E12000001", "North East"),
+        ("turned_away_rate", "all", "2022-23", *la, 2, 40, 5.0, "E12000001", "North East"),
+        ("commissioned_units", "all", "2024-25", *la, 3, None, 3, "E12000001", "North East"),  # units: not people
+        ("households_supported", "all", "2024-25", "regional", "E12000001", "North East", 3, None, 3, None, None),
+    ]
+    out = {r["figure_id"]: r for r in pub.publish(_metrics(rows)).iter_rows(named=True)}
+    get = lambda fid: (out[fid]["value"], out[fid]["value_status"], out[fid]["numerator"])  # noqa: E731
+    assert get("households_supported.all.E06000001.2024-25") == ("[c]", "suppressed", "")
+    assert get("households_supported.refuge.E06000001.2024-25")[0] == "0"
+    assert get("households_supported.sanctuary.E06000001.2024-25")[0] == "5"
+    assert get("turned_away_rate.all.E06000001.2024-25") == ("[c]", "suppressed", "")  # denominator 9
+    assert get("turned_away_rate.all.E06000001.2023-24") == ("60.0", "published", "6")
+    assert get("turned_away_rate.all.E06000001.2022-23") == ("[c]", "suppressed", "")  # numerator 2
+    assert get("commissioned_units.all.E06000001.2024-25")[0] == "3"
+    assert get("households_supported.all.E12000001.2024-25")[0] == "[low]"  # regions are rounded, not suppressed
+    # a change next to a suppressed figure would reveal it
+    assert get("households_supported_change.all.E06000001.2024-25")[0] == "[c]"
+    assert get("turned_away_rate_change.all.E06000001.2024-25")[0] == "[c]"
+    assert get("turned_away_rate_change.all.E06000001.2023-24")[0] == "[c]"
