@@ -84,23 +84,19 @@ def load_reference(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("ALTER TABLE ref_population ALTER year TYPE INTEGER")
 
 
-def _upstream(table: str) -> str:
+def _upstream(table: str) -> set[str]:
+    """The asset(s) that write a table a query reads."""
     if table in SHARED_RAW_TABLES:
-        return "raw_authority_returns"  # all three write them; see deps below
+        return {f"raw_{s}" for s in SOURCES}  # every ingest asset writes its own rows of these
     if table.startswith("raw_"):
-        return table.split("__")[0]
+        return {table.split("__")[0]}
     if table.startswith("ref_"):
-        return "reference"
-    return table
+        return {"reference"}
+    return {table}
 
 
 def _sql_asset(sql: warehouse.SqlFile) -> dg.AssetsDefinition:
-    deps: set[str] = set()
-    for t in sql.reads():
-        if t in SHARED_RAW_TABLES:
-            deps.update(f"raw_{s}" for s in SOURCES)
-        else:
-            deps.add(_upstream(t))
+    deps: set[str] = set().union(*(_upstream(t) for t in sql.reads()))
     first_comment = " ".join(
         line.lstrip("- ").strip() for line in sql.text.splitlines() if line.startswith("--")
     ).split(" with ")[0]

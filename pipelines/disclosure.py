@@ -31,7 +31,6 @@ FIGURE_COLUMNS = (
     "figure_id", "measure", "breakdown", "time_period", "geographic_level", "geography_code",
     "geography_name", "value", "value_status", "numerator", "denominator", "unit",
 )
-INTERNAL_COLUMNS = ("value_num", "region_code", "region_name")
 
 
 @dataclass(frozen=True)

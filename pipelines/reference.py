@@ -28,12 +28,3 @@ def _rows(name: str) -> tuple[dict, ...]:
 def expected_authorities(year: str) -> dict[str, dict]:
     """The Tier 1 authorities expected to make a return in a financial year, by GSS code."""
     return {r["gss_code"]: r for r in _rows("tier1_by_financial_year.csv") if r["financial_year"] == year}
-
-
-@cache
-def police_force_areas() -> dict[str, dict]:
-    return {r["pfa_code"]: r for r in _rows("police_force_areas.csv")}
-
-
-def published_figures() -> tuple[dict, ...]:
-    return _rows("published_figures.csv")

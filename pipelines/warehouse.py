@@ -114,7 +114,3 @@ def replace_partition(con: duckdb.DuckDBPyConnection, table: str, frame: pl.Data
         con.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM _incoming')
     finally:
         con.unregister("_incoming")
-
-
-def frame(con: duckdb.DuckDBPyConnection, query: str, params: list | None = None) -> pl.DataFrame:
-    return con.execute(query, params or []).pl()

@@ -124,8 +124,3 @@ def column_letter(index: int) -> str:
         n, rem = divmod(n - 1, 26)
         letters = chr(65 + rem) + letters
     return letters
-
-
-def financial_year_bounds(year: str) -> tuple[dt.date, dt.date]:
-    start = int(year[:4])
-    return dt.date(start, 4, 1), dt.date(start + 1, 3, 31)
