@@ -20,7 +20,7 @@ from pipelines.warehouse import replace_partition
 ISSUE_SCHEMA = {
     "financial_year": pl.String, "source": pl.String, "file": pl.String, "sheet": pl.String,
     "row": pl.Int64, "column_letter": pl.String, "field": pl.String, "level": pl.String,
-    "code": pl.String, "message": pl.String, "location": pl.String,
+    "code": pl.String, "message": pl.String, "location": pl.String, "issue_id": pl.String,
 }
 INPUT_SCHEMA = {"financial_year": pl.String, "source": pl.String, "path": pl.String, "sha256": pl.String, "status": pl.String}
 INGESTED_SCHEMA = {"financial_year": pl.String, "source": pl.String, "n_files": pl.Int64, "n_quarantined": pl.Int64}

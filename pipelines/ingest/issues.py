@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass
 
 LEVELS = ("structural", "cell_error", "warning")
+SOURCE_PREFIX = {"authority_returns": "AR", "womens_aid": "WA", "safelives": "SL"}
 
 
 @dataclass(frozen=True)
@@ -19,6 +21,15 @@ class Issue:
     level: str
     code: str
     message: str
+
+    @property
+    def issue_id(self) -> str:
+        """Stable across runs: made only from where the problem is and what it is, so a
+        decision recorded against it still applies when the same inputs are read again."""
+        key = "|".join(str(x) for x in (self.financial_year, self.source, self.file, self.sheet, self.row,
+                                          self.column_letter, self.field, self.code))
+        digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:10]
+        return f"{SOURCE_PREFIX.get(self.source, 'XX')}-{self.financial_year}-{digest}"
 
     def location(self) -> str:
         """`D7` for a workbook cell, `line 12` for a CSV line, or '' for the whole file."""
@@ -47,4 +58,5 @@ class Issue:
     def as_row(self) -> dict:
         d = asdict(self)
         d["location"] = self.location()
+        d["issue_id"] = self.issue_id
         return d
