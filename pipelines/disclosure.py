@@ -12,13 +12,15 @@ binary floating point.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
 import polars as pl
 
-from pipelines.metric_catalog import Measure
+from pipelines.metric_catalog import Measure, Relation
+from pipelines.suppression import AUTHORITY, REGION, Cell, Figure, Instance, Problem, protect
 
 SYMBOLS = {
     "not_available": "[x]",
@@ -27,6 +29,13 @@ SYMBOLS = {
     "low": "[low]",
     "break_in_series": "[b]",
 }
+PRIMARY_COUNT = "primary: a count of people from 1 to the threshold"
+PRIMARY_NUMERATOR = "primary: a rate on a count of people from 1 to the threshold"
+PRIMARY_DENOMINATOR = "primary: a rate on a denominator below the minimum"
+SECONDARY = "secondary"
+CHANGE = "change: a change from or to a suppressed figure"
+LOG_COLUMNS = ("figure_id", "measure", "breakdown", "time_period", "geographic_level", "geography_code",
+               "rule", "protects", "relation")
 FIGURE_COLUMNS = (
     "figure_id", "measure", "breakdown", "time_period", "geographic_level", "geography_code",
     "geography_name", "value", "value_status", "numerator", "denominator", "unit",
@@ -54,6 +63,10 @@ class DisclosureSettings:
         "Authority counts of people from 1 to 4 are suppressed ([c]); a rate or share of people is "
         "suppressed when its numerator is suppressed or its denominator is below 10, and a change "
         "when either year's figure is suppressed.",
+        "Secondary suppression: further authority figures, the smallest non-zero ones first, are "
+        "suppressed so that no suppressed figure can be worked out from the published figures "
+        "(a breakdown and its total, authorities and their region, a count and the rate built on "
+        "it). data/suppression_log.csv lists every suppressed figure with its rule.",
     ))
 
     def as_dict(self) -> dict:
@@ -129,9 +142,21 @@ def exact_value(m: Measure, num: float | None, den: float | None, value: float |
 
 
 class Publisher:
-    def __init__(self, measures: dict[str, Measure], settings: DisclosureSettings):
+    """Publishes metric rows: primary suppression, secondary suppression, rounding, change.
+
+    After `publish`, `suppression_log` holds one row per suppressed figure with its rule and,
+    for a secondary suppression, the figures it protects and the relation it protects them in.
+    """
+
+    def __init__(self, measures: dict[str, Measure], settings: DisclosureSettings,
+                 relations: tuple[Relation, ...] | None = None):
         self.measures = measures
         self.settings = settings
+        if relations is None:
+            from pipelines.metric_catalog import relations as declared
+            relations = declared()
+        self.relations = relations
+        self.suppression_log = pl.DataFrame(schema={c: pl.String for c in LOG_COLUMNS})
 
     def _count(self, x: Exact, level: str, people: bool) -> tuple[str, str, float | None]:
         s = self.settings
@@ -163,38 +188,150 @@ class Publisher:
             return str(_div_half_up(n, base) * base)
         return str(n)
 
-    def _primary(self, m: Measure, level: str, num: float | None, den: float | None) -> bool:
-        """Primary suppression of one figure, from its unrounded numerator and denominator."""
+    def _primary(self, m: Measure, level: str, num: float | None, den: float | None) -> str | None:
+        """The primary-suppression rule that hides a figure, from its unrounded numerator and
+        denominator, or None."""
         s = self.settings
         if not m.counts_people:
-            return False
+            return None
         n = _as_int(num)
-        small = n is not None and 1 <= n <= s.suppression_threshold and level in s.suppressed_levels
-        if m.kind == "count":
-            return small
-        return small or (den is not None and 0 < den < s.minimum_denominator)
+        if n is not None and 1 <= n <= s.suppression_threshold and level in s.suppressed_levels:
+            return PRIMARY_COUNT if m.kind == "count" else PRIMARY_NUMERATOR
+        if m.kind != "count" and den is not None and 0 < den < s.minimum_denominator:
+            return PRIMARY_DENOMINATOR
+        return None
+
+    def _bounds(self, rule: str, m: Measure, fig: Figure) -> dict[Cell, tuple[int, float]]:
+        """What a reader knows of the cells of a figure hidden by a primary rule."""
+        s = self.settings
+        if rule == PRIMARY_COUNT:
+            return {(*fig[:2], "value", fig[2]): (1, s.suppression_threshold)}
+        if rule == PRIMARY_NUMERATOR:
+            return {(*fig[:2], "numerator", fig[2]): (1, s.suppression_threshold)}
+        return {(*fig[:2], "denominator", fig[2]): (1, s.minimum_denominator - 1)}
+
+    def _problem(self, records: list[dict], primary: dict[tuple, str]) -> Problem:
+        """One year's secondary-suppression problem: cells, relation instances, what may be hidden."""
+        s = self.settings
+        values: dict[Cell, int] = {}
+        tier: dict[Figure, int] = {}
+        bounds: dict[Cell, tuple[int, float]] = {}
+        rounded: dict[Cell, tuple[int, int]] = {}
+        secret_rates: set[Figure] = set()
+        half = s.rounding_base // 2
+        places: dict[str, set[str]] = {"local_authority": set(), "regional": set(), "national": set()}
+        authorities_in: dict[str, set[str]] = defaultdict(set)
+        regions: set[str] = set()
+        people_terms: set[tuple[str, str, str]] = set()
+        for r in records:
+            level = r["geographic_level"]
+            if level not in places:
+                continue
+            m = self.measures[r["measure"]]
+            geo = r["geography_code"]
+            places[level].add(geo)
+            if level == "local_authority" and r.get("region_code"):
+                authorities_in[r["region_code"]].add(geo)
+            elif level == "regional":
+                regions.add(geo)
+            fields = (("value", r["numerator"] if r["numerator"] is not None else r["value"]),) if m.kind == "count" \
+                else (("numerator", r["numerator"]), ("denominator", r["denominator"]))
+            for name, x in fields:
+                n = _as_int(x)
+                if n is not None:
+                    values[(r["measure"], r["breakdown"], name, geo)] = n
+                    if m.counts_people and level in s.rounded_levels and s.rounding_base > 1:
+                        shown = _div_half_up(n, s.rounding_base) * s.rounding_base
+                        rounded[(r["measure"], r["breakdown"], name, geo)] = (
+                            (0, 0) if n == 0 else (max(1, shown - half), shown + s.rounding_base - half - 1))
+                    if m.counts_people and level == "local_authority":
+                        people_terms.add((r["measure"], r["breakdown"], name))
+            fig = (r["measure"], r["breakdown"], geo)
+            has_cells = r["value"] is not None or r["numerator"] is not None or r["denominator"] is not None
+            if m.counts_people and has_cells and level != "national":
+                tier[fig] = AUTHORITY if level in s.suppressed_levels else REGION
+            rule = primary.get((r["measure"], r["breakdown"], level, geo))
+            if rule:
+                bounds.update(self._bounds(rule, m, fig))
+                if rule == PRIMARY_NUMERATOR:
+                    secret_rates.add(fig)
+        instances: list[Instance] = []
+
+        def add(label: str, cells: list[Cell], coefs: list[int]) -> None:
+            present = [c in values for c in cells]
+            if any(present) and sum(k * values.get(c, 0) for c, k in zip(cells, coefs)) == 0:
+                instances.append(Instance(label, tuple(cells), tuple(coefs)))
+
+        for rel in self.relations:
+            terms = (rel.total, *rel.parts)
+            for level in ("local_authority", "regional", "national"):
+                for geo in sorted(places[level]):
+                    add(f"{rel} ({geo})", [(t.measure, t.breakdown, t.field, geo) for t in terms],
+                        [1] + [-1] * len(rel.parts))
+        for region, las in sorted(authorities_in.items()):
+            members = sorted(las)
+            for term in sorted(people_terms):
+                if (*term, region) not in values:
+                    continue
+                shown = ".".join(term[:2]) + ("" if term[2] == "value" else f".{term[2]}")
+                add(f"{shown}: {region} = sum of its authorities", [(*term, region)] + [(*term, la) for la in members],
+                    [1] + [-1] * len(members))
+        for country in sorted(places["national"]):
+            for term in sorted(people_terms):
+                if (*term, country) in values:
+                    shown = ".".join(term[:2]) + ("" if term[2] == "value" else f".{term[2]}")
+                    add(f"{shown}: {country} = sum of the regions", [(*term, country)] + [(*term, g) for g in sorted(regions)],
+                        [1] + [-1] * len(regions))
+        return Problem(values=values, instances=instances, tier=tier, bounds=bounds, rounded=rounded,
+                       secret_rates=secret_rates)
 
     def publish(self, metrics: pl.DataFrame) -> pl.DataFrame:
         """Published figures (levels and year-on-year changes) for every metric row."""
         rows = []
-        suppressed: set[tuple] = set()
         exact: dict[tuple, Exact | None] = {}
         years_of: dict[str, set[str]] = {}
         records = list(metrics.iter_rows(named=True))
+        # 1. primary suppression, per figure
+        primary: dict[str, dict[tuple, str]] = defaultdict(dict)
+        by_year: dict[str, list[dict]] = defaultdict(list)
+        for r in records:
+            m = self.measures[r["measure"]]
+            year = r["financial_year"]
+            by_year[year].append(r)
+            key = (r["measure"], r["breakdown"], r["geographic_level"], r["geography_code"], year)
+            exact[key] = exact_value(m, r["numerator"], r["denominator"], r["value"])
+            years_of.setdefault(r["measure"], set()).add(year)
+            if exact[key] is not None:
+                rule = self._primary(m, r["geographic_level"], r["numerator"], r["denominator"])
+                if rule:
+                    primary[year][key[:4]] = rule
+        # 2. secondary suppression, per year
+        rule_of: dict[tuple, tuple[str, str, str]] = {}
+        for year, year_records in sorted(by_year.items()):
+            for key, rule in primary[year].items():
+                rule_of[(*key, year)] = (rule, "", "")
+            level_of = {r["geography_code"]: r["geographic_level"] for r in year_records}
+            if not primary[year]:
+                continue
+            problem = self._problem(year_records, primary[year])
+            hidden = {(k[0], k[1], k[3]) for k in primary[year]}
+            for fig, p in protect(problem, hidden).items():
+                protects = ";".join(figure_id(f[0], f[1], f[2], year) for f in p.protects)
+                rule_of[(fig[0], fig[1], level_of[fig[2]], fig[2], year)] = (SECONDARY, protects, p.relation)
+        suppressed = set(rule_of)
+        log = []
         for r in records:
             m = self.measures[r["measure"]]
             key = (r["measure"], r["breakdown"], r["geographic_level"], r["geography_code"], r["financial_year"])
-            x = exact_value(m, r["numerator"], r["denominator"], r["value"])
-            exact[key] = x
-            years_of.setdefault(r["measure"], set()).add(r["financial_year"])
+            x = exact[key]
             level = r["geographic_level"]
+            if key in suppressed:
+                rows.append(self._row(r, r["measure"], m.unit, SYMBOLS["suppressed"], "suppressed", None, "", ""))
+                log.append(self._log_row(r, r["measure"], *rule_of[key]))
+                continue
             if x is None:
                 status = "not_applicable" if r["denominator"] == 0 else "not_available"
                 value, value_num = SYMBOLS[status], None
-            elif self._primary(m, level, r["numerator"], r["denominator"]):
-                suppressed.add(key)
-                rows.append(self._row(r, r["measure"], m.unit, SYMBOLS["suppressed"], "suppressed", None, "", ""))
-                continue
             elif m.kind == "count":
                 value, status, value_num = self._count(x, level, m.counts_people)
             else:
@@ -243,9 +380,22 @@ class Publisher:
                 unit = "percent" if measure_id.endswith("_change_percent") else (
                     m.unit if m.kind == "count" else ("percentage points" if m.kind == "percent" else m.unit))
                 rows.append(self._row(r, measure_id, unit, v, st, vn, "", ""))
+                if st == "suppressed":
+                    log.append(self._log_row(r, measure_id, CHANGE, "", ""))
         out = pl.DataFrame(rows, schema={**{c: pl.String for c in FIGURE_COLUMNS}, "value_num": pl.Float64,
                                          "region_code": pl.String, "region_name": pl.String}, orient="row")
+        self.suppression_log = pl.DataFrame(log, schema={c: pl.String for c in LOG_COLUMNS}, orient="row").sort(
+            "measure", "breakdown", "time_period", "geographic_level", "geography_code")
         return out.sort("measure", "breakdown", "time_period", "geographic_level", "geography_code")
+
+    @staticmethod
+    def _log_row(r: dict, measure: str, rule: str, protects: str, relation: str) -> dict:
+        return {
+            "figure_id": figure_id(measure, r["breakdown"], r["geography_code"], r["financial_year"]),
+            "measure": measure, "breakdown": r["breakdown"], "time_period": r["financial_year"],
+            "geographic_level": r["geographic_level"], "geography_code": r["geography_code"],
+            "rule": rule, "protects": protects, "relation": relation,
+        }
 
     @staticmethod
     def _row(r: dict, measure: str, unit: str, value: str, status: str, value_num, numerator: str, denominator: str) -> dict:

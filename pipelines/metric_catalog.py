@@ -55,6 +55,31 @@ class Measure:
 
 
 @dataclass(frozen=True)
+class Term:
+    """One published quantity of a figure: its value (a count), or the numerator or
+    denominator printed beside a rate."""
+
+    measure: str
+    breakdown: str
+    field: str = "value"  # value | numerator | denominator
+
+    def __str__(self) -> str:
+        return f"{self.measure}.{self.breakdown}" + ("" if self.field == "value" else f".{self.field}")
+
+
+@dataclass(frozen=True)
+class Relation:
+    """`total = part + part + ...`, exact for every geography and year where its terms are published."""
+
+    total: Term
+    parts: tuple[Term, ...]
+    family: str
+
+    def __str__(self) -> str:
+        return f"{self.total} = {' + '.join(str(p) for p in self.parts)}"
+
+
+@dataclass(frozen=True)
 class Family:
     name: str
     source: str
@@ -62,6 +87,7 @@ class Family:
     yaml_file: Path
     description: str
     measures: tuple[Measure, ...]
+    relations: tuple[Relation, ...] = ()
 
 
 def _load_family(yaml_file: Path) -> Family:
@@ -115,7 +141,25 @@ def _load_family(yaml_file: Path) -> Family:
         yaml_file=yaml_file,
         description=" ".join(str(data.get("description", "")).split()),
         measures=tuple(measures),
+        relations=tuple(_parse_relation(str(text), name, yaml_file) for text in data.get("relations", []) or []),
     )
+
+
+def _parse_term(text: str, where: str) -> Term:
+    bits = text.strip().split(".")
+    if len(bits) == 2:
+        return Term(bits[0], bits[1])
+    if len(bits) == 3 and bits[2] in ("numerator", "denominator"):
+        return Term(bits[0], bits[1], bits[2])
+    raise ValueError(f"{where}: {text.strip()!r} is not measure.breakdown or measure.breakdown.numerator|denominator")
+
+
+def _parse_relation(text: str, family: str, yaml_file: Path) -> Relation:
+    where = f"{yaml_file.name}: relation {' '.join(text.split())!r}"
+    if text.count("=") != 1:
+        raise ValueError(f"{where}: write it as total = part + part")
+    left, right = text.split("=")
+    return Relation(_parse_term(left, where), tuple(_parse_term(t, where) for t in right.split("+")), family)
 
 
 @cache
@@ -134,3 +178,23 @@ def measures(metrics_dir: Path = METRICS_DIR) -> dict[str, Measure]:
                 raise ValueError(f"measure {m.id} defined twice ({out[m.id].family}, {fam.name})")
             out[m.id] = m
     return out
+
+
+@cache
+def relations(metrics_dir: Path = METRICS_DIR) -> tuple[Relation, ...]:
+    """Every declared relation, each term checked against the measure it names."""
+    by_id = measures(metrics_dir)
+    out = []
+    for fam in families(metrics_dir):
+        for rel in fam.relations:
+            for t in (rel.total, *rel.parts):
+                m = by_id.get(t.measure)
+                if m is None:
+                    raise ValueError(f"{fam.yaml_file.name}: relation {rel}: no measure {t.measure!r}")
+                if t.breakdown not in m.breakdowns:
+                    raise ValueError(f"{fam.yaml_file.name}: relation {rel}: {t.measure} has no breakdown {t.breakdown!r}")
+                if (t.field == "value") != (m.kind == "count"):
+                    raise ValueError(f"{fam.yaml_file.name}: relation {rel}: {t} must name the value of a count, "
+                                     "or the numerator or denominator of a rate")
+            out.append(rel)
+    return tuple(out)

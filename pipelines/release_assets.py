@@ -60,15 +60,19 @@ def published_figures(metric_tables: list[str]) -> dg.AssetsDefinition:
         group_name="release",
         kinds={"python", "duckdb"},
         description="Every figure as published: disclosure control and rounding applied, year-on-year "
-                    "change computed from unrounded values (table pub_figures).",
+                    "change computed from unrounded values (table pub_figures), and the log of every "
+                    "suppression with its rule (table pub_suppression_log).",
     )
     def _asset(dasa: DasaSettings) -> dg.MaterializeResult:
         with dasa.connect() as con:
             figures = build_published_figures(con, metric_tables)
+            rules = con.execute("SELECT split_part(rule, ':', 1) AS r, count(*) FROM pub_suppression_log "
+                                "GROUP BY 1 ORDER BY 1").fetchall()
         counts = figures.group_by("value_status").len().sort("value_status")
         return dg.MaterializeResult(metadata={
             "figures": figures.height,
             "by_status": dg.MetadataValue.json(dict(counts.iter_rows())),
+            "suppressed_by_rule": dg.MetadataValue.json(dict(rules)),
         })
 
     return _asset
@@ -77,10 +81,12 @@ def published_figures(metric_tables: list[str]) -> dg.AssetsDefinition:
 def build_published_figures(con: duckdb.DuckDBPyConnection, metric_tables: list[str],
                             settings: DisclosureSettings | None = None) -> pl.DataFrame:
     metrics = collect_metrics(con, metric_tables)
-    figures = Publisher(metric_catalog.measures(), settings or DisclosureSettings()).publish(metrics)
-    con.register("_figures", figures.to_arrow())
-    con.execute("CREATE OR REPLACE TABLE pub_figures AS SELECT * FROM _figures")
-    con.unregister("_figures")
+    publisher = Publisher(metric_catalog.measures(), settings or DisclosureSettings())
+    figures = publisher.publish(metrics)
+    for table, frame in (("pub_figures", figures), ("pub_suppression_log", publisher.suppression_log)):
+        con.register("_frame", frame.to_arrow())
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM _frame")
+        con.unregister("_frame")
     return figures
 
 
@@ -139,8 +145,11 @@ def gather_release_inputs(con: duckdb.DuckDBPyConnection, year: str, draft: bool
         WHERE financial_year <= ? ORDER BY financial_year, source, path""", [year]).pl()
     notes = release_notes(con, years)
     settings = {**DisclosureSettings().as_dict(), "draft": draft}
+    suppression_log = con.execute(
+        "SELECT * FROM pub_suppression_log WHERE time_period <= ? ORDER BY measure, breakdown, time_period, "
+        "geographic_level, geography_code", [year]).pl()
     return ReleaseInputs(year=year, years=years, figures=figures, returns=returns, issues=issues,
-                         inputs=inputs, settings=settings, notes=notes)
+                         inputs=inputs, settings=settings, notes=notes, suppression_log=suppression_log)
 
 
 def release_notes(con: duckdb.DuckDBPyConnection, years: tuple[str, ...]) -> dict[str, str]:

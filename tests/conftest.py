@@ -47,6 +47,23 @@ def small_db(small_raw, tmp_path_factory) -> Path:
     return build_warehouse(small_raw, tmp_path_factory.mktemp("small_db") / "dasa.duckdb")
 
 
+@pytest.fixture(scope="session")
+def sample_build(tmp_path_factory) -> tuple[Path, Path]:
+    """The 2024-25 release of the bundled sample data, built once: (release folder, warehouse)."""
+    from pipelines.build import build_release
+    from pipelines.paths import RAW_DIR
+
+    tmp = tmp_path_factory.mktemp("sample_release")
+    out, db = tmp / "release", tmp / "dasa.duckdb"
+    build_release(raw_dir=RAW_DIR, year="2024-25", out_dir=out, db_path=db, instance=dg.DagsterInstance.ephemeral())
+    return out, db
+
+
+@pytest.fixture(scope="session")
+def sample_release(sample_build) -> Path:
+    return sample_build[0]
+
+
 @pytest.fixture()
 def con(small_db):
     c = duckdb.connect(str(small_db), read_only=True)

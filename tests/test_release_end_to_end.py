@@ -28,11 +28,6 @@ def _build(tmp: Path) -> Path:
     return out
 
 
-@pytest.fixture(scope="module")
-def sample_release(tmp_path_factory) -> Path:
-    return _build(tmp_path_factory.mktemp("sample_release"))
-
-
 def _figures(release: Path) -> list[dict]:
     with (release / "data" / "figures.csv").open(encoding="utf-8", newline="") as f:
         return list(csv.DictReader(f))

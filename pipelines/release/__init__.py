@@ -2,7 +2,7 @@
 
 `write_release(out_dir, inputs)` writes `index.html` (with `assets/plotly.min.js`),
 `data/figures.csv`, one CSV per table, `data/returns.csv`, `data/issues.csv`,
-`data/metadata.csv`, and `dasa-<year>.ods` / `.xlsx`. It never changes a published figure
+`data/metadata.csv`, `data/suppression_log.csv`, and `dasa-<year>.ods` / `.xlsx`. It never changes a published figure
 (values arrive as strings; the only display change is thousands separators in HTML), never
 reads the clock, and never writes `build.json` (the caller does).
 
@@ -31,6 +31,8 @@ class ReleaseInputs:
     inputs: pl.DataFrame  # raw input files of the years shown: financial_year, source, path, sha256
     settings: dict = field(default_factory=dict)  # disclosure settings recorded in the release; "draft"
     notes: dict[str, str] = field(default_factory=dict)  # extra notes by id (may be empty)
+    # one row per suppressed figure: its rule, and what a secondary suppression protects (no values)
+    suppression_log: pl.DataFrame | None = None
 
 
 def _check(out_dir: pathlib.Path, inputs: ReleaseInputs) -> None:

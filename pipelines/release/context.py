@@ -488,5 +488,5 @@ def build_context(inputs, config: ReleaseConfig, catalog: dict[str, Measure]) ->
         sources_used=sources_used,
         revisions=list(config.revisions.get(inputs.year, ())),
         extra={"status_words": STATUS_WORDS, "level_words": LEVEL_WORDS, "theme_titles": THEME_TITLES,
-               "geographic_levels": GEOGRAPHIC_LEVELS},
+               "geographic_levels": GEOGRAPHIC_LEVELS, "suppression_log": inputs.suppression_log},
     )

@@ -1,0 +1,250 @@
+"""Secondary suppression: choose the extra cells to hide so that no suppressed cell can be
+recovered from what is published.
+
+The published figures of one year are tied together by exact linear relations: the
+relations declared in the metric definitions (a breakdown and its total, a count and the
+numerator or denominator printed beside a rate) at every authority and region, and the
+geography hierarchy (a region's figure is the sum of its authorities'). A suppressed cell
+is recoverable when it is determined by those relations and the published cells:
+
+- a relation with exactly one suppressed cell gives it away by subtraction;
+- chains and combinations of relations can pin a cell down too (found by linear algebra);
+- bounds can: a cell suppressed as a count of 1 to 4 in `total = a + b`, with `b` a
+  suppressed 0, is pinned when the total shows 1.
+
+`protect` adds suppressions until none of these applies, preferring the smallest non-zero
+authority cells and using a regional figure only when no authority can protect a cell.
+A figure published rounded gives a reader an interval, not a value: relations through
+rounded regional figures are checked with those intervals, and they become exact equations
+when the settings switch rounding off for a level. The method and the
+reasons for it are in docs/decisions/0006-secondary-suppression.md.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict, deque
+from dataclasses import dataclass
+
+import numpy as np
+
+Cell = tuple[str, str, str, str]  # measure, breakdown, field (value|numerator|denominator), geography code
+Figure = tuple[str, str, str]  # measure, breakdown, geography code
+
+AUTHORITY, REGION = 0, 1  # preference tiers of the cells that may be suppressed
+
+
+def figure_of(cell: Cell) -> Figure:
+    return (cell[0], cell[1], cell[3])
+
+
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One relation at one place: sum(coef x cell) == 0, exactly, on the unrounded values."""
+
+    label: str
+    cells: tuple[Cell, ...]
+    coefs: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Protection:
+    figure: Figure
+    protects: tuple[Figure, ...]
+    relation: str
+
+
+class UnprotectableError(ValueError):
+    """A suppressed cell that no permitted suppression can protect."""
+
+
+@dataclass
+class Problem:
+    """One year's cells, relations, and what may be suppressed."""
+
+    values: dict[Cell, int]  # unrounded value of every cell that appears in an instance (absent: not published)
+    instances: list[Instance]
+    tier: dict[Figure, int]  # the figures that may be suppressed, and their preference tier
+    # what a reader knows of a suppressed cell from the rule that hid it: (low, high)
+    bounds: dict[Cell, tuple[int, float]]
+    # cells published rounded: the interval a reader knows the value lies in
+    rounded: dict[Cell, tuple[int, int]]
+    # the cells that must not be recoverable when hidden: the value of a count, and the
+    # numerator of a rate hidden because it is a small count of people. The numerator and
+    # denominator of any other hidden rate are hidden with it, but they are counts published
+    # (or protected) in their own right, so pinning them down discloses nothing new.
+    secret_rates: set[Figure]
+
+    def is_secret(self, cell: Cell) -> bool:
+        return cell[2] == "value" or (cell[2] == "numerator" and figure_of(cell) in self.secret_rates)
+
+    def bound(self, cell: Cell) -> tuple[float, float]:
+        return self.bounds.get(cell, (0, math.inf))
+
+
+def _range(problem: Problem, cell: Cell, hidden: bool) -> tuple[float, float]:
+    """What a reader knows of a cell: its bounds when hidden, its rounding interval when
+    published rounded, else its exact value."""
+    if hidden:
+        return problem.bound(cell)
+    if cell in problem.rounded:
+        return problem.rounded[cell]
+    v = problem.values.get(cell, 0)
+    return (v, v)
+
+
+def _pinned(problem: Problem, inst: Instance, hidden: list[int]) -> list[int]:
+    """Positions in `inst` of hidden secret cells a reader can pin down from this relation
+    alone: sum(coef x cell) == 0 with every other cell within what the reader knows of it."""
+    hidden_set = set(hidden)
+    spans = []
+    for k, (cell, c) in enumerate(zip(inst.cells, inst.coefs)):
+        lo, hi = _range(problem, cell, k in hidden_set)
+        spans.append((min(c * lo, c * hi), max(c * lo, c * hi)))
+    pinned = []
+    for k in hidden:
+        cell = inst.cells[k]
+        if not problem.is_secret(cell):
+            continue
+        rest_lo = sum(a for j, (a, _) in enumerate(spans) if j != k)
+        rest_hi = sum(b for j, (_, b) in enumerate(spans) if j != k)
+        # coef * x == -rest
+        lo, hi = (-rest_hi, -rest_lo) if inst.coefs[k] > 0 else (rest_lo, rest_hi)
+        own_lo, own_hi = problem.bound(cell)
+        lo, hi = max(lo, own_lo), min(hi, own_hi)
+        if math.isfinite(lo) and math.isfinite(hi) and math.floor(hi) - math.ceil(lo) < 1:
+            pinned.append(k)
+    return pinned
+
+
+def determined_cells(problem: Problem, hidden: set[Cell]) -> set[Cell]:
+    """Hidden secret cells whose value follows from the relations and the published cells.
+
+    A hidden cell x_j is determined exactly when the unit vector e_j lies in the row space
+    of the relations restricted to the hidden cells, that is, when every solution of the
+    homogeneous system has x_j == 0: row j of a null-space basis is zero. Solved per
+    connected group of hidden cells, with a singular value decomposition.
+    """
+    rows = []
+    parent: dict[Cell, Cell] = {}
+
+    def find(x: Cell) -> Cell:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for inst in problem.instances:
+        if any(cell in problem.rounded for cell in inst.cells):
+            continue  # a rounded figure gives an interval, not an equation
+        row = {}
+        for cell, c in zip(inst.cells, inst.coefs):
+            if cell in hidden:
+                row[cell] = row.get(cell, 0) + c
+        row = {k: v for k, v in row.items() if v}
+        if not row:
+            continue
+        rows.append(row)
+        cells = list(row)
+        for cell in cells:
+            parent.setdefault(cell, cell)
+        root = find(cells[0])
+        for cell in cells[1:]:
+            r = find(cell)
+            if r != root:
+                parent[r] = root
+    groups: dict[Cell, list[dict]] = defaultdict(list)
+    for row in rows:
+        groups[find(next(iter(row)))].append(row)
+    out: set[Cell] = set()
+    for group_rows in groups.values():
+        cols = sorted({c for row in group_rows for c in row})
+        index = {c: i for i, c in enumerate(cols)}
+        a = np.zeros((len(group_rows), len(cols)))
+        for i, row in enumerate(group_rows):
+            for c, v in row.items():
+                a[i, index[c]] = v
+        _, s, vt = np.linalg.svd(a)
+        rank = int((s > 1e-9 * max(1.0, s[0] if s.size else 0)).sum())
+        null = vt[rank:]  # rows span the null space
+        for c, i in index.items():
+            if problem.is_secret(c) and (null.shape[0] == 0 or np.abs(null[:, i]).max() < 1e-9):
+                out.add(c)
+    return out
+
+
+def protect(problem: Problem, primary: set[Figure]) -> dict[Figure, Protection]:
+    """The secondary suppressions that protect every primary one (and each other)."""
+    suppressed: set[Figure] = set(primary)
+    added: dict[Figure, Protection] = {}
+    by_figure: dict[Figure, list[int]] = defaultdict(list)
+    for i, inst in enumerate(problem.instances):
+        for cell in inst.cells:
+            by_figure[figure_of(cell)].append(i)
+    queue: deque[int] = deque(range(len(problem.instances)))
+    queued = [True] * len(problem.instances)
+
+    def hidden_in(inst: Instance) -> list[int]:
+        return [k for k, cell in enumerate(inst.cells) if figure_of(cell) in suppressed]
+
+    def cheapest(inst: Instance) -> Cell | None:
+        best, best_key = None, None
+        for cell in inst.cells:
+            fig = figure_of(cell)
+            if fig in suppressed or fig not in problem.tier:
+                continue
+            v = problem.values.get(cell, 0)
+            key = (problem.tier[fig], v == 0, v, fig)
+            if best_key is None or key < best_key:
+                best, best_key = cell, key
+        return best
+
+    def suppress(fig: Figure, protects: tuple[Figure, ...], label: str) -> None:
+        suppressed.add(fig)
+        added[fig] = Protection(fig, protects, label)
+        for i in by_figure[fig]:
+            if not queued[i]:
+                queued[i] = True
+                queue.append(i)
+
+    while True:
+        while queue:
+            i = queue.popleft()
+            queued[i] = False
+            inst = problem.instances[i]
+            hidden = hidden_in(inst)
+            if not hidden:
+                continue
+            pinned = _pinned(problem, inst, hidden)
+            if not pinned:
+                continue
+            cell = cheapest(inst)
+            if cell is None:
+                raise UnprotectableError(
+                    f"{inst.label}: {', '.join('.'.join(figure_of(inst.cells[k])) for k in pinned)} would be "
+                    "recoverable and no figure in the relation may be suppressed to protect it")
+            suppress(figure_of(cell), tuple(sorted({figure_of(inst.cells[k]) for k in pinned})), inst.label)
+            if not queued[i]:
+                queued[i] = True
+                queue.append(i)
+        hidden_cells = {c for inst in problem.instances for c in inst.cells if figure_of(c) in suppressed}
+        exposed = sorted(determined_cells(problem, hidden_cells))
+        if not exposed:
+            return added
+        cell = exposed[0]
+        options = []
+        for i in by_figure[figure_of(cell)]:
+            inst = problem.instances[i]
+            if cell in inst.cells:
+                cand = cheapest(inst)
+                if cand is not None:
+                    fig = figure_of(cand)
+                    v = problem.values.get(cand, 0)
+                    options.append(((problem.tier[fig], v == 0, v, fig), fig, inst.label))
+        if not options:
+            raise UnprotectableError(f"{'.'.join(figure_of(cell))} is determined by the published figures and "
+                                     "no figure related to it may be suppressed to protect it")
+        _, fig, label = min(options)
+        suppress(fig, (figure_of(cell),), label + " (with other relations)")
