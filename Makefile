@@ -34,6 +34,7 @@ dev: setup
 
 bench: setup
 	$(RUN) python benchmarks/build_all_years.py
+	$(RUN) python benchmarks/disclosure_control.py
 
 sample: setup
 	$(RUN) dasa sample

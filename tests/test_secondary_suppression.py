@@ -253,3 +253,27 @@ def test_the_checker_finds_recoveries_when_secondary_suppression_is_switched_off
         return False
 
     find(tables(), leaks, settings=settings(max_examples=200, database=None))
+
+
+def test_regional_and_england_counts_are_rounded_from_unrounded_sums(sample):
+    """A region's count of people is the exact sum of its authorities, rounded once (half up)
+    at the end: never a sum of rounded or suppressed figures."""
+    from pipelines.disclosure import round_to_base
+
+    figures, _, metrics = sample
+    people = {m.id for m in metric_catalog.measures().values()
+              if m.counts_people and m.kind == "count" and "local_authority" in m.geographies}
+    la = metrics.filter((pl.col("geographic_level") == "local_authority") & pl.col("measure").is_in(people))
+    sums = {(r["measure"], r["breakdown"], r["financial_year"], r["region_code"]): r["value"]
+            for r in la.group_by("measure", "breakdown", "financial_year", "region_code")
+                      .agg(pl.col("value").sum()).iter_rows(named=True)}
+    checked = 0
+    for f in figures:
+        if f["geographic_level"] != "regional" or f["measure"] not in people or f["value_status"] != "rounded":
+            continue
+        exact = sums[(f["measure"], f["breakdown"], f["time_period"], f["geography_code"])]
+        assert int(f["value"]) == round_to_base(int(exact), 10), f["figure_id"]
+        checked += 1
+    assert checked > 500
+    # and a region whose authorities sum to ...5 is rounded up, not to even
+    assert any(int(v) % 10 == 5 for v in sums.values())
