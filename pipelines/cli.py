@@ -117,14 +117,24 @@ def cmd_release(args: argparse.Namespace) -> int:
     return 0
 
 
+def _years_in(raw_dir: Path) -> list[str]:
+    """Financial-year folders of a raw folder, oldest first (as pipelines.assets.years_in,
+    without importing Dagster)."""
+    from pipelines.ingest.cells import parse_year
+
+    if not raw_dir.is_dir():
+        return []
+    return sorted(p.name for p in raw_dir.iterdir() if p.is_dir() and parse_year(p.name)[1] is None
+                  and parse_year(p.name)[0] is not None)
+
+
 def cmd_check(args: argparse.Namespace) -> int:
-    from pipelines.assets import years_in
     from pipelines.paths import PROCESSED_DIR
     from pipelines.quality import DecisionsError, assess, read_for_check, write_query_lists
 
     start = time.monotonic()
     raw_dir: Path = args.raw_dir
-    years = years_in(raw_dir)
+    years = _years_in(raw_dir)
     if not years:
         print(f"dasa: {raw_dir} holds no financial-year folder (named like 2024-25)", file=sys.stderr)
         return 2
