@@ -34,6 +34,8 @@ class BuildResult:
     quarantined: int
     warnings: int
     cell_errors: int
+    draft: bool = False
+    open_errors: int = 0  # errors of the years shown neither fixed by a resubmission nor accepted
 
 
 def dagster_environment() -> None:
@@ -62,8 +64,16 @@ def build_release(
     instance: dg.DagsterInstance | None = None,
     echo: Callable[[str], None] = lambda s: None,
     all_years: bool = False,
+    final: bool = False,
 ) -> BuildResult:
-    """Build the release of `year` (default: the latest), or of every year with `all_years`."""
+    """Build the release of `year` (default: the latest), or of every year with `all_years`.
+
+    The release is a DRAFT while an error of the years it shows is neither fixed by a
+    resubmission nor accepted in `<raw>/<year>/decisions.yaml` (pipelines/quality.py), or
+    when `draft` is set. With `final`, an open error stops the build (BuildError naming
+    each one) before anything is written."""
+    if final and draft:
+        raise BuildError("a release cannot be both final and a draft")
     raw_dir = Path(raw_dir)
     if not raw_dir.is_dir():
         raise BuildError(f"the raw folder {raw_dir} does not exist")
@@ -108,6 +118,13 @@ def build_release(
         run([f"raw_{s}" for s in SOURCES], partition_range=(shown[0], shown[-1]))
         step += 1
         echo(f"[{step}/{steps}] Computing the metrics in DuckDB and applying disclosure control")
+        # the gate needs only the returns in use: refuse (or report a bad decisions file) before the metrics
+        run(["reference", "stg_authority_returns__returns"])
+        gates = {y: release_gate(db_path, raw_dir, [x for x in years if x <= y]) for y in release_years}
+        if final:
+            refused = {y: a for y, a in gates.items() if a.blocking}
+            if refused:
+                raise BuildError(refusal_message(refused, raw_dir))
         run([a.key.to_user_string() for a in assets if a.partitions_def is None])
         step += 1
         for y in release_years:
@@ -126,4 +143,30 @@ def build_release(
             "count(*) FILTER (WHERE level = 'warning'), count(*) FILTER (WHERE level = 'cell_error') "
             "FROM raw_issues WHERE financial_year = ?", [year]).fetchone()
     target = Path(out_dir) if out_dir else Path(releases_dir) / year
-    return BuildResult(year, target, db_path, expected, received, quarantined, warnings, cell_errors)
+    open_errors = gates[year].open_errors.height
+    return BuildResult(year, target, db_path, expected, received, quarantined, warnings, cell_errors,
+                       draft=draft or open_errors > 0, open_errors=open_errors)
+
+
+def release_gate(db_path: Path, raw_dir: Path, years: list[str]):
+    """The assessment of every issue of the years a release shows (pipelines/quality.py)."""
+    from pipelines.quality import DecisionsError, assess
+
+    with warehouse.connect(db_path, read_only=True) as con:
+        try:
+            return assess(con, raw_dir, years)
+        except DecisionsError as exc:
+            raise BuildError(str(exc)) from None
+
+
+def refusal_message(refused: dict, raw_dir: Path, limit: int = 25) -> str:
+    lines = []
+    for year, assessment in refused.items():
+        n = assessment.open_errors.height
+        lines.append(f"refusing to build the final {year} release: {n} error{'s' if n != 1 else ''} of the years "
+                     f"it shows {'are' if n != 1 else 'is'} neither fixed by a resubmission nor accepted:")
+        lines += [f"  {line}" for line in assessment.open_lines(limit)]
+    lines.append(f"Ask the authority for a corrected return, or accept each one (with a reason) in "
+                 f"{raw_dir}/<year>/decisions.yaml; 'dasa check --year <year>' writes the query lists. "
+                 f"Without --final, 'dasa release' builds a DRAFT.")
+    return "\n".join(lines)

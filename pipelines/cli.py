@@ -1,4 +1,4 @@
-"""The `dasa` command: build a release, regenerate the sample data."""
+"""The `dasa` command: check the inputs, build a release, regenerate the sample data."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pipelines.paths import PROJECT_DIR, RAW_DIR
 
-COMMANDS = ("release", "sample", "verify")
+COMMANDS = ("check", "release", "sample", "verify")
 
 
 def _year(text: str) -> str:
@@ -46,6 +46,23 @@ def parser() -> argparse.ArgumentParser:
                    help="write the release here instead of data/processed/releases/<year>/")
     r.add_argument("--all", action="store_true", dest="all_years",
                    help="build the release of every year up to --year (each in data/processed/releases/<year>/)")
+    r.add_argument("--final", action="store_true",
+                   help="build the final release, or refuse (exit 2) while an error is neither fixed by a "
+                        "resubmission nor accepted in <raw>/<year>/decisions.yaml")
+    r.add_argument("--draft", action="store_true",
+                   help="mark the release DRAFT even when no error is open")
+
+    c = sub.add_parser("check", help="validate the inputs of a year and write the query lists",
+                       description="Read and check one year's inputs without building the release: print a "
+                                   "summary, write one query list per authority, and exit 1 while an error is "
+                                   "neither fixed by a resubmission nor accepted.")
+    c.add_argument("--year", type=_year, help="financial year, e.g. 2024-25 (default: the latest in the raw folder)")
+    c.add_argument("--raw-dir", type=Path, default=RAW_DIR,
+                   help="folder laid out like data/raw/ (default: data/raw)")
+    c.add_argument("--out", type=Path,
+                   help="write the query lists here (default: data/processed/queries/<year>/)")
+    c.add_argument("--all", action="store_true", dest="all_years",
+                   help="check every year up to --year (the years a release shows); query lists in OUT/<year>/")
 
     s = sub.add_parser("sample", help="regenerate the bundled sample data in data/raw",
                        description="Regenerate the deterministic sample data (data/raw/<year>/).")
@@ -70,9 +87,13 @@ def cmd_release(args: argparse.Namespace) -> int:
     from pipelines.build import BuildError, build_release
 
     start = time.monotonic()
+    if args.final and args.draft:
+        print("dasa: --final and --draft cannot be used together", file=sys.stderr)
+        return 2
     try:
         result = build_release(raw_dir=args.raw_dir, year=args.year, out_dir=args.out_dir,
-                               all_years=args.all_years, echo=lambda line: print(line, flush=True))
+                               all_years=args.all_years, echo=lambda line: print(line, flush=True),
+                               draft=args.draft, final=args.final)
     except BuildError as exc:
         print(f"dasa: {exc}", file=sys.stderr)
         return 2
@@ -86,8 +107,119 @@ def cmd_release(args: argparse.Namespace) -> int:
     print(f"  returns received: {result.returns_received} of {result.returns_expected} expected"
           + (f" ({result.quarantined} set aside with structural errors)" if result.quarantined else ""))
     print(f"  cell errors (treated as not collected): {result.cell_errors}; warnings: {result.warnings}")
-    print(f"  see 'Data quality and coverage' in the release for each one; built in {elapsed:.1f} s")
+    print(f"  see quality.html in the release for each one; built in {elapsed:.1f} s")
+    if result.draft:
+        why = (f"{result.open_errors} error(s) neither fixed by a resubmission nor accepted"
+               if result.open_errors else "built with --draft")
+        print(f"  DRAFT: {why}; run 'dasa check' for the query lists")
+    else:
+        print("  final: every error is fixed by a resubmission or accepted")
     return 0
+
+
+def _years_in(raw_dir: Path) -> list[str]:
+    """Financial-year folders of a raw folder, oldest first (as pipelines.assets.years_in,
+    without importing Dagster)."""
+    from pipelines.ingest.cells import parse_year
+
+    if not raw_dir.is_dir():
+        return []
+    return sorted(p.name for p in raw_dir.iterdir() if p.is_dir() and parse_year(p.name)[1] is None
+                  and parse_year(p.name)[0] is not None)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from pipelines.paths import PROCESSED_DIR
+    from pipelines.quality import DecisionsError, assess, read_for_check, write_query_lists
+
+    start = time.monotonic()
+    raw_dir: Path = args.raw_dir
+    years = _years_in(raw_dir)
+    if not years:
+        print(f"dasa: {raw_dir} holds no financial-year folder (named like 2024-25)", file=sys.stderr)
+        return 2
+    year = args.year or years[-1]
+    if year not in years:
+        print(f"dasa: {raw_dir} has no folder for {year}; it has {', '.join(years)}", file=sys.stderr)
+        return 2
+    checked = [y for y in years if y <= year] if args.all_years else [year]
+    con = read_for_check(raw_dir, checked)
+    try:
+        blocking = 0
+        for y in checked:
+            try:
+                assessment = assess(con, raw_dir, [y])
+            except DecisionsError as exc:
+                print(f"dasa: {exc}", file=sys.stderr)
+                return 2
+            if args.out is None:
+                out = PROCESSED_DIR / "queries" / y
+            else:
+                out = args.out / y if args.all_years else args.out
+            written = write_query_lists(assessment, out)
+            print_check_summary(assessment, y, raw_dir, out, len(written) - 1)
+            blocking += assessment.open_errors.height
+    finally:
+        con.close()
+    print(f"Checked in {time.monotonic() - start:.1f} s.")
+    return 1 if blocking else 0
+
+
+def _where(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path.resolve())
+
+
+def print_check_summary(assessment, year: str, raw_dir: Path, out: Path, n_lists: int) -> None:
+    import polars as pl
+
+    from pipelines.quality import DECISIONS_FILE, STATUS_WORDS
+
+    returns = assessment.returns
+    received = returns.filter(pl.col("received")).height
+    print(f"Inputs of {year} in {_where(raw_dir / year)}")
+    print(f"  returns received: {received} of {returns.height} expected")
+    missing = returns.filter(~pl.col("received"))
+    if missing.height:
+        print("  no usable return from: " + ", ".join(
+            f"{r['authority_name']} ({r['gss_code']})" for r in missing.iter_rows(named=True)))
+    if assessment.quarantined:
+        print(f"  files set aside (structural errors): {len(assessment.quarantined)}")
+        for q in assessment.quarantined:
+            print(f"    {q['file']} [{STATUS_WORDS[q['status']]}]: {q['reason']}")
+    else:
+        print("  files set aside (structural errors): none")
+    issues = assessment.issues
+    if issues.height:
+        print("  problems by authority or extract (level: status):")
+        for (code, name), group in issues.group_by(["authority_code", "authority_name"], maintain_order=True):
+            label = f"{name} ({code})" if name and code and name != code else (name or code or "unidentified file")
+            parts = []
+            for (level, status), g in group.group_by(["level", "status"], maintain_order=True):
+                noun = {"structural": "structural error", "cell_error": "cell error"}.get(level, level)
+                parts.append(f"{g.height} {noun}{'s' if g.height > 1 else ''}: {STATUS_WORDS[status]}")
+            print(f"    {label}: " + "; ".join(parts))
+    errors = issues.filter(pl.col("level").is_in(["structural", "cell_error"]))
+    warnings = issues.filter(pl.col("level") == "warning")
+
+    def by_status(df) -> str:
+        return ", ".join(f"{df.filter(pl.col('status') == s).height} {STATUS_WORDS[s].split(' (')[0]}"
+                         for s in ("open", "rejected", "accepted", "fixed_by_resubmission"))
+
+    print(f"  errors: {errors.height} ({by_status(errors)})")
+    print(f"  warnings: {warnings.height} ({by_status(warnings)})")
+    print(f"  query lists: {_where(out)}/ ({n_lists} authority or extract file(s) and all_queries.csv)")
+    lines = assessment.open_lines(limit=20)
+    if lines:
+        print(f"OPEN: {assessment.open_errors.height} error(s) of {year} neither fixed by a resubmission nor "
+              f"accepted; the release would be a DRAFT. Ask for a corrected return, or record a decision in "
+              f"{_where(raw_dir / year / DECISIONS_FILE)}:")
+        for line in lines:
+            print(f"  {line}")
+    else:
+        print(f"OK: no open error in {year}.")
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
@@ -114,7 +246,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    handler = {"release": cmd_release, "sample": cmd_sample, "verify": cmd_verify}[args.command]
+    handler = {"check": cmd_check, "release": cmd_release, "sample": cmd_sample, "verify": cmd_verify}[args.command]
     return handler(args)
 
 

@@ -23,9 +23,10 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def write_manifest(release_dir: Path, inputs: list[dict]) -> Path:
+def write_manifest(release_dir: Path, inputs: list[dict], release_status: str | None = None) -> Path:
     """Write manifest.json listing `inputs` (source, path under the raw folder, sha256) and every
-    file in release_dir but the manifest and build.json."""
+    file in release_dir but the manifest and build.json; `release_status` (`DRAFT` or `final`)
+    is recorded when given."""
     outputs = [
         {"path": p.relative_to(release_dir).as_posix(), "sha256": sha256(p), "bytes": p.stat().st_size}
         for p in sorted(release_dir.rglob("*"))
@@ -36,6 +37,8 @@ def write_manifest(release_dir: Path, inputs: list[dict]) -> Path:
         "outputs": outputs,
         "note": "build.json is not listed: it records when and by which run the release was built.",
     }
+    if release_status:
+        doc["release_status"] = release_status
     path = release_dir / MANIFEST
     path.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     return path

@@ -103,18 +103,24 @@ def release_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
         year = context.partition_key
         target = Path(dasa.out_dir) if dasa.out_dir else Path(dasa.releases_dir) / year
         with dasa.connect(read_only=True) as con:
-            inputs = gather_release_inputs(con, year, draft=dasa.draft)
+            inputs = gather_release_inputs(con, year, draft=dasa.draft, raw_dir=Path(dasa.raw_dir))
         written = write_release_atomically(target, inputs, run_id=context.run.run_id)
         return dg.MaterializeResult(metadata={
             "path": dg.MetadataValue.path(str(target)),
             "files": len(written),
             "figures": inputs.figures.height,
+            "draft": bool(inputs.settings.get("draft")),
+            "open_errors": 0 if inputs.quality is None else inputs.quality.open_errors.height,
         })
 
     return _asset
 
 
-def gather_release_inputs(con: duckdb.DuckDBPyConnection, year: str, draft: bool = False):
+def gather_release_inputs(con: duckdb.DuckDBPyConnection, year: str, draft: bool = False,
+                          raw_dir: Path | None = None):
+    """Everything the writer needs. Given the raw folder, the issues of the years shown are
+    assessed against their decisions files (pipelines/quality.py): the release is a draft
+    when `draft` is set or an error is still open."""
     from pipelines.release import ReleaseInputs
 
     years = tuple(r[0] for r in con.execute(
@@ -144,12 +150,23 @@ def gather_release_inputs(con: duckdb.DuckDBPyConnection, year: str, draft: bool
         SELECT financial_year, source, path, sha256 FROM raw_input_files
         WHERE financial_year <= ? ORDER BY financial_year, source, path""", [year]).pl()
     notes = release_notes(con, years)
+    quality = None
+    if raw_dir is not None:
+        from pipelines.quality import assess, validation_results
+
+        quality = assess(con, raw_dir, years)
+        quality.validation = validation_results(con, year)
+        draft = draft or quality.blocking
+        if quality.decision_files:  # the decisions are inputs of the release too
+            inputs = pl.concat([inputs, pl.DataFrame(quality.decision_files, schema=inputs.schema)]).sort(
+                "financial_year", "source", "path")
     settings = {**DisclosureSettings().as_dict(), "draft": draft}
     suppression_log = con.execute(
         "SELECT * FROM pub_suppression_log WHERE time_period <= ? ORDER BY measure, breakdown, time_period, "
         "geographic_level, geography_code", [year]).pl()
     return ReleaseInputs(year=year, years=years, figures=figures, returns=returns, issues=issues,
-                         inputs=inputs, settings=settings, notes=notes, suppression_log=suppression_log)
+                         inputs=inputs, settings=settings, notes=notes, quality=quality,
+                         suppression_log=suppression_log)
 
 
 def release_notes(con: duckdb.DuckDBPyConnection, years: tuple[str, ...]) -> dict[str, str]:
@@ -189,12 +206,15 @@ def write_release_atomically(target: Path, inputs, run_id: str = "") -> list[Pat
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.building-", dir=target.parent))
     try:
         written = write_release(tmp, inputs)
-        written.append(write_manifest(tmp, inputs.inputs.select("source", "path", "sha256").to_dicts()))
+        draft = bool(inputs.settings.get("draft"))
+        written.append(write_manifest(tmp, inputs.inputs.select("source", "path", "sha256").to_dicts(),
+                                      release_status="DRAFT" if draft else "final"))
         build = {
             "built_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "dagster_run_id": run_id,
             "host": platform.node(),
             "python": platform.python_version(),
+            "release_status": "DRAFT" if draft else "final",
             "release_year": inputs.year,
         }
         (tmp / "build.json").write_text(json.dumps(build, indent=2, sort_keys=True) + "\n", encoding="utf-8")

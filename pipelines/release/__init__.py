@@ -2,7 +2,8 @@
 
 `write_release(out_dir, inputs)` writes `index.html` (with `assets/plotly.min.js`),
 `data/figures.csv`, one CSV per table, `data/returns.csv`, `data/issues.csv`,
-`data/metadata.csv`, `data/suppression_log.csv`, and `dasa-<year>.ods` / `.xlsx`. It never changes a published figure
+`data/quality_issues.csv`, `data/metadata.csv`, `data/suppression_log.csv`, `quality.html` (the
+quality report) and `dasa-<year>.ods` / `.xlsx`. It never changes a published figure
 (values arrive as strings; the only display change is thousands separators in HTML), never
 reads the clock, and never writes `build.json` (the caller does).
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import pathlib
 from dataclasses import dataclass, field
+from typing import Any
 
 import polars as pl
 
@@ -31,6 +33,7 @@ class ReleaseInputs:
     inputs: pl.DataFrame  # raw input files of the years shown: financial_year, source, path, sha256
     settings: dict = field(default_factory=dict)  # disclosure settings recorded in the release; "draft"
     notes: dict[str, str] = field(default_factory=dict)  # extra notes by id (may be empty)
+    quality: Any = None  # pipelines.quality.Assessment of the years shown, or None when not assessed
     # one row per suppressed figure: its rule, and what a secondary suppression protects (no values)
     suppression_log: pl.DataFrame | None = None
 
@@ -57,6 +60,7 @@ def write_release(
     from pipelines.release.config import load_config
     from pipelines.release.context import build_context
     from pipelines.release.csvfiles import write_csvs
+    from pipelines.release.quality_page import write_quality_page
     from pipelines.release.render import write_html
     from pipelines.release.spreadsheet import write_spreadsheets
 
@@ -64,8 +68,10 @@ def write_release(
     _check(out_dir, inputs)
     config = load_config(config_path)
     ctx = build_context(inputs, config, measures())
+    ctx.extra["quality"] = inputs.quality
     written: list[pathlib.Path] = []
     written += write_csvs(out_dir, ctx)
     written += write_spreadsheets(out_dir, ctx)
     written += write_html(out_dir, ctx, written)
+    written += write_quality_page(out_dir, ctx)
     return sorted(written)

@@ -232,6 +232,21 @@ def _table_column_docs(ctx: ReleaseContext, table: Table) -> list[tuple[str, str
     return docs
 
 
+DRAFT_COLUMN = "release_status"
+DRAFT_TEXT = "DRAFT: not for publication"
+
+
+def draft_marked(header: list[str], rows: list[list[str]] | pl.DataFrame, docs: list[tuple[str, str, str]]):
+    """A draft's CSV: one more column, `release_status`, saying DRAFT on every row."""
+    if isinstance(rows, pl.DataFrame):
+        rows = rows.with_columns(pl.lit(DRAFT_TEXT).alias(f"_{DRAFT_COLUMN}"))
+    else:
+        rows = [list(r) + [DRAFT_TEXT] for r in rows]
+    doc = (DRAFT_COLUMN, "text", "This file belongs to a DRAFT release, built for checking while some data "
+                                 "issues are open: not for publication. A final release has no such column.")
+    return [*header, DRAFT_COLUMN], rows, [*docs, doc]
+
+
 def write_csvs(out_dir: Path, ctx: ReleaseContext) -> list[Path]:
     data = out_dir / "data"
     data.mkdir(parents=True, exist_ok=True)
@@ -241,6 +256,8 @@ def write_csvs(out_dir: Path, ctx: ReleaseContext) -> list[Path]:
     def emit(name: str, header: list[str], rows: list[list[str]] | pl.DataFrame, numeric: set[int],
              docs: list[tuple[str, str, str]]) -> None:
         path = data / name
+        if ctx.draft:  # a draft says so on every row of every file (docs/decisions/0009)
+            header, rows, docs = draft_marked(header, rows, docs)
         if isinstance(rows, pl.DataFrame):
             path.write_bytes(frame_csv_bytes(header, rows, numeric))
         else:
@@ -263,10 +280,16 @@ def write_csvs(out_dir: Path, ctx: ReleaseContext) -> list[Path]:
     if log is not None:
         emit("suppression_log.csv", list(SUPPRESSION_LOG_DESCRIPTIONS), log.select(list(SUPPRESSION_LOG_DESCRIPTIONS)),
              set(), [(c, "text", d) for c, d in SUPPRESSION_LOG_DESCRIPTIONS.items()])
+    from pipelines.release.quality_page import quality_csvs
+
+    for name, header, rows, docs in quality_csvs(ctx):
+        emit(name, header, rows, set(), docs)
     meta_header = ["file", "column", "position", "type", "description"]
-    for pos, col in enumerate(meta_header, start=1):
-        metadata.append(["metadata.csv", col, str(pos), "number" if col == "position" else "text",
-                         METADATA_DESCRIPTIONS[col]])
+    meta_docs = [(col, "number" if col == "position" else "text", METADATA_DESCRIPTIONS[col]) for col in meta_header]
+    if ctx.draft:
+        meta_header, metadata, meta_docs = draft_marked(meta_header, metadata, meta_docs)
+    for pos, (col, typ, desc) in enumerate(meta_docs, start=1):
+        metadata.append(["metadata.csv", col, str(pos), typ, desc] + ([DRAFT_TEXT] if ctx.draft else []))
     path = data / "metadata.csv"
     path.write_bytes(csv_bytes(meta_header, metadata, {2}))
     written.append(path)

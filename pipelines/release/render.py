@@ -66,6 +66,10 @@ def _downloads(out_dir: Path, ctx: ReleaseContext, written: list[Path]) -> list[
         "One row per authority expected to make a return, per year.")
     add("data/issues.csv", "Problems found reading the inputs (data/issues.csv)",
         "Every structural error, cell error and warning, with file, sheet and cell or line.")
+    items.append({"href": "quality.html", "title": "Quality report (quality.html)", "size": "", "table": False,
+                  "description": "Every check and its outcome, decisions on each issue, and validation results."})
+    add("data/quality_issues.csv", "Every issue with its status and decision (data/quality_issues.csv)",
+        "Open, accepted (with the reason and who decided) or fixed by a resubmission.")
     for other in ctx.config.other_downloads:
         items.append({"href": other["file"], "title": other.get("title", other["file"]),
                       "description": other.get("description", ""), "size": "", "table": False})
