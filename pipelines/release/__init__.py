@@ -31,6 +31,8 @@ class ReleaseInputs:
     inputs: pl.DataFrame  # raw input files of the years shown: financial_year, source, path, sha256
     settings: dict = field(default_factory=dict)  # disclosure settings recorded in the release; "draft"
     notes: dict[str, str] = field(default_factory=dict)  # extra notes by id (may be empty)
+    # comparison with the last kept release of the year (pipelines.revisions.Revisions), None when not compared
+    revisions: object | None = None
 
 
 def _check(out_dir: pathlib.Path, inputs: ReleaseInputs) -> None:
