@@ -58,7 +58,8 @@ class InputChange:
     source: str
     gss_code: str  # "" for an extract
     region_code: str  # "" for an extract
-    text: str
+    text: str  # in full: authority, year, old and new file with their submission numbers
+    short: str  # for a table cell: `Birmingham 2023-24 return, submission 1 to 2`
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ class Vintage:
 class Revisions:
     """The outcome of comparing a release with the last vintage of its year."""
 
-    table: pl.DataFrame  # one row per revised figure, REVISION_COLUMNS, ordered by figure
+    table: pl.DataFrame  # one row per revised figure: REVISION_COLUMNS and reason_short, ordered by figure
     input_files: list[dict[str, str]]  # this build's input files (INPUT_COLUMNS), kept with the vintage
     previous: Vintage | None = None  # the vintage compared with, None when there is none
     identical_to: Vintage | None = None  # a kept vintage this release is identical to
@@ -133,18 +134,23 @@ def input_changes(before: list[dict[str, str]], now: list[dict[str, str]]) -> li
         ref = new or old
         fy, code = key
         who = f"{ref['authority_name'] or code} ({code})"
+        name = ref["authority_name"] or code
         if old and new and old["path"] == new["path"]:
             text = (f"{who} {fy} return {new['path']} (submission {new['submission_number']}) changed in place "
                     "(its SHA-256 differs)")
+            short = f"{name} {fy} return changed in place"
         elif old and new:
             text = (f"{who} resubmitted its {fy} return: {new['path']} (submission {new['submission_number']}) "
                     f"replaces {old['path']} (submission {old['submission_number']})")
+            short = f"{name} {fy} return, submission {old['submission_number']} to {new['submission_number']}"
         elif new:
             text = f"{who} {fy} return received since the previous release: {new['path']} " \
                    f"(submission {new['submission_number']})"
+            short = f"{name} {fy} return received late"
         else:
             text = f"{who} {fy} return {old['path']} (submission {old['submission_number']}) is no longer used"
-        changes.append(InputChange(fy, "authority_returns", code, ref["region_code"], text))
+            short = f"{name} {fy} return no longer used"
+        changes.append(InputChange(fy, "authority_returns", code, ref["region_code"], text, short))
 
     def extracts(rows):
         return {(r["financial_year"], r["source"], r["path"]): r for r in rows if r["source"] != "authority_returns"}
@@ -162,7 +168,7 @@ def input_changes(before: list[dict[str, str]], now: list[dict[str, str]]) -> li
             text = f"{name} {fy} extract {path} added"
         else:
             text = f"{name} {fy} extract {path} removed"
-        changes.append(InputChange(fy, source, "", "", text))
+        changes.append(InputChange(fy, source, "", "", text, f"{name} {fy} extract {path.rsplit('/', 1)[-1]}"))
     return changes
 
 
@@ -196,7 +202,8 @@ def _previous_year(year: str) -> str:
     return f"{start}-{(start + 1) % 100:02d}"
 
 
-def _reason(fig: dict, changes: list[InputChange], sources: dict[str, str]) -> str:
+def _reason(fig: dict, changes: list[InputChange], sources: dict[str, str]) -> tuple[str, str]:
+    """The reason a figure changed, in full and short."""
     base, is_change = _base_measure(fig["measure"])
     years = {fig["time_period"]} | ({_previous_year(fig["time_period"])} if is_change else set())
     source = sources.get(base, "")
@@ -212,10 +219,11 @@ def _reason(fig: dict, changes: list[InputChange], sources: dict[str, str]) -> s
 
     chosen = [c for c in same if in_area(c)]
     if not chosen and same:  # changed through a shared total or disclosure control, not its own cells
-        return "Changed through disclosure control or a shared total: " + "; ".join(c.text for c in same) + "."
+        return ("Changed through disclosure control or a shared total: " + "; ".join(c.text for c in same) + ".",
+                "Through disclosure control or a shared total: " + "; ".join(c.short for c in same))
     if not chosen:
-        return NO_INPUT_CHANGED
-    return "; ".join(c.text for c in chosen) + "."
+        return NO_INPUT_CHANGED, "Method, code or reference data"
+    return "; ".join(c.text for c in chosen) + ".", "; ".join(c.short for c in chosen)
 
 
 def compare(figures: pl.DataFrame, before: dict[str, str], changes: list[InputChange]) -> pl.DataFrame:
@@ -226,13 +234,15 @@ def compare(figures: pl.DataFrame, before: dict[str, str], changes: list[InputCh
         old = before.get(fig["figure_id"])
         if old is None or old == fig["value"]:
             continue
+        reason, short = _reason(fig, changes, sources)
         rows.append({
             **{c: "" if fig.get(c) is None else str(fig[c]) for c in REVISION_COLUMNS
                if c not in ("previous_value", "reason")},
             "previous_value": old,
-            "reason": _reason(fig, changes, sources),
+            "reason": reason,
+            "reason_short": short,
         })
-    table = pl.DataFrame(rows, schema={c: pl.String for c in REVISION_COLUMNS}, orient="row")
+    table = pl.DataFrame(rows, schema={c: pl.String for c in (*REVISION_COLUMNS, "reason_short")}, orient="row")
     return table.sort("measure", "breakdown", "time_period", "geographic_level", "geography_code")
 
 
@@ -250,7 +260,7 @@ def revise(con: duckdb.DuckDBPyConnection, inputs, vintages_dir: Path):
         previous = v
         break
     if previous is None:
-        table = pl.DataFrame(schema={c: pl.String for c in REVISION_COLUMNS})
+        table = pl.DataFrame(schema={c: pl.String for c in (*REVISION_COLUMNS, "reason_short")})
         changes: list[InputChange] = []
     else:
         changes = input_changes(previous.inputs(), files)
@@ -322,9 +332,18 @@ def _day(iso: str) -> str:
         return ""
 
 
-def release_rows(inputs, configured: list[dict[str, str]], idx) -> tuple[list[dict[str, str]], frozenset[str], str]:
+@dataclass(frozen=True)
+class RevisionView:
+    """What the page and the spreadsheets say about revisions, besides the rows."""
+
+    ids: frozenset[str] = frozenset()  # figures shown with [r]
+    intro: str = ""  # the sentence naming the release compared with ("" when none)
+    changes: tuple[str, ...] = ()  # each input change, in full
+
+
+def release_rows(inputs, configured: list[dict[str, str]], idx) -> tuple[list[dict[str, str]], RevisionView]:
     """The rows of the Revisions section (computed revisions first, then any stated in the
-    release configuration), the ids of revised figures, and the sentence introducing them."""
+    release configuration) and what is said around them."""
     from pipelines.release.model import with_commas
 
     rev = inputs.revisions
@@ -340,8 +359,8 @@ def release_rows(inputs, configured: list[dict[str, str]], idx) -> tuple[list[di
     for r in configured:
         if r.get("figure_id", "") not in seen:
             rows.append({"figure_id": r.get("figure_id", ""), "label": "", "previous_value": "", "value": "",
-                         "previous_text": "", "value_text": "", "reason": r.get("reason", "")})
-    ids = frozenset(r["figure_id"] for r in rows if r["figure_id"])
+                         "previous_text": "", "value_text": "", "reason": r.get("reason", ""),
+                         "reason_short": r.get("reason", "")})
     intro = ""
     if rev is not None and rev.previous is not None:
         built = _day(rev.previous.built_at)
@@ -351,4 +370,5 @@ def release_rows(inputs, configured: list[dict[str, str]], idx) -> tuple[list[di
                  f"(kept as version {rev.previous.number}{when}). " if rows else
                  f"No figure differs from the previous release of {inputs.year} "
                  f"(kept as version {rev.previous.number}{when}). ")
-    return rows, ids, intro
+    changes = tuple(c.text for c in rev.changes) if rev is not None and rows else ()
+    return rows, RevisionView(frozenset(r["figure_id"] for r in rows if r["figure_id"]), intro, changes)

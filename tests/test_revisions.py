@@ -162,6 +162,8 @@ def test_page_and_spreadsheet_show_r_beside_exactly_the_revised_figures(builds, 
     section = html.split('<h2 id="revisions">', 1)[1].split("</section>", 1)[0]
     assert "There are no revisions" not in section
     assert f"{len(changed)} figures differ from the previous release of {YEAR}" in section
+    assert f"Birmingham ({BIRMINGHAM}) resubmitted its 2023-24 return" in section  # the input changes, once each
+    assert section.count(f"Hartlepool ({HARTLEPOOL}) resubmitted its 2024-25 return") == 1
     for fid in changed:
         assert f"<code>{fid}</code>" in section
 

@@ -82,7 +82,7 @@ def render_html(out_dir: Path, ctx: ReleaseContext, written: list[Path]) -> str:
             charts[t.id] = Markup(chart_html(t.chart))  # plotly's JSON escapes <, > and /
     symbols_used = {
         t.id: [s for s in ctx.config.symbols
-               if any(c.value == s or (s == "[r]" and c.figure_id in ctx.revised_ids) for r in t.rows for c in r.cells)]
+               if any(c.value == s or (s == "[r]" and c.figure_id in ctx.revised.ids) for r in t.rows for c in r.cells)]
         for t in ctx.tables
     }
     sections = [s for s in ctx.config.sections if s.id != "coverage" and ctx.tables_of(s.id)]

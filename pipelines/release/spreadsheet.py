@@ -94,7 +94,7 @@ def _table_sheet(ctx: ReleaseContext, table: Table) -> XSheet:
                 out.append(_t(r.code or ""))
                 if table.show_region:
                     out.append(_t(r.region or ""))
-        out += [_revised(_num_cell(c.value, c.num, c.decimals)) if c.figure_id and c.figure_id in ctx.revised_ids
+        out += [_revised(_num_cell(c.value, c.num, c.decimals)) if c.figure_id and c.figure_id in ctx.revised.ids
                 else _num_cell(c.value, c.num, c.decimals) for c in r.cells]
         rows.append(out)
     sources = sorted({SOURCES.get(d.source, d.source) for m in table.measures if (d := ctx.idx.definition(m))})
@@ -216,7 +216,7 @@ def _revisions_sheet(ctx: ReleaseContext) -> XSheet:
             values.append(XCell(int(v) if "." not in v else float(v), "number", decimals_of(v), shown=with_commas(v))
                           if is_number_text(v) else _t(v))
         rows.append([_t(r.get("figure_id", "")), _t(r.get("label", "")), *values, _t(r.get("reason", ""))])
-    intro = ctx.revisions_intro.strip()
+    intro = ctx.revised.intro.strip()
     return XSheet(
         name="Revisions", title=f"Figures revised since the previous release for {ctx.year}",
         lines=[_t("This worksheet contains one table. " + (intro + " " if intro else "")
