@@ -69,10 +69,10 @@ class Vintage:
     path: Path
     built_at: str
 
-    def figures(self) -> dict[str, str]:
-        """figure_id -> value as published."""
-        with (self.path / VINTAGE_FIGURES).open(encoding="utf-8", newline="") as f:
-            return {r["figure_id"]: r["value"] for r in csv.DictReader(f)}
+    def values(self) -> pl.DataFrame:
+        """figure_id and previous_value (the value as published then), as text."""
+        frame = pl.read_csv(self.path / VINTAGE_FIGURES, columns=["figure_id", "value"], infer_schema=False)
+        return frame.rename({"value": "previous_value"})
 
     def inputs(self) -> list[dict[str, str]]:
         with (self.path / VINTAGE_INPUTS).open(encoding="utf-8", newline="") as f:
@@ -226,19 +226,22 @@ def _reason(fig: dict, changes: list[InputChange], sources: dict[str, str]) -> t
     return "; ".join(c.text for c in chosen) + ".", "; ".join(c.short for c in chosen)
 
 
-def compare(figures: pl.DataFrame, before: dict[str, str], changes: list[InputChange]) -> pl.DataFrame:
+def _same_figures(figures: pl.DataFrame, before: pl.DataFrame) -> bool:
+    if figures.height != before.height:
+        return False
+    joined = figures.select("figure_id", "value").join(before, on="figure_id", how="inner")
+    return joined.height == figures.height and joined.filter(pl.col("value") != pl.col("previous_value")).is_empty()
+
+
+def compare(figures: pl.DataFrame, before: pl.DataFrame, changes: list[InputChange]) -> pl.DataFrame:
     """One row per figure present in both whose published value differs, with the reason."""
     sources = {m.id: m.source for m in measures().values()}
+    differ = figures.join(before, on="figure_id", how="inner").filter(pl.col("value") != pl.col("previous_value"))
     rows = []
-    for fig in figures.iter_rows(named=True):
-        old = before.get(fig["figure_id"])
-        if old is None or old == fig["value"]:
-            continue
+    for fig in differ.iter_rows(named=True):
         reason, short = _reason(fig, changes, sources)
         rows.append({
-            **{c: "" if fig.get(c) is None else str(fig[c]) for c in REVISION_COLUMNS
-               if c not in ("previous_value", "reason")},
-            "previous_value": old,
+            **{c: "" if fig.get(c) is None else str(fig[c]) for c in REVISION_COLUMNS if c != "reason"},
             "reason": reason,
             "reason_short": short,
         })
@@ -251,10 +254,9 @@ def revise(con: duckdb.DuckDBPyConnection, inputs, vintages_dir: Path):
     (`inputs.revisions`), compared with the last vintage of the year that is not this
     release itself."""
     files = input_files(con, inputs.year)
-    current = dict(zip(inputs.figures["figure_id"].to_list(), inputs.figures["value"].to_list()))
     previous = identical = None
     for v in reversed(vintages(vintages_dir, inputs.year)):
-        if identical is None and _same_inputs(v.inputs(), files) and v.figures() == current:
+        if identical is None and _same_inputs(v.inputs(), files) and _same_figures(inputs.figures, v.values()):
             identical = v
             continue
         previous = v
@@ -264,7 +266,7 @@ def revise(con: duckdb.DuckDBPyConnection, inputs, vintages_dir: Path):
         changes: list[InputChange] = []
     else:
         changes = input_changes(previous.inputs(), files)
-        table = compare(inputs.figures, previous.figures(), changes)
+        table = compare(inputs.figures, previous.values(), changes)
     result = Revisions(table=table, input_files=files, previous=previous, identical_to=identical,
                        changes=tuple(changes))
     revised = list(result.figure_ids)
