@@ -204,3 +204,60 @@ def test_a_draft_keeps_no_vintage(builds):
     # the draft's inputs differ from the last vintage: a final build would have kept a third
     assert builds["kept_draft"] == builds["kept_second"]
     assert _rows(builds["draft"] / "data" / "revisions.csv")  # it is still compared, for checking
+
+
+# --- the reason, on hand-made input lists (no build) ------------------------------------------
+def _file(path: str, sha: str, code: str = "", sub: str = "", in_use: str = "yes", source: str = "authority_returns",
+          name: str = "Hartlepool", region: str = NORTH_EAST) -> dict[str, str]:
+    return {"financial_year": path[:7], "source": source, "path": path, "sha256": sha, "gss_code": code,
+            "authority_name": name if code else "", "region_code": region if code else "",
+            "submission_number": sub, "in_use": in_use}
+
+
+def test_input_changes_name_late_returns_dropped_returns_and_changed_extracts():
+    from pipelines.revisions import input_changes
+
+    before = [_file("2024-25/authority_returns/h1.xlsx", "a" * 64, HARTLEPOOL, "1"),
+              _file("2024-25/womens_aid/referrals.csv", "b" * 64, source="womens_aid"),
+              _file("2024-25/authority_returns/b1.xlsx", "c" * 64, BIRMINGHAM, "1", name="Birmingham",
+                    region=WEST_MIDLANDS)]
+    after = [_file("2024-25/authority_returns/h1.xlsx", "a" * 64, HARTLEPOOL, "1", in_use="no"),
+             _file("2024-25/authority_returns/h2.xlsx", "d" * 64, HARTLEPOOL, "2"),
+             _file("2024-25/womens_aid/referrals.csv", "e" * 64, source="womens_aid"),
+             _file("2024-25/authority_returns/m1.xlsx", "f" * 64, "E06000002", "1", name="Middlesbrough")]
+    texts = [c.text for c in input_changes(before, after)]
+    assert texts == [
+        "Hartlepool (E06000001) resubmitted its 2024-25 return: 2024-25/authority_returns/h2.xlsx (submission 2) "
+        "replaces 2024-25/authority_returns/h1.xlsx (submission 1)",
+        "Middlesbrough (E06000002) 2024-25 return received since the previous release: "
+        "2024-25/authority_returns/m1.xlsx (submission 1)",
+        "Birmingham (E08000025) 2024-25 return 2024-25/authority_returns/b1.xlsx (submission 1) is no longer used",
+        "Women's Aid 2024-25 extract 2024-25/womens_aid/referrals.csv changed (its SHA-256 differs)",
+    ]
+    assert input_changes(after, after) == []
+
+
+def test_a_figure_that_becomes_a_symbol_is_revised_but_keeps_its_symbol():
+    import polars as pl
+
+    from pipelines.revisions import compare, input_changes
+
+    before = [_file("2024-25/authority_returns/h1.xlsx", "a" * 64, HARTLEPOOL, "1")]
+    after = [_file("2024-25/authority_returns/h2.xlsx", "d" * 64, HARTLEPOOL, "2")]
+    fig = {"measure": "individuals_supported", "breakdown": "all", "time_period": YEAR, "unit": "individuals"}
+    figures = pl.DataFrame([
+        {**fig, "figure_id": f"individuals_supported.all.{HARTLEPOOL}.{YEAR}", "geographic_level": "local_authority",
+         "geography_code": HARTLEPOOL, "geography_name": "Hartlepool", "value": "[c]"},
+        {**fig, "figure_id": f"individuals_supported.all.E06000002.{YEAR}", "geographic_level": "local_authority",
+         "geography_code": "E06000002", "geography_name": "Middlesbrough", "value": "[c]"},
+        {**fig, "figure_id": f"individuals_supported.all.E08000025.{YEAR}", "geographic_level": "local_authority",
+         "geography_code": BIRMINGHAM, "geography_name": "Birmingham", "value": "30"},
+    ])
+    previous = pl.DataFrame({"figure_id": figures["figure_id"], "previous_value": ["7", "12", "30"]})
+    table = compare(figures, previous, input_changes(before, after))
+    rows = {r["geography_code"]: r for r in table.iter_rows(named=True)}
+    assert set(rows) == {HARTLEPOOL, "E06000002"}  # Birmingham's value did not change
+    assert (rows[HARTLEPOOL]["previous_value"], rows[HARTLEPOOL]["value"]) == ("7", "[c]")
+    assert rows[HARTLEPOOL]["reason"].startswith("Hartlepool (E06000001) resubmitted its 2024-25 return")
+    # Middlesbrough's own return did not change: hidden to protect Hartlepool's cell
+    assert rows["E06000002"]["reason"].startswith("Changed through disclosure control or a shared total: Hartlepool")
