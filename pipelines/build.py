@@ -61,6 +61,7 @@ def build_release(
     db_path: Path | None = None,
     releases_dir: Path = RELEASES_DIR,
     draft: bool = False,
+    vintages_dir: Path | None = None,
     instance: dg.DagsterInstance | None = None,
     echo: Callable[[str], None] = lambda s: None,
     all_years: bool = False,
@@ -87,10 +88,15 @@ def build_release(
     for p in (db_path, db_path.with_suffix(db_path.suffix + ".wal")):
         p.unlink(missing_ok=True)
 
+    # Final releases are kept as vintages (for revisions) beside the releases folder; a build
+    # written elsewhere (out_dir) keeps and compares with none unless vintages_dir is given.
+    if vintages_dir is None and not out_dir:
+        vintages_dir = Path(releases_dir).parent / "vintages"
     settings = DasaSettings(
         raw_dir=str(raw_dir.resolve()), db_path=str(db_path.resolve()),
         releases_dir=str(Path(releases_dir).resolve()),
         out_dir=str(Path(out_dir).resolve()) if out_dir else "", draft=draft,
+        vintages_dir=str(Path(vintages_dir).resolve()) if vintages_dir else "",
     )
     assets = build_assets(years)
     resources = {"dasa": settings}

@@ -13,7 +13,7 @@ import dagster as dg
 import duckdb
 import polars as pl
 
-from pipelines import metric_catalog
+from pipelines import metric_catalog, revisions
 from pipelines.disclosure import DisclosureSettings, Publisher
 from pipelines.manifest import write_manifest
 from pipelines.resources import DasaSettings
@@ -104,13 +104,18 @@ def release_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
         target = Path(dasa.out_dir) if dasa.out_dir else Path(dasa.releases_dir) / year
         with dasa.connect(read_only=True) as con:
             inputs = gather_release_inputs(con, year, draft=dasa.draft, raw_dir=Path(dasa.raw_dir))
+            if dasa.vintages_dir:
+                inputs = revisions.revise(con, inputs, Path(dasa.vintages_dir))
         written = write_release_atomically(target, inputs, run_id=context.run.run_id)
+        vintage = revisions.keep_vintage(Path(dasa.vintages_dir), target, inputs) if dasa.vintages_dir else None
         return dg.MaterializeResult(metadata={
             "path": dg.MetadataValue.path(str(target)),
             "files": len(written),
             "figures": inputs.figures.height,
             "draft": bool(inputs.settings.get("draft")),
             "open_errors": 0 if inputs.quality is None else inputs.quality.open_errors.height,
+            "revised_figures": inputs.revisions.table.height if inputs.revisions is not None else 0,
+            "vintage": dg.MetadataValue.path(str(vintage)) if vintage else "none kept",
         })
 
     return _asset

@@ -6,7 +6,7 @@ from pathlib import Path
 import dagster as dg
 
 from pipelines import warehouse
-from pipelines.paths import PROCESSED_DIR, RAW_DIR, RELEASES_DIR
+from pipelines.paths import PROCESSED_DIR, RAW_DIR, RELEASES_DIR, VINTAGES_DIR
 
 
 class DasaSettings(dg.ConfigurableResource):
@@ -17,6 +17,8 @@ class DasaSettings(dg.ConfigurableResource):
     releases_dir: str = str(RELEASES_DIR)
     out_dir: str = ""  # when set, the release is written here instead of releases_dir/<year>
     draft: bool = False
+    # final releases kept for comparison (revisions), outside the publishable folder; "" keeps none
+    vintages_dir: str = str(VINTAGES_DIR)
 
     def connect(self, read_only: bool = False):
         return warehouse.connect(Path(self.db_path), read_only=read_only)

@@ -36,6 +36,8 @@ class ReleaseInputs:
     quality: Any = None  # pipelines.quality.Assessment of the years shown, or None when not assessed
     # one row per suppressed figure: its rule, and what a secondary suppression protects (no values)
     suppression_log: pl.DataFrame | None = None
+    # comparison with the last kept release of the year (pipelines.revisions.Revisions), None when not compared
+    revisions: object | None = None
 
 
 def _check(out_dir: pathlib.Path, inputs: ReleaseInputs) -> None:

@@ -19,6 +19,7 @@ from pipelines.release.model import (
     with_commas,
 )
 from pipelines.release.tables import Note, Table, build_chart, build_table
+from pipelines.revisions import RevisionView, release_rows
 
 THEME_TITLES = {
     "turned_away": "Households turned away",
@@ -110,6 +111,7 @@ class ReleaseContext:
     sources_used: list[tuple[str, str]]
     revisions: list[dict[str, str]]
     extra: dict[str, Any] = field(default_factory=dict)
+    revised: RevisionView = field(default_factory=RevisionView)  # figures shown with [r], and the words around
 
     def tables_of(self, theme: str) -> list[Table]:
         return [t for t in self.tables if t.spec.theme == theme]
@@ -463,6 +465,7 @@ def build_context(inputs, config: ReleaseConfig, catalog: dict[str, Measure]) ->
     release_notes = [(k, humanise(k), " ".join(str(v).split())) for k, v in sorted((inputs.notes or {}).items())]
     sources_used = sorted({(d.source, SOURCES.get(d.source, d.source)) for d in
                            (idx.catalog.get(m) for m in idx.measures_present()) if d})
+    revisions, revised = release_rows(inputs, list(config.revisions.get(inputs.year, ())), idx)
     return ReleaseContext(
         config=config,
         year=inputs.year,
@@ -486,7 +489,8 @@ def build_context(inputs, config: ReleaseConfig, catalog: dict[str, Measure]) ->
         measure_docs=_measure_docs(idx, inputs.figures),
         population=population,
         sources_used=sources_used,
-        revisions=list(config.revisions.get(inputs.year, ())),
+        revisions=revisions,
+        revised=revised,
         extra={"status_words": STATUS_WORDS, "level_words": LEVEL_WORDS, "theme_titles": THEME_TITLES,
                "geographic_levels": GEOGRAPHIC_LEVELS, "suppression_log": inputs.suppression_log},
     )

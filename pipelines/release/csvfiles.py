@@ -32,7 +32,9 @@ FIGURE_DESCRIPTIONS = {
     "geography_code": "ONS GSS code of the geography.",
     "geography_name": "Name of the geography.",
     "value": "The figure as published: a number, or a symbol ([c], [x], [z], [low], [b]) explained in the release.",
-    "value_status": "published, rounded, not_available, not_applicable, low, suppressed or break_in_series.",
+    "value_status": "published, rounded, not_available, not_applicable, low, suppressed, break_in_series, or "
+                    "revised (a number changed since the previous release of the year, shown with [r]; "
+                    "see revisions.csv).",
     "numerator": "Numerator of a rate or share, after disclosure control; empty for a count.",
     "denominator": "Denominator of a rate or share, after disclosure control; empty for a count.",
     "unit": "Unit of the value.",
@@ -71,6 +73,20 @@ ISSUE_DESCRIPTIONS = {
     "level": "structural (the return was set aside), cell_error (the cell was treated as not collected) or warning.",
     "code": "Id of the check that found the problem.",
     "message": "What was found, as written by the check (free text).",
+}
+REVISION_DESCRIPTIONS = {
+    "figure_id": "Stable id of the revised figure (as in figures.csv).",
+    "measure": "Id of the measure.",
+    "breakdown": "Breakdown of the measure; all is the total.",
+    "time_period": "Financial year of the figure.",
+    "geographic_level": "national, regional, local_authority or police_force_area.",
+    "geography_code": "ONS GSS code of the geography.",
+    "geography_name": "Name of the geography.",
+    "previous_value": "The figure as published in the previous release of this year: a number or a symbol.",
+    "value": "The figure as published in this release: a number or a symbol.",
+    "unit": "Unit of the value.",
+    "reason": "Why it changed: the input files that differ from the previous release (resubmitted returns "
+              "with their old and new file and submission number, or changed extracts).",
 }
 METADATA_DESCRIPTIONS = {
     "file": "CSV file described (path inside the release's data folder).",
@@ -247,6 +263,16 @@ def draft_marked(header: list[str], rows: list[list[str]] | pl.DataFrame, docs: 
     return [*header, DRAFT_COLUMN], rows, [*docs, doc]
 
 
+def _revision_rows(ctx: ReleaseContext):
+    """revisions.csv: one row per revised figure (header only when there is none)."""
+    from pipelines.revisions import REVISION_COLUMNS
+
+    numeric = {"previous_value", "value"}
+    rows = [[str(r.get(c, "")) for c in REVISION_COLUMNS] for r in ctx.revisions]
+    return (list(REVISION_COLUMNS), rows, {i for i, c in enumerate(REVISION_COLUMNS) if c in numeric},
+            [(c, VALUE_TEXT if c in numeric else "text", REVISION_DESCRIPTIONS[c]) for c in REVISION_COLUMNS])
+
+
 def write_csvs(out_dir: Path, ctx: ReleaseContext) -> list[Path]:
     data = out_dir / "data"
     data.mkdir(parents=True, exist_ok=True)
@@ -284,6 +310,7 @@ def write_csvs(out_dir: Path, ctx: ReleaseContext) -> list[Path]:
 
     for name, header, rows, docs in quality_csvs(ctx):
         emit(name, header, rows, set(), docs)
+    emit("revisions.csv", *_revision_rows(ctx))
     meta_header = ["file", "column", "position", "type", "description"]
     meta_docs = [(col, "number" if col == "position" else "text", METADATA_DESCRIPTIONS[col]) for col in meta_header]
     if ctx.draft:

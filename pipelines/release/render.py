@@ -62,6 +62,8 @@ def _downloads(out_dir: Path, ctx: ReleaseContext, written: list[Path]) -> list[
     add("data/metadata.csv", "Column descriptions (data/metadata.csv)", "Describes every column of every CSV file.")
     for t in ctx.tables:
         add(f"data/{t.id}.csv", f"Table {t.number}: {t.title}", "", table=True)
+    add("data/revisions.csv", "Figures revised since the previous release of this year (data/revisions.csv)",
+        "Previous and new value of each revised figure, with the reason; only the header when there is none.")
     add("data/returns.csv", "Returns expected and received (data/returns.csv)",
         "One row per authority expected to make a return, per year.")
     add("data/issues.csv", "Problems found reading the inputs (data/issues.csv)",
@@ -83,7 +85,8 @@ def render_html(out_dir: Path, ctx: ReleaseContext, written: list[Path]) -> str:
             t.chart.alt, t.chart.description = describe(t.chart, t.number)
             charts[t.id] = Markup(chart_html(t.chart))  # plotly's JSON escapes <, > and /
     symbols_used = {
-        t.id: [s for s in ctx.config.symbols if any(c.value == s for r in t.rows for c in r.cells)]
+        t.id: [s for s in ctx.config.symbols
+               if any(c.value == s or (s == "[r]" and c.figure_id in ctx.revised.ids) for r in t.rows for c in r.cells)]
         for t in ctx.tables
     }
     sections = [s for s in ctx.config.sections if s.id != "coverage" and ctx.tables_of(s.id)]

@@ -19,7 +19,7 @@ from pathlib import Path
 from pipelines.metric_catalog import SOURCES
 from pipelines.release.context import LEVEL_WORDS, RETURNS_COLUMNS, ReleaseContext
 from pipelines.release.csvfiles import table_frame
-from pipelines.release.model import with_commas
+from pipelines.release.model import decimals_of, is_number_text, with_commas
 from pipelines.release.tables import Table
 
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
@@ -33,6 +33,7 @@ class XCell:
     decimals: int = 0
     target: str = ""  # sheet name for a link
     shown: str = ""  # a number as published, with thousands separators (what the cell displays)
+    suffix: str = ""  # text the number format shows after a number (" [r]" for a revised figure)
 
 
 @dataclass
@@ -56,6 +57,13 @@ def _num_cell(value: str, num: float | None, decimals: int) -> XCell:
     if decimals == 0 and float(num).is_integer():
         return XCell(int(num), "number", 0, shown=with_commas(value))
     return XCell(float(num), "number", decimals, shown=with_commas(value))
+
+
+def _revised(cell: XCell) -> XCell:
+    """A revised figure: a number keeps its value and its format shows [r] after it; a symbol gets [r] beside it."""
+    if cell.kind == "number":
+        return XCell(cell.value, "number", cell.decimals, shown=f"{cell.shown} [r]", suffix=" [r]")
+    return _t(f"{cell.value} [r]")
 
 
 def _widths(sheet: XSheet) -> list[int]:
@@ -86,7 +94,8 @@ def _table_sheet(ctx: ReleaseContext, table: Table) -> XSheet:
                 out.append(_t(r.code or ""))
                 if table.show_region:
                     out.append(_t(r.region or ""))
-        out += [_num_cell(c.value, c.num, c.decimals) for c in r.cells]
+        out += [_revised(_num_cell(c.value, c.num, c.decimals)) if c.figure_id and c.figure_id in ctx.revised.ids
+                else _num_cell(c.value, c.num, c.decimals) for c in r.cells]
         rows.append(out)
     sources = sorted({SOURCES.get(d.source, d.source) for m in table.measures if (d := ctx.idx.definition(m))})
     title = f"{table.title} {table.note_markers}".strip()
@@ -97,6 +106,9 @@ def _table_sheet(ctx: ReleaseContext, table: Table) -> XSheet:
     if sources:
         lines.append(_t("Source: " + "; ".join(sources) + "."))
     used = _used_symbols(rows, ctx.config.symbols)
+    if "[r]" in ctx.config.symbols and "[r]" not in used and any(
+            c.suffix or (isinstance(c.value, str) and c.value.endswith(" [r]")) for row in rows for c in row):
+        used = [s for s in ctx.config.symbols if s in used or s == "[r]"]
     if used:
         lines.append(_t("Some cells show a symbol instead of a number: " + "; ".join(
             f"{s} {ctx.config.symbols[s]}" for s in used) + "."))
@@ -137,6 +149,7 @@ def build_workbook(ctx: ReleaseContext) -> list[XSheet]:
     contents_rows += [
         [XCell("Returns", "link", target="Returns"), _t("Returns expected and received, by authority and year")],
         [XCell("Issues", "link", target="Issues"), _t("Problems found reading the inputs")],
+        [XCell("Revisions", "link", target="Revisions"), _t("Figures revised since the previous release of this year")],
     ]
     sheets.append(XSheet(
         name="Contents", title="Contents",
@@ -186,10 +199,31 @@ def build_workbook(ctx: ReleaseContext) -> list[XSheet]:
         header=[issue_labels.get(c, c.replace("_", " ").capitalize()) for c in ctx.issue_columns],
         rows=issue_rows or [[_t("None")] + [_t("") for _ in ctx.issue_columns[1:]]],
     ))
+    sheets.append(_revisions_sheet(ctx))
     for s in sheets:
         if not s.widths:
             s.widths = _widths(s)
     return sheets
+
+
+def _revisions_sheet(ctx: ReleaseContext) -> XSheet:
+    header = ["Figure id", "Figure", "Previous value", "Revised value", "Reason"]
+    rows = []
+    for r in ctx.revisions:
+        values = []
+        for key in ("previous_value", "value"):
+            v = str(r.get(key, ""))
+            values.append(XCell(int(v) if "." not in v else float(v), "number", decimals_of(v), shown=with_commas(v))
+                          if is_number_text(v) else _t(v))
+        rows.append([_t(r.get("figure_id", "")), _t(r.get("label", "")), *values, _t(r.get("reason", ""))])
+    intro = ctx.revised.intro.strip()
+    return XSheet(
+        name="Revisions", title=f"Figures revised since the previous release for {ctx.year}",
+        lines=[_t("This worksheet contains one table. " + (intro + " " if intro else "")
+                  + ("Revised figures are marked [r] in the tables." if rows else "There are no revisions."))],
+        header=header,
+        rows=rows or [[_t("None")] + [_t("") for _ in header[1:]]],
+    )
 
 
 # --- zip files -------------------------------------------------------------------------------
@@ -336,18 +370,20 @@ def ods_content_xml(sheets: list[XSheet]) -> bytes:
     made: set[str] = {name for name, _ in styles}
     used: set[str] = set()
 
-    def num_style(decimals: int) -> str:
-        name = f"num{decimals}"
+    def num_style(decimals: int, suffix: str = "") -> str:
+        tag = "r" if suffix else ""  # the one suffix used: " [r]" after a revised figure
+        name, data = f"num{decimals}{tag}", f"N{decimals}{tag}"
         if name not in made:
             made.add(name)
-            styles.append((f"N{decimals}", f'<number:number-style style:name="N{decimals}" '
-                           f'style:display-name="N{decimals}"><number:number number:decimal-places="{decimals}" '
-                           'number:min-integer-digits="1" number:grouping="true"/></number:number-style>'))
+            after = f"<number:text>{odf_text(suffix)}</number:text>" if suffix else ""
+            styles.append((data, f'<number:number-style style:name="{data}" '
+                           f'style:display-name="{data}"><number:number number:decimal-places="{decimals}" '
+                           f'number:min-integer-digits="1" number:grouping="true"/>{after}</number:number-style>'))
             styles.append((name, f'<style:style style:name="{name}" style:family="table-cell" '
-                           f'style:data-style-name="N{decimals}" style:display-name="{name}">'
+                           f'style:data-style-name="{data}" style:display-name="{name}">'
                            '<style:paragraph-properties fo:text-align="end"/></style:style>'))
         used.add(name)
-        used.add(f"N{decimals}")
+        used.add(data)
         return name
 
     def col_style(width: int) -> str:
@@ -365,7 +401,7 @@ def ods_content_xml(sheets: list[XSheet]) -> bytes:
             value = repr(c.value) if isinstance(c.value, float) else str(c.value)
             shown = c.shown or str(c.value)
             return (f'<table:table-cell office:value-type="float" office:value={odf_attr(value)} '
-                    f'table:style-name="{num_style(c.decimals)}"><text:p>{odf_text(shown)}</text:p></table:table-cell>')
+                    f'table:style-name="{num_style(c.decimals, c.suffix)}"><text:p>{odf_text(shown)}</text:p></table:table-cell>')
         text = "" if c.value is None else str(c.value)
         if style is None and "\n" in text:
             style = "wrap"

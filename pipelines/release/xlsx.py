@@ -178,6 +178,8 @@ class _SheetWriter:
             if heading:
                 font = st.font(HEADING_FONT)
             code = "#,##0" + ("." + "0" * cell.decimals if cell.decimals else "")
+            if cell.suffix:  # shown after the number, which stays a number
+                code += '"' + cell.suffix.replace('"', "") + '"'
             style = st.xf(font, st.number_format(code), alignment, False)
             return f'<c r="{ref}" s="{style}" t="n"><v>{_number(cell.value)}</v></c>'
         text = "" if cell.value is None else str(cell.value)
