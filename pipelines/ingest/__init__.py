@@ -20,7 +20,8 @@ from pipelines.warehouse import replace_partition
 ISSUE_SCHEMA = {
     "financial_year": pl.String, "source": pl.String, "file": pl.String, "sheet": pl.String,
     "row": pl.Int64, "column_letter": pl.String, "field": pl.String, "level": pl.String,
-    "code": pl.String, "message": pl.String, "location": pl.String, "issue_id": pl.String,
+    "code": pl.String, "message": pl.String, "subject": pl.String, "location": pl.String,
+    "issue_id": pl.String,
 }
 INPUT_SCHEMA = {"financial_year": pl.String, "source": pl.String, "path": pl.String, "sha256": pl.String, "status": pl.String}
 INGESTED_SCHEMA = {"financial_year": pl.String, "source": pl.String, "n_files": pl.Int64, "n_quarantined": pl.Int64}
@@ -85,10 +86,13 @@ def _ingest_extracts(raw_dir: Path, year: str, con, source: str) -> dict:
     inputs: list[dict] = []
     rows = {}
     n_q = 0
+    known_services: set[str] | None = None  # the year's refuge services, for the referrals' service_id
     for table in schemas.EXTRACTS:
         if table.source != source:
             continue
-        read = extracts.read_extract(raw_dir, year, table)
+        read = extracts.read_extract(raw_dir, year, table, known_services=known_services)
+        if table is schemas.REFUGE_SERVICES and read.status == "ok":
+            known_services = set(read.frame["service_id"].drop_nulls().to_list())
         issues.extend(read.issues)
         if read.file:
             inputs.append({"financial_year": year, "source": source, "path": read.file, "sha256": read.sha256,

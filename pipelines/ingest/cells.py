@@ -8,6 +8,7 @@ no problem); anything that is not exactly what the contract allows is a cell err
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import re
 
 _WHOLE = re.compile(r"^[0-9]+$")
@@ -124,3 +125,14 @@ def column_letter(index: int) -> str:
         n, rem = divmod(n - 1, 26)
         letters = chr(65 + rem) + letters
     return letters
+
+
+def near(name: str, found, what: str) -> str:
+    """A hint when a required sheet or column seems to be there under another spelling."""
+    key = name.replace("_", "").replace(" ", "").lower()
+    candidates = [str(f) for f in found]
+    close = [f for f in candidates if f.replace("_", "").replace(" ", "").lower() == key]
+    close = close or difflib.get_close_matches(name, candidates, n=1, cutoff=0.75)
+    if close:
+        return f" (there is a {what} {close[0]!r}: rename it to '{name}')"
+    return ""
