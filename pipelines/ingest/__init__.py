@@ -81,11 +81,10 @@ def ingest_authority_returns(raw_dir: Path, year: str, con: duckdb.DuckDBPyConne
             "issues": len(read.issues)}
 
 
-def _ingest_extracts(raw_dir: Path, year: str, con, source: str) -> dict:
-    issues: list[Issue] = []
-    inputs: list[dict] = []
-    rows = {}
-    n_q = 0
+def read_extracts(raw_dir: Path, year: str, source: str) -> list[extracts.ExtractRead]:
+    """Every extract of a source for a year, in declaration order (refuge services before the
+    referrals that name them)."""
+    reads = []
     known_services: set[str] | None = None  # the year's refuge services, for the referrals' service_id
     for table in schemas.EXTRACTS:
         if table.source != source:
@@ -93,6 +92,17 @@ def _ingest_extracts(raw_dir: Path, year: str, con, source: str) -> dict:
         read = extracts.read_extract(raw_dir, year, table, known_services=known_services)
         if table is schemas.REFUGE_SERVICES and read.status == "ok":
             known_services = set(read.frame["service_id"].drop_nulls().to_list())
+        reads.append(read)
+    return reads
+
+
+def _ingest_extracts(raw_dir: Path, year: str, con, source: str) -> dict:
+    issues: list[Issue] = []
+    inputs: list[dict] = []
+    rows = {}
+    n_q = 0
+    for read in read_extracts(raw_dir, year, source):
+        table = read.table
         issues.extend(read.issues)
         if read.file:
             inputs.append({"financial_year": year, "source": source, "path": read.file, "sha256": read.sha256,

@@ -9,6 +9,7 @@ bad cell is treated as not collected, and the rest are warnings.
 from __future__ import annotations
 
 import csv
+import re
 import zipfile
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -142,33 +143,48 @@ def _finish(record: dict, issues: list[Issue], out: ReturnsRead) -> None:
 Rows = list[list[tuple[object, str | None]]]  # (value, formula error code or None), from A1
 
 
+# a formula cell with no saved value: `<f>..</f>` (or `<f .../>`) then no `<v>`, or an empty one
+_UNSAVED_FORMULA = re.compile(rb"<f(?:\s[^>]*)?(?:/>|>[^<]*</f>)\s*(?:<v\s*/>|<v>\s*</v>)?\s*</c>")
+
+
 def load_sheets(path: Path) -> dict[str, Rows]:
     """Every sheet of a workbook as rows of (value, error) pairs, row 1 and column A first.
 
     calamine (Rust) reads a workbook about 40 times faster than openpyxl, but reports a
-    formula error cell as empty, which would turn an error into a silent "not collected".
-    So a workbook holding any error cell (`t="e"` in its sheet XML) is read with openpyxl,
-    which keeps each cell's type.
+    formula error cell as empty, and a formula with no saved value (a workbook written by a
+    program that does not calculate) as nothing at all: either would turn into a silent "not
+    collected". So a workbook holding any error cell (`t="e"` in its sheet XML) or unsaved
+    formula is read with openpyxl, which keeps each cell's type. The error of a formula with
+    no saved value is its formula text (`=SUM(B2:B4)`).
     """
     with zipfile.ZipFile(path) as z:
-        has_errors = any(b' t="e"' in z.read(n) for n in z.namelist()
-                         if n.startswith("xl/worksheets/") and n.endswith(".xml"))
-    if has_errors:
+        xml = [z.read(n) for n in z.namelist() if n.startswith("xl/worksheets/") and n.endswith(".xml")]
+    has_errors = any(b' t="e"' in x for x in xml)
+    unsaved = any(_UNSAVED_FORMULA.search(x) for x in xml)
+    if has_errors or unsaved:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        formulas = openpyxl.load_workbook(path, read_only=True, data_only=False) if unsaved else None
         try:
             sheets = {}
             for ws in wb.worksheets:
                 rows = []
+                formula_rows = formulas[ws.title].iter_rows() if formulas is not None else None
                 for row in ws.iter_rows():
+                    fvalues = [getattr(c, "value", None) for c in next(formula_rows, ())] if formula_rows else []
                     cells = []
-                    for cell in row:
+                    for i, cell in enumerate(row):
                         value = getattr(cell, "value", None)
                         error = value if getattr(cell, "data_type", None) == "e" else None
+                        written = fvalues[i] if i < len(fvalues) else None
+                        if value is None and isinstance(written, str) and written.startswith("="):
+                            error = written
                         cells.append((None if error else value, error))
                     rows.append(cells)
                 sheets[ws.title] = rows
         finally:
             wb.close()
+            if formulas is not None:
+                formulas.close()
     else:
         wb = CalamineWorkbook.from_path(str(path))
         sheets = {name: [[(v, None) for v in row]
@@ -296,7 +312,7 @@ def _parse(col: schemas.Column, value, err):
     if col.type == "count":
         return C.parse_count(value, error_code=err)
     if err is not None:
-        return None, f"holds the formula error {err}"
+        return None, C.error_problem(err)
     if col.type == "int":
         return C.parse_int(value)
     if col.type == "code":
