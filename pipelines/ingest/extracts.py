@@ -121,11 +121,15 @@ def read_extract(raw_dir: Path, year: str, table: schemas.Table,
         issue("cell_error", f"bad_{col.type}",
               f"column '{fld}' holds {raw!r}, {_expected(col)}; treated as not collected", line=line, fld=fld)
 
-    left_out = _check_rows(table, year, df, frame, known_services, issue)
+    word = "record" if path.suffix == ".parquet" else "line"
+    frame, left_out = _check_rows(table, year, df, frame, known_services, issue, word)
     if left_out is not None:
         frame = frame.filter(~pl.col("line").is_in(left_out.to_list()))
     if table is schemas.MARAC_QUARTERLY:
         _check_marac_quarters(year, frame, issue)
+    if frame.height == 0:
+        issue("warning", "no_records", f"holds no {word}s to use: every figure made from it is 0 (if that is not "
+                                       "right, ask for the extract again)")
     out.frame = frame
     out.issues.extend(sorted(found, key=lambda i: (i.row is not None, i.row or 0, i.field or "", i.code)))
     return out
@@ -187,7 +191,12 @@ def _read_csv(data: bytes, table: schemas.Table, issue) -> tuple[pl.DataFrame, p
     _check_header(header, table, header_line=1)
     ncols = len(header)
 
-    def ragged(line: int, n: int) -> None:
+    def ragged(line: int, n: int, last_line: int | None = None) -> None:
+        if last_line is not None and last_line > line:
+            issue("cell_error", "ragged_line",
+                  f"lines {line} to {last_line} read as one record of {n} field{'s' if n != 1 else ''} (a quote that "
+                  f"is not closed?) but the header has {ncols}; these lines are left out", line=line)
+            return
         issue("cell_error", "ragged_line",
               f"has {n} field{'s' if n != 1 else ''} but the header has {ncols}; the line is left out, as its "
               "values cannot be matched to the columns (look for a missing or extra comma)", line=line)
@@ -225,7 +234,7 @@ def _read_csv(data: bytes, table: schemas.Table, issue) -> tuple[pl.DataFrame, p
                 values.append(v)
             lines.append(start)
         elif record and not (len(record) == 1 and record[0].strip() == ""):
-            ragged(start, len(record))
+            ragged(start, len(record), reader.line_num)
         start = reader.line_num + 1
     df = pl.DataFrame({h: pl.Series(h, v, dtype=pl.String) for h, v in zip(header, columns)})
     return df, pl.Series("line", lines, dtype=pl.Int64)
@@ -282,8 +291,9 @@ def quarter_ends(year: str) -> list[str]:
 
 
 def _check_rows(table: schemas.Table, year: str, raw: pl.DataFrame, frame: pl.DataFrame,
-                known_services: set[str] | None, issue) -> pl.Series | None:
-    """Rules on each row; returns the lines to leave out of the table (or None)."""
+                known_services: set[str] | None, issue, word: str = "line") -> tuple[pl.DataFrame, pl.Series | None]:
+    """Rules on each row; returns the frame (a group given without by-and-for removed) and
+    the lines (`word`: line, or record for Parquet) to leave out of the table (or None)."""
     left_out: list[int] = []
 
     if table.unique:  # a second line with the same key: left out, so the record counts once
@@ -295,7 +305,7 @@ def _check_rows(table: schemas.Table, year: str, raw: pl.DataFrame, frame: pl.Da
         for row in dups.iter_rows(named=True):
             what = ", ".join(f"{k} {row[k]!r}" for k in keys)
             issue("cell_error", "duplicate_key",
-                  f"repeats {what} of line {row['first_line']}; this line is left out, so the record counts once",
+                  f"repeats {what} of {word} {row['first_line']}; this {word} is left out, so the record counts once",
                   line=row["line"], fld=keys[0])
             left_out.append(row["line"])
 
@@ -324,7 +334,20 @@ def _check_rows(table: schemas.Table, year: str, raw: pl.DataFrame, frame: pl.Da
                       f"service_id {sid!r} is not in refuge_services.csv; the referral counts in England's figures "
                       "but in no region or authority", line=line, fld="service_id")
 
-    if table is schemas.REFUGE_SERVICES:
+    if table is schemas.REFUGE_SERVICES:  # the by-and-for rule, as for the authority returns
+        no_group = frame.filter((pl.col("by_and_for") == "yes") & pl.col("by_and_for_group").is_null())
+        for line, sid in no_group.select("line", "service_id").iter_rows():
+            issue("cell_error", "by_and_for_without_group",
+                  f"service {sid!r} is by-and-for but gives no by_and_for_group; it counts as by-and-for in no group",
+                  line=line, fld="by_and_for_group")
+        stray = frame.filter((pl.col("by_and_for") == "no") & pl.col("by_and_for_group").is_not_null())
+        for line, sid, group in stray.select("line", "service_id", "by_and_for_group").iter_rows():
+            issue("cell_error", "group_without_by_and_for",
+                  f"service {sid!r} is not by-and-for but gives by_and_for_group {group!r}; the group is not used",
+                  line=line, fld="by_and_for_group")
+        if stray.height:
+            frame = frame.with_columns(pl.when(pl.col("by_and_for") == "no").then(None)
+                                       .otherwise(pl.col("by_and_for_group")).alias("by_and_for_group"))
         over = frame.filter(pl.col("wheelchair_accessible_bedspaces") > pl.col("bedspaces"))
         for line, sid, wheel, beds in over.select("line", "service_id", "wheelchair_accessible_bedspaces",
                                                   "bedspaces").iter_rows():
@@ -338,7 +361,7 @@ def _check_rows(table: schemas.Table, year: str, raw: pl.DataFrame, frame: pl.Da
         for line, q in odd.select("line", "quarter_end").iter_rows():
             issue("cell_error", "not_a_quarter_end",
                   f"quarter_end {q} is not the last day of a quarter of {year} ({', '.join(ends)}); "
-                  "the line is left out", line=line, fld="quarter_end")
+                  f"the {word} is left out", line=line, fld="quarter_end")
             left_out.append(line)
         parts = [c for c in table.names if c.startswith("cases_") and c != "cases_discussed"] + ["repeat_cases"]
         for part in parts:
@@ -348,7 +371,7 @@ def _check_rows(table: schemas.Table, year: str, raw: pl.DataFrame, frame: pl.Da
                       f"Marac {mid!r}: {part} {n} is more than cases_discussed {total}; both are used as sent",
                       line=line, fld=part)
 
-    return pl.Series("line", sorted(set(left_out)), dtype=pl.Int64) if left_out else None
+    return frame, (pl.Series("line", sorted(set(left_out)), dtype=pl.Int64) if left_out else None)
 
 
 def _check_marac_quarters(year: str, frame: pl.DataFrame, issue) -> None:
