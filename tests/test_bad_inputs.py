@@ -152,6 +152,21 @@ def test_issue_ids_are_the_same_when_the_same_inputs_are_read_again(small_raw, t
     assert sorted(first.ids) == sorted(second.ids) and len(first.ids) > 0
 
 
+def test_problems_without_a_cell_of_their_own_have_ids_of_their_own(tmp_path):
+    """Two missing rows in one sheet, or two Maracs missing quarters in one file, are at the
+    same place: what they are about keeps their ids apart."""
+    def two_rows_missing(wb):
+        for key in ("sanctuary", "other"):
+            BI._delete_row("supported", key)(wb)
+    B.write_return(tmp_path, Y, BI.REDCAR, BI.REDCAR_NAME, mutate=two_rows_missing)
+    B.write_marac(tmp_path, Y, [{"marac_id": m, "quarter_end": q} for m in ("M1", "M2")
+                                for q in B.quarter_ends(Y)[:2]])
+    for source, code in (("authority_returns", "missing_row"), ("safelives", "marac_left_out")):
+        snap = Snapshot(tmp_path, source, Y)
+        ids = [i[0] for i in snap.issues if i[2] == code]
+        assert len(ids) == 2 and len(set(ids)) == 2, (source, snap.issues)
+
+
 def test_a_formula_with_no_saved_value_is_not_read_as_blank(tmp_path):
     """A formula saved by a program that does not calculate has no value: it is a cell error,
     not a silent "not collected"."""

@@ -201,11 +201,9 @@ def _read_csv(data: bytes, table: schemas.Table, issue) -> tuple[pl.DataFrame, p
               f"has {n} field{'s' if n != 1 else ''} but the header has {ncols}; the line is left out, as its "
               "values cannot be matched to the columns (look for a missing or extra comma)", line=line)
 
-    if '"' not in text:  # one record per line: count the commas with polars
-        body = text.split("\n")[1:]
-        while body and not body[-1].strip():
-            body.pop()  # the file's last newline, and blank lines after the last record
-        raw_lines = pl.Series("text", body, dtype=pl.String).str.strip_suffix("\r")
+    if '"' not in text and "\x1f" not in text:  # one record per line: count the commas with polars
+        raw_lines = pl.read_csv(data, has_header=False, separator="\x1f", quote_char=None, new_columns=["text"],
+                                infer_schema=False)["text"].slice(1).fill_null("").str.strip_suffix("\r")
         commas = raw_lines.str.count_matches(",", literal=True).alias("commas")
         blank = raw_lines.str.strip_chars() == ""
         good = ~blank & (commas == ncols - 1)
@@ -300,8 +298,11 @@ def _check_rows(table: schemas.Table, year: str, raw: pl.DataFrame, frame: pl.Da
         keys = list(table.unique)
         has_key = pl.all_horizontal(pl.col(k).is_not_null() for k in keys)
         keyed = frame.filter(has_key).select("line", *keys)
-        first = keyed.group_by(keys).agg(pl.col("line").min().alias("first_line"))
-        dups = keyed.join(first, on=keys, nulls_equal=False).filter(pl.col("line") != pl.col("first_line")).sort("line")
+        repeated = keyed.filter(~pl.struct(keys).is_first_distinct())
+        dups = keyed.head(0).with_columns(pl.lit(None, pl.Int64).alias("first_line"))
+        if repeated.height:
+            first = keyed.group_by(keys).agg(pl.col("line").min().alias("first_line"))
+            dups = repeated.join(first, on=keys).sort("line")
         for row in dups.iter_rows(named=True):
             what = ", ".join(f"{k} {row[k]!r}" for k in keys)
             issue("cell_error", "duplicate_key",
