@@ -17,8 +17,7 @@ from functools import cache
 from pathlib import Path
 
 import openpyxl
-from openpyxl.utils.exceptions import InvalidFileException
-from python_calamine import CalamineError, CalamineWorkbook
+from python_calamine import CalamineWorkbook
 
 from pipelines import schemas
 from pipelines.ingest import cells as C
@@ -79,7 +78,7 @@ def _read_workbook(path: Path, raw_dir: Path, year: str, expected: dict[str, dic
         return
     try:
         sheets = load_sheets(path)
-    except (zipfile.BadZipFile, InvalidFileException, CalamineError, KeyError, OSError, ValueError) as exc:
+    except Exception as exc:  # noqa: BLE001 - any failure of the parsers on an untrusted file means the same
         issue("structural", "unreadable_workbook",
               f"{path.name} cannot be opened as an Excel workbook ({type(exc).__name__}); ask the authority to resend it")
         _finish(record, issues, out)
@@ -214,7 +213,8 @@ def _header(rows, issue, sheet: str, required: tuple[str, ...]) -> dict[str, int
     missing = [c for c in required if c not in header]
     extra = [h for h in header if h not in required]
     for name in missing:
-        issue("structural", "missing_column", f"has no column '{name}' in its header row{C.near(name, extra, 'column')}",
+        hint = C.near(name, extra, "column")
+        issue("structural", "missing_column", f"has no column '{name}' in its header row{hint}",
               sheet=sheet, row=1, fld=name)
     for name, idx in header.items():
         if name not in required:
@@ -299,7 +299,8 @@ def reorganisations() -> tuple[dict, ...]:
 
 def _abolished(code: str, year: str) -> str:
     """Why a code that was once a Tier 1 authority is not one in `year`, from the reorganisations."""
-    changes = [r for r in reorganisations() if r["predecessor_code"] == code and r["effective_date"] <= f"{year[:4]}-04-01"]
+    start = f"{year[:4]}-04-01"
+    changes = [r for r in reorganisations() if r["predecessor_code"] == code and r["effective_date"] <= start]
     if not changes:
         return ""
     first = changes[0]

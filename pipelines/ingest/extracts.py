@@ -18,7 +18,6 @@ What the contract does not allow is reported, never fixed silently:
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -182,12 +181,18 @@ def _read_csv(data: bytes, table: schemas.Table, issue) -> tuple[pl.DataFrame, p
                                     "save the file as CSV UTF-8", line) from None
     if not text.strip():
         raise _SetAside("empty_file", "is empty: expected a header row on line 1", 1)
+    if "\r" in text and "\n" not in text:  # lines ended by a carriage return alone (old Mac files)
+        text = text.replace("\r", "\n")
+        data = text.encode("utf-8")
     head = text.split("\n", 1)[0]
     if "," not in head and ";" in head:
         raise _SetAside("not_comma_separated", "is separated by semicolons; the contract requires commas", 1)
     if "\t" in head and "," not in head:
         raise _SetAside("not_comma_separated", "is separated by tabs; the contract requires commas", 1)
-    header = [h.strip() for h in next(csv.reader([head.rstrip("\r")]))]
+    try:
+        header = [h.strip() for h in next(csv.reader(io.StringIO(head.rstrip("\r"), newline="")))]
+    except (csv.Error, StopIteration) as exc:
+        raise _SetAside("unreadable_file", f"has a header row that cannot be read as CSV ({exc})", 1) from None
     _check_header(header, table, header_line=1)
     ncols = len(header)
 
@@ -222,18 +227,22 @@ def _read_csv(data: bytes, table: schemas.Table, issue) -> tuple[pl.DataFrame, p
 
     # quoted fields (which may hold commas or newlines): the csv module keeps each record's line
     reader = csv.reader(io.StringIO(text, newline=""))
-    next(reader)
     columns: list[list[str]] = [[] for _ in header]
     lines: list[int] = []
-    start = reader.line_num + 1
-    for record in reader:
-        if len(record) == ncols:
-            for values, v in zip(columns, record):
-                values.append(v)
-            lines.append(start)
-        elif record and not (len(record) == 1 and record[0].strip() == ""):
-            ragged(start, len(record), reader.line_num)
+    try:
+        next(reader)
         start = reader.line_num + 1
+        for record in reader:
+            if len(record) == ncols:
+                for values, v in zip(columns, record):
+                    values.append(v)
+                lines.append(start)
+            elif record and not (len(record) == 1 and record[0].strip() == ""):
+                ragged(start, len(record), reader.line_num)
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        raise _SetAside("unreadable_file", f"cannot be read as CSV from line {start} on ({exc}); "
+                                           "look for a quote that is not closed", start) from None
     df = pl.DataFrame({h: pl.Series(h, v, dtype=pl.String) for h, v in zip(header, columns)})
     return df, pl.Series("line", lines, dtype=pl.Int64)
 
