@@ -170,6 +170,26 @@ def test_problems_without_a_cell_of_their_own_have_ids_of_their_own(tmp_path):
         assert len(ids) == 2 and len(set(ids)) == 2, (source, snap.issues)
 
 
+def test_a_parquet_extract_is_read_by_record_and_a_broken_one_set_aside(tmp_path):
+    import polars as pl
+
+    B.write_refuge_services(tmp_path, Y, [{"gss_code": S.HARTLEPOOL, "bedspaces": 3}])
+    path = B.write_referrals(tmp_path, Y, [{"outcome": "declined", "decline_reason": "nrpf"}, {"referral_id": "R00001"}])
+    parquet = path.with_suffix(".parquet")
+    pl.read_csv(path, infer_schema=False).write_parquet(parquet)
+    path.unlink()
+    (_, referrals) = read_extracts(tmp_path, Y, "womens_aid")
+    assert [(i.level, i.code, i.location(), i.message) for i in referrals.issues] == [
+        ("cell_error", "duplicate_key", "record 2, column referral_id",
+         "repeats referral_id 'R00001' of record 1; this record is left out, so the record counts once")]
+    assert referrals.frame["line"].to_list() == [1]
+    parquet.write_bytes(b"PAR1 and then not a Parquet file")
+    (_, referrals) = read_extracts(tmp_path, Y, "womens_aid")
+    assert referrals.status == "quarantined" and referrals.frame.height == 0
+    assert [(i.level, i.code) for i in referrals.issues] == [("structural", "unreadable_file")]
+    assert referrals.issues[0].message.startswith("cannot be read as a Parquet table")
+
+
 def test_a_formula_with_no_saved_value_is_not_read_as_blank(tmp_path):
     """A formula saved by a program that does not calculate has no value: it is a cell error,
     not a silent "not collected"."""

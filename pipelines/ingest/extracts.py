@@ -26,7 +26,7 @@ import polars as pl
 
 from pipelines import schemas
 from pipelines.manifest import sha256 as sha256_file
-from pipelines.ingest.cells import near
+from pipelines.ingest.cells import describe, near
 from pipelines.ingest.issues import Issue
 
 SOURCE_FOLDERS = {"womens_aid": "womens_aid", "safelives": "safelives"}
@@ -118,7 +118,7 @@ def read_extract(raw_dir: Path, year: str, table: schemas.Table,
     for line, fld, raw in pl.concat(problems).iter_rows():
         col = table.column(fld)
         issue("cell_error", f"bad_{col.type}",
-              f"column '{fld}' holds {raw!r}, {_expected(col)}; treated as not collected", line=line, fld=fld)
+              f"column '{fld}' holds {describe(raw)}, {_expected(col)}; treated as not collected", line=line, fld=fld)
 
     word = "record" if path.suffix == ".parquet" else "line"
     frame, left_out = _check_rows(table, year, df, frame, known_services, issue, word)
@@ -140,10 +140,10 @@ def read_extract(raw_dir: Path, year: str, table: schemas.Table,
 def _read_parquet(path: Path, table: schemas.Table) -> tuple[pl.DataFrame, pl.Series]:
     try:
         df = pl.read_parquet(path)
-    except (pl.exceptions.PolarsError, OSError) as exc:
+        df = df.select(pl.all().cast(pl.String))
+    except Exception as exc:  # noqa: BLE001 - any failure of the parser on an untrusted file means the same
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise _SetAside("unreadable_file", f"cannot be read as a Parquet table ({first})") from None
-    df = df.select(pl.all().cast(pl.String))
+        raise _SetAside("unreadable_file", f"cannot be read as a Parquet table of text and numbers ({first})") from None
     _check_header([c.strip() for c in df.columns], table, header_line=None)
     df = df.rename({c: c.strip() for c in df.columns})
     return df, pl.Series("line", range(1, df.height + 1), dtype=pl.Int64)
