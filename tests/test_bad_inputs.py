@@ -309,6 +309,10 @@ def bad_release(small_raw, tmp_path_factory):
                BI._referral(referral_id="R09997", referral_date="2025-04-01"))(raw)
     BI._append(BI.MARAC, BI._marac("M1", "2024-07-31", cases=500),
                BI._marac("M1", 0, cases=500, repeat=400, pfa_code="E23000013"))(raw)
+    # two Maracs whose ids are hostile text, each with two quarters only: left out of the rates,
+    # and named in the release's coverage note
+    hyperlink_id = '"' + BI.HYPERLINK.replace('"', '""') + '"'
+    BI._append(BI.MARAC, *(BI._marac(m, q, cases=50) for m in (BI.SCRIPT, hyperlink_id) for q in (0, 1)))(raw)
     B.write_return(raw, Y, BI.REDCAR, BI.REDCAR_NAME, file_name="free_text.xlsx", mutate=_free_text_return)
     # last year's referrals separated by semicolons: set aside, and this year's release still builds
     BI._rewrite(QUARANTINED_EXTRACT, lambda d: d.replace(b",", b";"))(raw)
@@ -380,6 +384,8 @@ def test_free_text_reaches_the_html_only_escaped(bad_release):
     index = (out / "index.html").read_text(encoding="utf-8")
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in index  # it is shown, as text
     assert "HYPERLINK(" in index
+    note = index.split('id="release-notes"', 1)[1]
+    assert "left out of the rates (&lt;script&gt;alert(1)&lt;/script&gt;" in note  # a Marac id, escaped
 
 
 def test_every_csv_cell_is_formula_safe(bad_release):
