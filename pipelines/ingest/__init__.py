@@ -20,7 +20,8 @@ from pipelines.warehouse import replace_partition
 ISSUE_SCHEMA = {
     "financial_year": pl.String, "source": pl.String, "file": pl.String, "sheet": pl.String,
     "row": pl.Int64, "column_letter": pl.String, "field": pl.String, "level": pl.String,
-    "code": pl.String, "message": pl.String, "location": pl.String, "issue_id": pl.String,
+    "code": pl.String, "message": pl.String, "subject": pl.String, "location": pl.String,
+    "issue_id": pl.String,
 }
 INPUT_SCHEMA = {"financial_year": pl.String, "source": pl.String, "path": pl.String, "sha256": pl.String, "status": pl.String}
 INGESTED_SCHEMA = {"financial_year": pl.String, "source": pl.String, "n_files": pl.Int64, "n_quarantined": pl.Int64}
@@ -80,15 +81,28 @@ def ingest_authority_returns(raw_dir: Path, year: str, con: duckdb.DuckDBPyConne
             "issues": len(read.issues)}
 
 
+def read_extracts(raw_dir: Path, year: str, source: str) -> list[extracts.ExtractRead]:
+    """Every extract of a source for a year, in declaration order (refuge services before the
+    referrals that name them)."""
+    reads = []
+    known_services: set[str] | None = None  # the year's refuge services, for the referrals' service_id
+    for table in schemas.EXTRACTS:
+        if table.source != source:
+            continue
+        read = extracts.read_extract(raw_dir, year, table, known_services=known_services)
+        if table is schemas.REFUGE_SERVICES and read.status == "ok":
+            known_services = set(read.frame["service_id"].drop_nulls().to_list())
+        reads.append(read)
+    return reads
+
+
 def _ingest_extracts(raw_dir: Path, year: str, con, source: str) -> dict:
     issues: list[Issue] = []
     inputs: list[dict] = []
     rows = {}
     n_q = 0
-    for table in schemas.EXTRACTS:
-        if table.source != source:
-            continue
-        read = extracts.read_extract(raw_dir, year, table)
+    for read in read_extracts(raw_dir, year, source):
+        table = read.table
         issues.extend(read.issues)
         if read.file:
             inputs.append({"financial_year": year, "source": source, "path": read.file, "sha256": read.sha256,

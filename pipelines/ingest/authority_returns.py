@@ -8,19 +8,22 @@ bad cell is treated as not collected, and the rest are warnings.
 
 from __future__ import annotations
 
+import csv
+import re
 import zipfile
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 import openpyxl
-from openpyxl.utils.exceptions import InvalidFileException
-from python_calamine import CalamineError, CalamineWorkbook
+from python_calamine import CalamineWorkbook
 
 from pipelines import schemas
 from pipelines.ingest import cells as C
 from pipelines.manifest import sha256 as sha256_file
 from pipelines.ingest.issues import Issue
+from pipelines.paths import REFERENCE_DIR
 from pipelines.reference import expected_authorities
 
 SOURCE = "authority_returns"
@@ -33,6 +36,8 @@ class ReturnsRead:
     rows: dict[str, list[dict]] = field(default_factory=lambda: defaultdict(list))
     cells: list[dict] = field(default_factory=list)
     issues: list[Issue] = field(default_factory=list)
+    # file -> about field -> (row, column letter) of its value, to locate whole-return issues
+    about_cells: dict[str, dict[str, tuple[int, str]]] = field(default_factory=dict)
 
 
 def read_year(raw_dir: Path, year: str) -> ReturnsRead:
@@ -64,8 +69,8 @@ def _read_workbook(path: Path, raw_dir: Path, year: str, expected: dict[str, dic
     issues: list[Issue] = []
 
     def issue(level: str, code: str, message: str, sheet: str | None = None, row: int | None = None,
-              col: str | None = None, fld: str | None = None) -> None:
-        issues.append(Issue(year, SOURCE, rel, sheet, row, col, fld, level, code, message))
+              col: str | None = None, fld: str | None = None, subject: str | None = None) -> None:
+        issues.append(Issue(year, SOURCE, rel, sheet, row, col, fld, level, code, message, subject))
 
     if path.suffix.lower() != ".xlsx":
         issue("structural", "not_xlsx", f"{path.name} is not an .xlsx workbook; authority returns must be Excel .xlsx files")
@@ -73,22 +78,34 @@ def _read_workbook(path: Path, raw_dir: Path, year: str, expected: dict[str, dic
         return
     try:
         sheets = load_sheets(path)
-    except (zipfile.BadZipFile, InvalidFileException, CalamineError, KeyError, OSError, ValueError) as exc:
+    except Exception as exc:  # noqa: BLE001 - any failure of the parsers on an untrusted file means the same
         issue("structural", "unreadable_workbook",
               f"{path.name} cannot be opened as an Excel workbook ({type(exc).__name__}); ask the authority to resend it")
+        _finish(record, issues, out)
+        return
+
+    if not any(rows for rows in sheets.values()):
+        expected_sheets = ", ".join(["about", *(t.name for t in schemas.RETURN_SHEETS)])
+        issue("structural", "empty_workbook",
+              f"{path.name} is an empty workbook (no sheet holds any cell); expected the sheets {expected_sheets}")
         _finish(record, issues, out)
         return
 
     # --- about ---------------------------------------------------------------------------
     about = sheets.get("about")
     if about is None:
-        issue("structural", "missing_sheet", "has no sheet named 'about'", sheet="about")
+        found = ", ".join(repr(n) for n in sheets)
+        issue("structural", "missing_sheet",
+              f"has no sheet named 'about' (its sheets are {found}); the return cannot be identified", sheet="about")
         _finish(record, issues, out)
         return
     header_ok, about_cells = _read_about(about, record, issue)
+    out.about_cells[rel] = about_cells
     missing_sheets = [t.name for t in schemas.RETURN_SHEETS if t.name not in sheets]
+    extra_sheets = [n for n in sheets if n != "about" and n not in {t.name for t in schemas.RETURN_SHEETS}]
     for name in missing_sheets:
-        issue("structural", "missing_sheet", f"has no sheet named '{name}'", sheet=name)
+        issue("structural", "missing_sheet", f"has no sheet named '{name}'{C.near(name, extra_sheets, 'sheet')}",
+              sheet=name)
     for name in sorted(set(sheets) - {"about", *(t.name for t in schemas.RETURN_SHEETS)}):
         issue("warning", "extra_sheet", f"has an extra sheet '{name}', which is ignored", sheet=name)
     if header_ok:
@@ -97,15 +114,16 @@ def _read_workbook(path: Path, raw_dir: Path, year: str, expected: dict[str, dic
     # --- data sheets -----------------------------------------------------------------------
     sheet_rows: dict[str, list[dict]] = {}
     sheet_cells: list[dict] = []
+    letters: dict[str, dict[str, str]] = {}
     for table in schemas.RETURN_SHEETS:
         if table.name in sheets:
-            rows = _read_table_sheet(table, sheets[table.name], rel, year, issue, sheet_cells)
+            rows = _read_table_sheet(table, sheets[table.name], rel, year, issue, sheet_cells, letters)
             if rows is not None:
                 sheet_rows[table.name] = rows
     if any(i.level == "structural" for i in issues):
         _finish(record, issues, out)
         return
-    _check_consistency(sheet_rows, issue)
+    _check_consistency(sheet_rows, letters, issue)
     for name, rows in sheet_rows.items():
         out.rows[name].extend(rows)
     out.cells.extend(sheet_cells)
@@ -124,33 +142,48 @@ def _finish(record: dict, issues: list[Issue], out: ReturnsRead) -> None:
 Rows = list[list[tuple[object, str | None]]]  # (value, formula error code or None), from A1
 
 
+# a formula cell with no saved value: `<f>..</f>` (or `<f .../>`) then no `<v>`, or an empty one
+_UNSAVED_FORMULA = re.compile(rb"<f(?:\s[^>]*)?(?:/>|>[^<]*</f>)\s*(?:<v\s*/>|<v>\s*</v>)?\s*</c>")
+
+
 def load_sheets(path: Path) -> dict[str, Rows]:
     """Every sheet of a workbook as rows of (value, error) pairs, row 1 and column A first.
 
     calamine (Rust) reads a workbook about 40 times faster than openpyxl, but reports a
-    formula error cell as empty, which would turn an error into a silent "not collected".
-    So a workbook holding any error cell (`t="e"` in its sheet XML) is read with openpyxl,
-    which keeps each cell's type.
+    formula error cell as empty, and a formula with no saved value (a workbook written by a
+    program that does not calculate) as nothing at all: either would turn into a silent "not
+    collected". So a workbook holding any error cell (`t="e"` in its sheet XML) or unsaved
+    formula is read with openpyxl, which keeps each cell's type. The error of a formula with
+    no saved value is its formula text (`=SUM(B2:B4)`).
     """
     with zipfile.ZipFile(path) as z:
-        has_errors = any(b' t="e"' in z.read(n) for n in z.namelist()
-                         if n.startswith("xl/worksheets/") and n.endswith(".xml"))
-    if has_errors:
+        xml = [z.read(n) for n in z.namelist() if n.startswith("xl/worksheets/") and n.endswith(".xml")]
+    has_errors = any(b' t="e"' in x for x in xml)
+    unsaved = any(_UNSAVED_FORMULA.search(x) for x in xml)
+    if has_errors or unsaved:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        formulas = openpyxl.load_workbook(path, read_only=True, data_only=False) if unsaved else None
         try:
             sheets = {}
             for ws in wb.worksheets:
                 rows = []
+                formula_rows = formulas[ws.title].iter_rows() if formulas is not None else None
                 for row in ws.iter_rows():
+                    fvalues = [getattr(c, "value", None) for c in next(formula_rows, ())] if formula_rows else []
                     cells = []
-                    for cell in row:
+                    for i, cell in enumerate(row):
                         value = getattr(cell, "value", None)
                         error = value if getattr(cell, "data_type", None) == "e" else None
+                        written = fvalues[i] if i < len(fvalues) else None
+                        if value is None and isinstance(written, str) and written.startswith("="):
+                            error = written
                         cells.append((None if error else value, error))
                     rows.append(cells)
                 sheets[ws.title] = rows
         finally:
             wb.close()
+            if formulas is not None:
+                formulas.close()
     else:
         wb = CalamineWorkbook.from_path(str(path))
         sheets = {name: [[(v, None) for v in row]
@@ -178,8 +211,11 @@ def _header(rows, issue, sheet: str, required: tuple[str, ...]) -> dict[str, int
             return None
         header[name] = idx
     missing = [c for c in required if c not in header]
+    extra = [h for h in header if h not in required]
     for name in missing:
-        issue("structural", "missing_column", f"has no column '{name}' in its header row", sheet=sheet, row=1, fld=name)
+        hint = C.near(name, extra, "column")
+        issue("structural", "missing_column", f"has no column '{name}' in its header row{hint}",
+              sheet=sheet, row=1, fld=name)
     for name, idx in header.items():
         if name not in required:
             issue("warning", "extra_column", f"has an extra column '{name}', which is ignored", sheet=sheet, row=1,
@@ -224,8 +260,10 @@ def _read_about(rows, record: dict, issue) -> tuple[bool, dict[str, tuple[int, s
                 issue("structural", "missing_field", f"does not give the field '{fname}'", sheet="about", fld=fname)
             ok = False
     if record["submission_number"] is not None and record["submission_number"] < 1:
+        row, col = cells["submission_number"]
         issue("structural", "bad_submission_number",
-              f"gives submission_number {record['submission_number']}; it must be 1 or more", sheet="about", fld="submission_number")
+              f"gives submission_number {record['submission_number']}; it must be 1 or more", sheet="about",
+              row=row, col=col, fld="submission_number")
         ok = False
     return ok, cells
 
@@ -242,7 +280,8 @@ def _check_identity(record: dict, year: str, expected: dict[str, dict], issue,
     code = record["gss_code"]
     if code not in expected:
         issue("structural", "unknown_authority",
-              f"gives gss_code {code}, which is not a Tier 1 authority in force in {year}", **at("gss_code"))
+              f"gives gss_code {code if code == code.strip() else repr(code)}, which is not a Tier 1 authority "
+              f"in force in {year}{_abolished(code, year)}", **at("gss_code"))
         return
     ref_name = expected[code]["name"]
     name = record["authority_name"]
@@ -252,11 +291,29 @@ def _check_identity(record: dict, year: str, expected: dict[str, dict], issue,
               **at("authority_name"))
 
 
+@cache
+def reorganisations() -> tuple[dict, ...]:
+    with (REFERENCE_DIR / "reorganisations.csv").open(encoding="utf-8", newline="") as f:
+        return tuple(csv.DictReader(f))
+
+
+def _abolished(code: str, year: str) -> str:
+    """Why a code that was once a Tier 1 authority is not one in `year`, from the reorganisations."""
+    start = f"{year[:4]}-04-01"
+    changes = [r for r in reorganisations() if r["predecessor_code"] == code and r["effective_date"] <= start]
+    if not changes:
+        return ""
+    first = changes[0]
+    successors = ", ".join(f"{r['successor_code']} {r['successor_name']}" for r in changes)
+    return (f": {first['predecessor_name']} was replaced on {first['effective_date']} by {successors}; "
+            "the return must give the successor authority's code")
+
+
 def _parse(col: schemas.Column, value, err):
     if col.type == "count":
         return C.parse_count(value, error_code=err)
     if err is not None:
-        return None, f"holds the formula error {err}"
+        return None, C.error_problem(err)
     if col.type == "int":
         return C.parse_int(value)
     if col.type == "code":
@@ -270,10 +327,12 @@ def _parse(col: schemas.Column, value, err):
     return C.parse_text(value)
 
 
-def _read_table_sheet(table: schemas.Table, rows, rel: str, year: str, issue, cells_out: list[dict]) -> list[dict] | None:
+def _read_table_sheet(table: schemas.Table, rows, rel: str, year: str, issue, cells_out: list[dict],
+                      letters_out: dict[str, dict[str, str]]) -> list[dict] | None:
     header = _header(rows, issue, table.name, table.names)
     if header is None:
         return None
+    letters_out[table.name] = {name: C.column_letter(idx) for name, idx in header.items()}
     out: list[dict] = []
     seen_keys: dict[str, int] = {}
     for r, row in enumerate(rows[1:], start=2):
@@ -324,7 +383,7 @@ def _read_table_sheet(table: schemas.Table, rows, rel: str, year: str, issue, ce
             if code not in seen_keys:
                 issue("warning", "missing_row",
                       f"has no row for {table.key} '{code}'; its figures are treated as not collected",
-                      sheet=table.name, fld=table.key)
+                      sheet=table.name, fld=table.key, subject=code)
     return out
 
 
@@ -339,17 +398,21 @@ def _raw_text(value: object, err: str | None) -> str | None:
     return str(value)
 
 
-def _check_consistency(sheet_rows: dict[str, list[dict]], issue) -> None:
+def _check_consistency(sheet_rows: dict[str, list[dict]], letters: dict[str, dict[str, str]], issue) -> None:
+    def at(sheet: str, rec: dict, fld: str) -> dict:
+        return {"sheet": sheet, "row": rec["sheet_row"], "col": letters.get(sheet, {}).get(fld), "fld": fld}
+
     for rec in sheet_rows.get("services", []):
         if rec["by_and_for"] == "yes" and rec["by_and_for_group"] is None:
-            issue("warning", "by_and_for_without_group",
-                  f"service '{rec['service_ref']}' is by-and-for but gives no by_and_for_group",
-                  sheet="services", row=rec["sheet_row"], fld="by_and_for_group")
+            issue("cell_error", "by_and_for_without_group",
+                  f"service {C.describe(rec['service_ref'])} is by-and-for but gives no by_and_for_group; "
+                  "it counts as by-and-for in no group (enter one of: " + ", ".join(schemas.BY_AND_FOR_GROUPS) + ")",
+                  **at("services", rec, "by_and_for_group"))
         if rec["by_and_for"] == "no" and rec["by_and_for_group"] is not None:
             issue("cell_error", "group_without_by_and_for",
-                  f"service '{rec['service_ref']}' is not by-and-for but gives by_and_for_group "
+                  f"service {C.describe(rec['service_ref'])} is not by-and-for but gives by_and_for_group "
                   f"'{rec['by_and_for_group']}'; the group is not used",
-                  sheet="services", row=rec["sheet_row"], fld="by_and_for_group")
+                  **at("services", rec, "by_and_for_group"))
             rec["by_and_for_group"] = None
     individuals_total = 0
     for rec in sheet_rows.get("supported", []):
@@ -358,7 +421,7 @@ def _check_consistency(sheet_rows: dict[str, list[dict]], issue) -> None:
         if rec["from_outside_area"] is not None and rec["from_outside_area"] > individuals:
             issue("warning", "outside_area_above_individuals",
                   f"{rec['accommodation_type']}: from_outside_area {rec['from_outside_area']} is more than the "
-                  f"{individuals} individuals supported", sheet="supported", row=rec["sheet_row"], fld="from_outside_area")
+                  f"{individuals} individuals supported", **at("supported", rec, "from_outside_area"))
     chars = {r["characteristic"]: r for r in sheet_rows.get("characteristics", []) if r["characteristic"]}
     if "any" in chars and chars["any"]["individuals"] is not None:
         any_n = chars["any"]["individuals"]
@@ -368,11 +431,11 @@ def _check_consistency(sheet_rows: dict[str, list[dict]], issue) -> None:
             if any_n < top:
                 issue("warning", "any_below_single",
                       f"'any' ({any_n}) is below '{top_code}' ({top}); it must be at least the largest characteristic",
-                      sheet="characteristics", row=chars["any"]["sheet_row"], fld="individuals")
+                      **at("characteristics", chars["any"], "individuals"))
         if individuals_total and any_n > individuals_total:
             issue("warning", "any_above_individuals",
                   f"'any' ({any_n}) is more than the {individuals_total} individuals supported",
-                  sheet="characteristics", row=chars["any"]["sheet_row"], fld="individuals")
+                  **at("characteristics", chars["any"], "individuals"))
 
 
 def _flag_duplicate_submissions(out: ReturnsRead) -> None:
@@ -386,11 +449,14 @@ def _flag_duplicate_submissions(out: ReturnsRead) -> None:
         if len(recs) > 1:
             names = ", ".join(r["file"] for r in recs)
             for rec in recs:
-                msg = f"is one of {len(recs)} workbooks for {code} with submission_number {number} ({names}); resubmit with a higher number"
-                out.issues.append(Issue(rec["financial_year"], SOURCE, rec["file"], "about", None, None,
-                                        "submission_number", "structural", "duplicate_submission", msg))
+                msg = (f"is one of {len(recs)} workbooks for {code} with submission_number {number} ({names}); "
+                       "none of them is used until one is resubmitted with a higher number")
+                row, col = out.about_cells.get(rec["file"], {}).get("submission_number", (None, None))
+                found = Issue(rec["financial_year"], SOURCE, rec["file"], "about", row, col,
+                              "submission_number", "structural", "duplicate_submission", msg)
+                out.issues.append(found)
                 rec["status"] = "quarantined"
-                rec["quarantine_reason"] = msg
+                rec["quarantine_reason"] = found.where_and_what()
                 bad_files.add(rec["file"])
     if bad_files:
         for name in list(out.rows):

@@ -8,6 +8,7 @@ no problem); anything that is not exactly what the contract allows is a cell err
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import re
 
 _WHOLE = re.compile(r"^[0-9]+$")
@@ -28,7 +29,7 @@ def describe(value: object) -> str:
 def parse_count(value: object, *, error_code: str | None = None) -> tuple[int | None, str | None]:
     """A count is a whole number >= 0 stored as a number; blank means not collected."""
     if error_code is not None:
-        return None, f"holds the formula error {error_code}; a count must be a whole number"
+        return None, f"{error_problem(error_code)}; a count must be a whole number"
     if is_blank(value):
         return None, None
     if isinstance(value, bool):
@@ -51,6 +52,14 @@ def parse_count(value: object, *, error_code: str | None = None) -> tuple[int | 
             return None, f"holds the number {describe(value)} stored as text; enter it as a number"
         return None, f"holds the text {describe(value)}; a count must be a whole number (leave it empty if not collected)"
     return None, f"holds {describe(value)} of type {type(value).__name__}; a count must be a whole number"
+
+
+def error_problem(error_code: str) -> str:
+    """What an error cell holds: a formula error (`#REF!`), or a formula with no saved value."""
+    if error_code.startswith("="):
+        return (f"holds the formula {describe(error_code)} with no saved value (open and save the workbook in a "
+                "spreadsheet program so its value is stored, or type the number)")
+    return f"holds the formula error {error_code}"
 
 
 def parse_int(value: object) -> tuple[int | None, str | None]:
@@ -124,3 +133,14 @@ def column_letter(index: int) -> str:
         n, rem = divmod(n - 1, 26)
         letters = chr(65 + rem) + letters
     return letters
+
+
+def near(name: str, found, what: str) -> str:
+    """A hint when a required sheet or column seems to be there under another spelling."""
+    key = name.replace("_", "").replace(" ", "").lower()
+    candidates = [str(f) for f in found]
+    close = [f for f in candidates if f.replace("_", "").replace(" ", "").lower() == key]
+    close = close or difflib.get_close_matches(name, candidates, n=1, cutoff=0.75)
+    if close:
+        return f" (there is a {what} {close[0]!r}: rename it to '{name}')"
+    return ""

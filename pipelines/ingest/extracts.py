@@ -3,10 +3,22 @@
 Columns are read as text and typed by the declaration in `pipelines.schemas`, column by
 column with polars (extracts can be millions of rows). Each row keeps its `line` in the
 file (the header is line 1) so a figure can be traced to the rows that made it.
+
+What the contract does not allow is reported, never fixed silently:
+- a file that cannot be read as the table (not UTF-8, not comma-separated, a column
+  missing or given twice) is set aside whole (structural);
+- a line whose fields cannot be matched to the header (ragged), a second line with the
+  same key, a referral outside the financial year and a SafeLives row whose `quarter_end`
+  is not a quarter end of the year are left out of the table, each reported at its line
+  (cell error);
+- a bad cell is treated as not collected (cell error); a rule between cells that does not
+  hold is a warning, and the values are kept as sent.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +26,7 @@ import polars as pl
 
 from pipelines import schemas
 from pipelines.manifest import sha256 as sha256_file
+from pipelines.ingest.cells import describe, near
 from pipelines.ingest.issues import Issue
 
 SOURCE_FOLDERS = {"womens_aid": "womens_aid", "safelives": "safelives"}
@@ -45,7 +58,19 @@ def empty_frame(table: schemas.Table) -> pl.DataFrame:
     return pl.DataFrame(schema=cols)
 
 
-def read_extract(raw_dir: Path, year: str, table: schemas.Table) -> ExtractRead:
+class _SetAside(Exception):
+    """The file cannot be read as the table: structural problems, as (code, message, line, field)."""
+
+    def __init__(self, code: str, message: str, line: int | None = None, fld: str | None = None,
+                 more: list[tuple] = ()):
+        super().__init__(message)
+        self.problems = [(code, message, line, fld), *more]
+
+
+def read_extract(raw_dir: Path, year: str, table: schemas.Table,
+                 known_services: set[str] | None = None) -> ExtractRead:
+    """Read one extract. `known_services` (referrals only): the `service_id`s of the year's
+    refuge services, or None when that file could not be read (then the check is skipped)."""
     out = ExtractRead(table)
     path = find_file(raw_dir, year, table)
     if path is None:
@@ -56,43 +81,29 @@ def read_extract(raw_dir: Path, year: str, table: schemas.Table) -> ExtractRead:
         return out
     rel = path.relative_to(raw_dir).as_posix()
     out.file, out.sha256 = rel, sha256_file(path)
+    found: list[Issue] = []
 
-    def structural(code: str, message: str, line: int | None = None, fld: str | None = None) -> ExtractRead:
-        out.issues.append(Issue(year, table.source, rel, None, line, None, fld, "structural", code, message))
+    def issue(level: str, code: str, message: str, line: int | None = None, fld: str | None = None,
+              subject: str | None = None) -> None:
+        found.append(Issue(year, table.source, rel, None, line, None, fld, level, code, message, subject))
+
+    try:
+        if path.suffix == ".parquet":
+            df, lines = _read_parquet(path, table)
+        else:
+            df, lines = _read_csv(path.read_bytes(), table, issue)
+    except _SetAside as exc:
+        for code, message, line, fld in exc.problems:
+            out.issues.append(Issue(year, table.source, rel, None, line, None, fld, "structural", code, message))
         out.status = "quarantined"
         out.frame = empty_frame(table)
         return out
 
-    first_row = 2
-    try:
-        if path.suffix == ".parquet":
-            df = pl.read_parquet(path)
-            df = df.select(pl.all().cast(pl.String))
-            first_row = 1
-        else:
-            data = path.read_bytes()
-            if data.startswith(b"\xef\xbb\xbf"):
-                data = data[3:]
-            head = data.split(b"\n", 1)[0]
-            if b"," not in head and b";" in head:
-                return structural("not_comma_separated", "is separated by semicolons; the contract requires commas", line=1)
-            df = pl.read_csv(data, infer_schema=False, encoding="utf8", truncate_ragged_lines=False)
-    except (pl.exceptions.ComputeError, pl.exceptions.PolarsError, OSError, UnicodeDecodeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return structural("unreadable_file", f"cannot be read as a {path.suffix[1:].upper()} table ({first})")
-
-    df = df.rename({c: c.strip() for c in df.columns})
-    missing = [c for c in table.names if c not in df.columns]
-    for c in missing:
-        structural("missing_column", f"has no column '{c}' in its header", line=1 if first_row == 2 else None, fld=c)
-    if missing:
-        return out
+    header_line = None if path.suffix == ".parquet" else 1
     for c in df.columns:
         if c not in table.names:
-            out.issues.append(Issue(year, table.source, rel, None, 1 if first_row == 2 else None, None, c,
-                                    "warning", "extra_column", f"has an extra column '{c}', which is ignored"))
-
-    df = df.select(table.names).with_row_index("line", offset=first_row).with_columns(pl.col("line").cast(pl.Int64))
+            issue("warning", "extra_column", f"has an extra column '{c}', which is ignored", line=header_line, fld=c)
+    df = df.select(table.names).with_columns(lines.alias("line"))
     typed = [pl.lit(year).alias("financial_year"), pl.lit(rel).alias("file"), pl.col("line")]
     problems: list[pl.DataFrame] = []
     for col in table.columns:
@@ -103,14 +114,140 @@ def read_extract(raw_dir: Path, year: str, table: schemas.Table) -> ExtractRead:
                 pl.col("line"), pl.lit(col.name).alias("field"), pl.col(col.name).alias("raw")
             )
         )
-    out.frame = df.select(typed)
-    bad_cells = pl.concat(problems).sort("line", "field") if problems else None
-    if bad_cells is not None:
-        for line, fld, raw in bad_cells.iter_rows():
-            col = table.column(fld)
-            out.issues.append(Issue(year, table.source, rel, None, line, None, fld, "cell_error", f"bad_{col.type}",
-                                    f"column '{fld}' holds {raw!r}, {_expected(col)}; treated as not collected"))
+    frame = df.select(typed)
+    for line, fld, raw in pl.concat(problems).iter_rows():
+        col = table.column(fld)
+        issue("cell_error", f"bad_{col.type}",
+              f"column '{fld}' holds {describe(raw)}, {_expected(col)}; treated as not collected", line=line, fld=fld)
+
+    word = "record" if path.suffix == ".parquet" else "line"
+    frame, left_out = _check_rows(table, year, df, frame, known_services, issue, word)
+    if left_out is not None:
+        frame = frame.filter(~pl.col("line").is_in(left_out.to_list()))
+    if table is schemas.MARAC_QUARTERLY:
+        _check_marac_quarters(year, frame, issue)
+    if frame.height == 0:
+        issue("warning", "no_records", f"holds no {word}s to use: every figure made from it is 0 (if that is not "
+                                       "right, ask for the extract again)")
+    out.frame = frame
+    out.issues.extend(sorted(found, key=lambda i: (i.row is not None, i.row or 0, i.field or "", i.code)))
     return out
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def _read_parquet(path: Path, table: schemas.Table) -> tuple[pl.DataFrame, pl.Series]:
+    try:
+        df = pl.read_parquet(path)
+        df = df.select(pl.all().cast(pl.String))
+    except Exception as exc:  # noqa: BLE001 - any failure of the parser on an untrusted file means the same
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise _SetAside("unreadable_file", f"cannot be read as a Parquet table of text and numbers ({first})") from None
+    _check_header([c.strip() for c in df.columns], table, header_line=None)
+    df = df.rename({c: c.strip() for c in df.columns})
+    return df, pl.Series("line", range(1, df.height + 1), dtype=pl.Int64)
+
+
+def _check_header(names: list[str], table: schemas.Table, header_line: int | None) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise _SetAside("duplicate_column", f"has the column '{name}' twice in its header", header_line, name)
+        seen.add(name)
+    missing = [c for c in table.names if c not in seen]
+    extra = [n for n in names if n not in table.names]
+    problems = [("missing_column", f"has no column '{c}' in its header{near(c, extra, 'column')}", header_line, c)
+                for c in missing]
+    if problems:
+        raise _SetAside(*problems[0], more=problems[1:])
+
+
+def _read_csv(data: bytes, table: schemas.Table, issue) -> tuple[pl.DataFrame, pl.Series]:
+    """The CSV's records as text columns, and the line each starts on (the header is line 1).
+
+    A line whose number of fields is not the header's is left out and reported: polars
+    would silently fill a short line with empty cells (shifting nothing, but inventing
+    "not collected" values) and refuse the whole file for a long one. Blank lines hold no
+    record and are skipped.
+    """
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise _SetAside("not_utf8", f"is not UTF-8 text: byte 0x{data[exc.start]:02x} on line {line} cannot be read; "
+                                    "save the file as CSV UTF-8", line) from None
+    if not text.strip():
+        raise _SetAside("empty_file", "is empty: expected a header row on line 1", 1)
+    if "\r" in text and "\n" not in text:  # lines ended by a carriage return alone (old Mac files)
+        text = text.replace("\r", "\n")
+        data = text.encode("utf-8")
+    head = text.split("\n", 1)[0]
+    if "," not in head and ";" in head:
+        raise _SetAside("not_comma_separated", "is separated by semicolons; the contract requires commas", 1)
+    if "\t" in head and "," not in head:
+        raise _SetAside("not_comma_separated", "is separated by tabs; the contract requires commas", 1)
+    try:
+        header = [h.strip() for h in next(csv.reader(io.StringIO(head.rstrip("\r"), newline="")))]
+    except (csv.Error, StopIteration) as exc:
+        raise _SetAside("unreadable_file", f"has a header row that cannot be read as CSV ({exc})", 1) from None
+    _check_header(header, table, header_line=1)
+    ncols = len(header)
+
+    def ragged(line: int, n: int, last_line: int | None = None) -> None:
+        if last_line is not None and last_line > line:
+            issue("cell_error", "ragged_line",
+                  f"lines {line} to {last_line} read as one record of {n} field{'s' if n != 1 else ''} (a quote that "
+                  f"is not closed?) but the header has {ncols}; these lines are left out", line=line)
+            return
+        issue("cell_error", "ragged_line",
+              f"has {n} field{'s' if n != 1 else ''} but the header has {ncols}; the line is left out, as its "
+              "values cannot be matched to the columns (look for a missing or extra comma)", line=line)
+
+    if '"' not in text and "\x1f" not in text:  # one record per line: count the commas with polars
+        raw_lines = pl.read_csv(data, has_header=False, separator="\x1f", quote_char=None, new_columns=["text"],
+                                infer_schema=False)["text"].slice(1).fill_null("").str.strip_suffix("\r")
+        commas = raw_lines.str.count_matches(",", literal=True).alias("commas")
+        blank = raw_lines.str.strip_chars() == ""
+        good = ~blank & (commas == ncols - 1)
+        numbers = pl.Series("line", range(2, raw_lines.len() + 2), dtype=pl.Int64)
+        if not raw_lines.len():
+            return pl.DataFrame(schema={h: pl.String for h in header}), numbers
+        if good.all():  # the usual case: polars reads the file as it is
+            return pl.read_csv(data, infer_schema=False, new_columns=header), numbers
+        for line, n in pl.DataFrame([numbers, commas]).filter(~blank & ~good).iter_rows():
+            ragged(line, n + 1)
+        kept = raw_lines.filter(good).to_list()
+        if not kept:
+            return pl.DataFrame(schema={h: pl.String for h in header}), numbers.filter(good)
+        body_bytes = "\n".join([head.rstrip("\r"), *kept]).encode("utf-8")
+        return pl.read_csv(body_bytes, infer_schema=False, new_columns=header), numbers.filter(good)
+
+    # quoted fields (which may hold commas or newlines): the csv module keeps each record's line
+    reader = csv.reader(io.StringIO(text, newline=""))
+    columns: list[list[str]] = [[] for _ in header]
+    lines: list[int] = []
+    try:
+        next(reader)
+        start = reader.line_num + 1
+        for record in reader:
+            if len(record) == ncols:
+                for values, v in zip(columns, record):
+                    values.append(v)
+                lines.append(start)
+            elif record and not (len(record) == 1 and record[0].strip() == ""):
+                ragged(start, len(record), reader.line_num)
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        raise _SetAside("unreadable_file", f"cannot be read as CSV from line {start} on ({exc}); "
+                                           "look for a quote that is not closed", start) from None
+    df = pl.DataFrame({h: pl.Series(h, v, dtype=pl.String) for h, v in zip(header, columns)})
+    return df, pl.Series("line", lines, dtype=pl.Int64)
+
+
+# --- typing ----------------------------------------------------------------------------------
 
 
 def _expected(col: schemas.Column) -> str:
@@ -145,3 +282,125 @@ def _type_column(col: schemas.Column) -> tuple[pl.Expr, pl.Expr]:
         ok = parts.list.eval(pl.element().is_in(list(col.codes))).list.all()
         return pl.when(blank).then(None).otherwise(s), ~blank & ~ok.fill_null(False)
     return pl.when(blank).then(None).otherwise(pl.col(col.name)), pl.lit(False)
+
+
+# --- rules between cells and rows ------------------------------------------------------------
+
+
+def year_bounds(year: str) -> tuple[str, str]:
+    start = int(year[:4])
+    return f"{start}-04-01", f"{start + 1}-03-31"
+
+
+def quarter_ends(year: str) -> list[str]:
+    start = int(year[:4])
+    return [f"{start}-06-30", f"{start}-09-30", f"{start}-12-31", f"{start + 1}-03-31"]
+
+
+def _check_rows(table: schemas.Table, year: str, raw: pl.DataFrame, frame: pl.DataFrame,
+                known_services: set[str] | None, issue, word: str = "line") -> tuple[pl.DataFrame, pl.Series | None]:
+    """Rules on each row; returns the frame (a group given without by-and-for removed) and
+    the lines (`word`: line, or record for Parquet) to leave out of the table (or None)."""
+    left_out: list[int] = []
+
+    if table.unique:  # a second line with the same key: left out, so the record counts once
+        keys = list(table.unique)
+        has_key = pl.all_horizontal(pl.col(k).is_not_null() for k in keys)
+        keyed = frame.filter(has_key).select("line", *keys)
+        repeated = keyed.filter(~pl.struct(keys).is_first_distinct())
+        dups = keyed.head(0).with_columns(pl.lit(None, pl.Int64).alias("first_line"))
+        if repeated.height:
+            first = keyed.group_by(keys).agg(pl.col("line").min().alias("first_line"))
+            dups = repeated.join(first, on=keys).sort("line")
+        for row in dups.iter_rows(named=True):
+            what = ", ".join(f"{k} {row[k]!r}" for k in keys)
+            issue("cell_error", "duplicate_key",
+                  f"repeats {what} of {word} {row['first_line']}; this {word} is left out, so the record counts once",
+                  line=row["line"], fld=keys[0])
+            left_out.append(row["line"])
+
+    if table is schemas.REFERRALS:
+        first_day, last_day = year_bounds(year)
+        outside = frame.filter(pl.col("referral_date").is_not_null()
+                               & ((pl.col("referral_date") < first_day) | (pl.col("referral_date") > last_day)))
+        for line, date in outside.select("line", "referral_date").iter_rows():
+            issue("cell_error", "outside_year",
+                  f"referral_date {date} is outside {year} ({first_day} to {last_day}); the referral is left out "
+                  "of this year's figures", line=line, fld="referral_date")
+            left_out.append(line)
+        reason_blank = raw.select(pl.col("decline_reason").str.strip_chars().fill_null("").eq("").alias("blank"))
+        no_reason = frame.with_columns(reason_blank["blank"]).filter(
+            (pl.col("outcome") == "declined") & pl.col("blank"))
+        for (line,) in no_reason.select("line").iter_rows():
+            issue("cell_error", "missing_decline_reason",
+                  "outcome is 'declined' but decline_reason is empty; the referral counts as declined with its "
+                  f"reason not recorded (enter one of: {', '.join(schemas.DECLINE_REASONS)})",
+                  line=line, fld="decline_reason")
+        if known_services is not None:
+            unknown = frame.filter(pl.col("service_id").is_not_null()
+                                   & ~pl.col("service_id").is_in(sorted(known_services)))
+            for line, sid in unknown.select("line", "service_id").iter_rows():
+                issue("cell_error", "unknown_service",
+                      f"service_id {sid!r} is not in refuge_services.csv; the referral counts in England's figures "
+                      "but in no region or authority", line=line, fld="service_id")
+
+    if table is schemas.REFUGE_SERVICES:  # the by-and-for rule, as for the authority returns
+        no_group = frame.filter((pl.col("by_and_for") == "yes") & pl.col("by_and_for_group").is_null())
+        for line, sid in no_group.select("line", "service_id").iter_rows():
+            issue("cell_error", "by_and_for_without_group",
+                  f"service {sid!r} is by-and-for but gives no by_and_for_group; it counts as by-and-for in no group",
+                  line=line, fld="by_and_for_group")
+        stray = frame.filter((pl.col("by_and_for") == "no") & pl.col("by_and_for_group").is_not_null())
+        for line, sid, group in stray.select("line", "service_id", "by_and_for_group").iter_rows():
+            issue("cell_error", "group_without_by_and_for",
+                  f"service {sid!r} is not by-and-for but gives by_and_for_group {group!r}; the group is not used",
+                  line=line, fld="by_and_for_group")
+        if stray.height:
+            frame = frame.with_columns(pl.when(pl.col("by_and_for") == "no").then(None)
+                                       .otherwise(pl.col("by_and_for_group")).alias("by_and_for_group"))
+        over = frame.filter(pl.col("wheelchair_accessible_bedspaces") > pl.col("bedspaces"))
+        for line, sid, wheel, beds in over.select("line", "service_id", "wheelchair_accessible_bedspaces",
+                                                  "bedspaces").iter_rows():
+            issue("warning", "wheelchair_above_bedspaces",
+                  f"service {sid!r} gives {wheel} wheelchair accessible bedspaces but {beds} bedspaces; "
+                  "both are used as sent", line=line, fld="wheelchair_accessible_bedspaces")
+
+    if table is schemas.MARAC_QUARTERLY:
+        ends = quarter_ends(year)
+        odd = frame.filter(pl.col("quarter_end").is_not_null() & ~pl.col("quarter_end").is_in(ends))
+        for line, q in odd.select("line", "quarter_end").iter_rows():
+            issue("cell_error", "not_a_quarter_end",
+                  f"quarter_end {q} is not the last day of a quarter of {year} ({', '.join(ends)}); "
+                  f"the {word} is left out", line=line, fld="quarter_end")
+            left_out.append(line)
+        parts = [c for c in table.names if c.startswith("cases_") and c != "cases_discussed"] + ["repeat_cases"]
+        for part in parts:
+            over = frame.filter(pl.col(part) > pl.col("cases_discussed"))
+            for line, mid, n, total in over.select("line", "marac_id", part, "cases_discussed").iter_rows():
+                issue("warning", "above_cases_discussed",
+                      f"Marac {mid!r}: {part} {n} is more than cases_discussed {total}; both are used as sent",
+                      line=line, fld=part)
+
+    return frame, (pl.Series("line", sorted(set(left_out)), dtype=pl.Int64) if left_out else None)
+
+
+def _check_marac_quarters(year: str, frame: pl.DataFrame, issue) -> None:
+    """A Marac without figures for a quarter (no row, or no cases_discussed): one missing is
+    filled from its previous quarter by the staging step; two or more leave it out."""
+    ends = quarter_ends(year)
+    have = frame.filter(pl.col("cases_discussed").is_not_null()).group_by("marac_id").agg(
+        pl.col("quarter_end").unique())
+    have_by = {m: set(q) for m, q in have.iter_rows()}
+    for marac in sorted(set(frame["marac_id"].drop_nulls().to_list())):
+        missing = [q for q in ends if q not in have_by.get(marac, set())]
+        if not missing:
+            continue
+        if len(missing) == 1:
+            source = "next" if missing[0] == ends[0] else "previous"
+            issue("warning", "marac_quarter_filled",
+                  f"Marac {marac!r} has no figures for the quarter ending {missing[0]}; it is filled from the "
+                  f"{source} quarter", fld="quarter_end", subject=marac)
+        else:
+            issue("warning", "marac_left_out",
+                  f"Marac {marac!r} has no figures for {len(missing)} quarters (ending {', '.join(missing)}); "
+                  f"it is left out of the {year} rates", fld="quarter_end", subject=marac)

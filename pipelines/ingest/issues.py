@@ -21,13 +21,19 @@ class Issue:
     level: str
     code: str
     message: str
+    # what the problem is about when its place alone does not say: the code of a missing
+    # row, the Marac missing a quarter (None for a problem at one cell or line)
+    subject: str | None = None
 
     @property
     def issue_id(self) -> str:
         """Stable across runs: made only from where the problem is and what it is, so a
         decision recorded against it still applies when the same inputs are read again."""
-        key = "|".join(str(x) for x in (self.financial_year, self.source, self.file, self.sheet, self.row,
-                                          self.column_letter, self.field, self.code))
+        parts = [self.financial_year, self.source, self.file, self.sheet, self.row, self.column_letter,
+                 self.field, self.code]
+        if self.subject is not None:  # only then, so every other id is what it always was
+            parts.append(self.subject)
+        key = "|".join(str(x) for x in parts)
         digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:10]
         return f"{SOURCE_PREFIX.get(self.source, 'XX')}-{self.financial_year}-{digest}"
 
