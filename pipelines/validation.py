@@ -1,0 +1,575 @@
+"""Validation suites (Great Expectations): keep them, generate their schema part, run them.
+
+One suite per raw and staged table, kept in `expectations/<table>.json` (GX's own suite
+layout). Each expectation carries in its `meta`:
+
+- `severity`: `blocking` (an error that must stop the final release) or `warning` (a
+  person must look);
+- `origin`: `schema` when it is written by `write_suites()` from the one declaration of
+  the inputs (`pipelines/schemas.py`, as the readers type it) and, for staged tables, from
+  the columns the staging SQL gives on an empty warehouse; `rule` when a person wrote it
+  (consistency rules of the contract, ranges, keys), with `rule` saying why in words.
+
+`python -m pipelines.validation` rewrites the schema part of every suite and keeps the
+rules; `stale_suites()` names the files that are out of date (a test asserts none).
+
+`validate_year(con, year)` runs every suite on that year's rows of the warehouse with GX
+(an ephemeral context, pandas frames pulled from DuckDB) and (re)writes that year's rows
+of the `val_results` table. `checks()` makes Dagster asset checks of the suites.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from pipelines import schemas, warehouse
+from pipelines.paths import PROJECT_DIR
+
+SUITES_DIR = PROJECT_DIR / "expectations"
+BLOCKING, WARNING = "blocking", "warning"
+SEVERITIES = (BLOCKING, WARNING)
+RESULTS_TABLE = "val_results"
+RESULT_SCHEMA = {
+    "financial_year": pl.String, "suite": pl.String, "table_name": pl.String, "expectation": pl.String,
+    "column_name": pl.String, "severity": pl.String, "success": pl.Boolean,
+    "unexpected_count": pl.Int64, "element_count": pl.Int64, "details": pl.String,
+}
+_RESULTS_DDL = (
+    f'CREATE TABLE IF NOT EXISTS {RESULTS_TABLE} (financial_year VARCHAR, suite VARCHAR, table_name VARCHAR, '
+    "expectation VARCHAR, column_name VARCHAR, severity VARCHAR, success BOOLEAN, unexpected_count BIGINT, "
+    "element_count BIGINT, details VARCHAR)"
+)
+GENERATED_NOTE = ("Expectations with origin 'schema' are written from pipelines/schemas.py (and, for staged "
+                  "tables, the staging SQL) by `uv run python -m pipelines.validation`; do not edit them by "
+                  "hand. Expectations with origin 'rule' are written by a person and kept as they are.")
+
+# Column types of the warehouse as pandas dtypes (the frames GX sees use pandas' nullable types)
+_PANDAS_TYPE = {
+    "BIGINT": "Int64", "HUGEINT": "Int64", "INTEGER": "Int32", "VARCHAR": "string", "BOOLEAN": "boolean",
+    "DOUBLE": "Float64",
+}
+_POLARS_TO_DUCKDB = {pl.Int64: "BIGINT", pl.String: "VARCHAR", pl.Boolean: "BOOLEAN"}
+_REGEX = {
+    "date": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+    "year": r"^[0-9]{4}-[0-9]{2}$",
+}
+
+
+# --- Which tables have a suite, and what they are declared from --------------------------
+
+@dataclass(frozen=True)
+class Target:
+    table: str
+    asset: str  # the Dagster asset that writes the table
+    declared: schemas.Table | None = None  # the input table it holds (raw) or carries columns of (staged)
+
+    @property
+    def path(self) -> Path:
+        return SUITES_DIR / f"{self.table}.json"
+
+    @property
+    def layer(self) -> str:
+        return "raw" if self.table.startswith("raw_") else "staging"
+
+
+# the declaration whose columns a staged table carries (same names, same codes)
+STAGED_FROM: dict[str, schemas.Table | None] = {
+    "stg_authority_returns__services": schemas.SERVICES,
+    "stg_womens_aid__referrals": schemas.REFERRALS,
+    "stg_womens_aid__refuge_services": schemas.REFUGE_SERVICES,
+    "stg_safelives__marac_annual": schemas.MARAC_QUARTERLY,
+}
+_ABOUT = schemas.Table("authority_returns", "files", schemas.ABOUT_FIELDS)  # columns of the `about` sheet
+
+
+def targets() -> tuple[Target, ...]:
+    """Every table with a suite, raw tables first, in a fixed order."""
+    out = [Target("raw_authority_returns__files", "raw_authority_returns", _ABOUT),
+           Target("raw_authority_returns__cells", "raw_authority_returns")]
+    out += [Target(t.raw_table, f"raw_{t.source}", t) for t in (*schemas.RETURN_SHEETS, *schemas.EXTRACTS)]
+    for sql in warehouse.sql_files("staging"):
+        declared = STAGED_FROM.get(sql.table)
+        if sql.table == "stg_authority_returns__returns":
+            declared = _ABOUT
+        out.append(Target(sql.table, sql.table, declared))
+    return tuple(out)
+
+
+def target(table: str) -> Target:
+    for t in targets():
+        if t.table == table:
+            return t
+    raise KeyError(f"no validation suite for {table}")
+
+
+# --- The columns of every table, derived (never typed here) ------------------------------
+
+def raw_columns(t: Target) -> dict[str, str]:
+    """Column -> DuckDB type of a raw table, from the schemas the readers write it with."""
+    from pipelines import ingest
+    from pipelines.ingest import extracts
+
+    if t.table == "raw_authority_returns__files":
+        schema = ingest.FILES_SCHEMA
+    elif t.table == "raw_authority_returns__cells":
+        schema = ingest.CELLS_SCHEMA
+    elif t.declared in schemas.RETURN_SHEETS:
+        schema = ingest._sheet_schema(t.declared)
+    else:
+        schema = dict(extracts.empty_frame(t.declared).schema)
+    return {name: _POLARS_TO_DUCKDB[dtype] for name, dtype in schema.items()}
+
+
+@lru_cache(maxsize=1)
+def staged_columns() -> dict[str, dict[str, str]]:
+    """Column -> DuckDB type of every staged table: its SQL run on an empty warehouse."""
+    from pipelines import ingest
+    from pipelines.assets import load_reference
+
+    con = duckdb.connect(":memory:")
+    try:
+        for t in targets():
+            if t.layer == "raw":
+                cols = ", ".join(f'"{c}" {ty}' for c, ty in raw_columns(t).items())
+                con.execute(f'CREATE TABLE "{t.table}" ({cols})')
+        for name, schema in (("raw_issues", ingest.ISSUE_SCHEMA), ("raw_input_files", ingest.INPUT_SCHEMA),
+                             ("raw_ingested", ingest.INGESTED_SCHEMA)):
+            cols = ", ".join(f'"{c}" {_POLARS_TO_DUCKDB[d]}' for c, d in schema.items())
+            con.execute(f'CREATE TABLE "{name}" ({cols})')
+        load_reference(con)
+        pending = list(warehouse.sql_files("staging"))
+        while pending:
+            ready = [s for s in pending if all(r not in {p.table for p in pending} for r in s.reads())]
+            if not ready:
+                raise RuntimeError(f"staging SQL reads in a circle: {[s.table for s in pending]}")
+            for sql in ready:
+                warehouse.build_table(con, sql)
+                pending.remove(sql)
+        return {s.table: dict(con.execute(f'SELECT column_name, data_type FROM information_schema.columns '
+                                          f"WHERE table_name = ? ORDER BY ordinal_position", [s.table]).fetchall())
+                for s in warehouse.sql_files("staging")}
+    finally:
+        con.close()
+
+
+def columns_of(t: Target) -> dict[str, str]:
+    return raw_columns(t) if t.layer == "raw" else staged_columns()[t.table]
+
+
+# --- Writing the schema part of a suite --------------------------------------------------
+
+def _exp(kind: str, severity: str, **kwargs) -> dict:
+    return {"type": kind, "kwargs": kwargs, "meta": {"origin": "schema", "severity": severity}}
+
+
+def _codes_list_regex(codes: tuple[str, ...]) -> str:
+    alt = "|".join(re.escape(c) for c in codes)
+    return rf"^ *({alt}) *(; *({alt}) *)*$"
+
+
+def schema_expectations(t: Target, extra_columns: tuple[str, ...] = ()) -> list[dict]:
+    """The expectations a table's declaration implies, in a fixed order."""
+    cols = columns_of(t)
+    out = [_exp("expect_table_columns_to_match_set", BLOCKING,
+                column_set=sorted([*cols, *extra_columns]), exact_match=True)]
+    out.append(_exp("expect_table_column_types_to_match", BLOCKING,
+                    column_types={name: _PANDAS_TYPE[duck] for name, duck in cols.items()}))
+    location = [c for c in ("file", "sheet_row", "line") if c in cols]
+    if t.layer == "raw" and len(location) == 2 and "column_letter" not in cols:
+        # every row read once: a year read twice, or a row written twice, would double count
+        out.append(_exp("expect_compound_columns_to_be_unique", BLOCKING, column_list=location,
+                        ignore_row_if="never"))
+    if t.table == "raw_authority_returns__cells":
+        out += _cells_expectations()
+    decl = t.declared
+    if decl is not None:
+        for col in decl.columns:
+            name = "about_financial_year" if (decl is _ABOUT and col.name == "financial_year"
+                                              and t.layer == "raw") else col.name
+            if name not in cols or (name == "financial_year" and decl is _ABOUT):
+                continue
+            out += _column_expectations(col, name, cols[name])
+        out += _key_expectations(t, decl, cols)
+    return out
+
+
+def _column_expectations(col: schemas.Column, name: str, duck: str) -> list[dict]:
+    if col.type == "count":
+        return [_exp("expect_column_values_to_be_between", BLOCKING, column=name, min_value=0)]
+    if col.type in ("code", "yesno") and duck == "VARCHAR":
+        return [_exp("expect_column_values_to_be_in_set", BLOCKING, column=name,
+                     value_set=list(col.codes or schemas.YES_NO))]
+    if col.type in _REGEX and duck == "VARCHAR":
+        return [_exp("expect_column_values_to_match_regex", BLOCKING, column=name, regex=_REGEX[col.type])]
+    if col.type == "codes_list":
+        return [_exp("expect_column_values_to_match_regex", BLOCKING, column=name,
+                     regex=_codes_list_regex(col.codes))]
+    return []
+
+
+def _key_expectations(t: Target, decl: schemas.Table, cols: dict[str, str]) -> list[dict]:
+    out: list[dict] = []
+    in_return = ("file",) if t.layer == "raw" and decl.source == "authority_returns" else ()
+    if t.layer == "raw" and decl.key:
+        # one row per code per return: a second row is a structural error (the return is set aside)
+        out.append(_exp("expect_compound_columns_to_be_unique", BLOCKING,
+                        column_list=[*in_return, decl.key], ignore_row_if="any_value_is_missing"))
+        # a key cell holding a cell error leaves the row without its code
+        out.append(_exp("expect_column_values_to_not_be_null", WARNING, column=decl.key))
+        # every code has a row in every return read (a missing row is a warning)
+        out.append(_exp("expect_table_row_count_to_equal", WARNING,
+                        value={"$PARAMETER": f"returns_read * {len(decl.key_codes)}"}))
+        out.append(_exp("expect_column_distinct_values_to_equal_set", WARNING, column=decl.key,
+                        value_set=list(decl.key_codes)))
+    if t.layer == "raw" and decl.unique:
+        if len(decl.unique) == 1 and not in_return:
+            out.append(_exp("expect_column_values_to_be_unique", BLOCKING, column=decl.unique[0]))
+        else:
+            out.append(_exp("expect_compound_columns_to_be_unique", BLOCKING,
+                            column_list=[*in_return, *decl.unique], ignore_row_if="any_value_is_missing"))
+        for c in decl.unique:
+            # a blank identifier is not a duplicate, but its row cannot be told apart
+            out.append(_exp("expect_column_values_to_not_be_null", WARNING, column=c))
+    if t.layer == "raw" and decl.source != "authority_returns":
+        # a missing or quarantined extract leaves the table empty for the year
+        out.append(_exp("expect_table_row_count_to_be_between", WARNING, min_value=1))
+    return out
+
+
+def _cells_expectations() -> list[dict]:
+    """The lineage table of the returns holds count cells of the declared sheets only."""
+    sheets = [t for t in schemas.RETURN_SHEETS]
+    out = [
+        _exp("expect_column_values_to_be_in_set", BLOCKING, column="sheet", value_set=[t.name for t in sheets]),
+        _exp("expect_column_values_to_be_in_set", BLOCKING, column="field",
+             value_set=sorted({c.name for t in sheets for c in t.columns if c.type == "count"})),
+        _exp("expect_column_values_to_be_between", BLOCKING, column="value", min_value=0),
+        _exp("expect_compound_columns_to_be_unique", BLOCKING,
+             column_list=["file", "sheet", "sheet_row", "column_letter"]),
+    ]
+    for t in sheets:
+        if t.key_codes:
+            e = _exp("expect_column_values_to_be_in_set", BLOCKING, column="record_key", value_set=list(t.key_codes),
+                     row_condition=f'sheet=="{t.name}"', condition_parser="pandas")
+            out.append(e)
+    return out
+
+
+def render_suite(t: Target, existing: dict | None) -> str:
+    """The text of a suite file: the schema part written afresh, a person's rules kept."""
+    existing = existing or {}
+    meta = dict(existing.get("meta", {}))
+    meta.update({"table": t.table, "asset": t.asset, "generated": GENERATED_NOTE})
+    derived = tuple(meta.get("frame", {}).get("derived_columns", ()))
+    rules = [e for e in existing.get("expectations", []) if e.get("meta", {}).get("origin") != "schema"]
+    suite = {"name": t.table, "meta": meta, "expectations": schema_expectations(t, derived) + rules}
+    return json.dumps(suite, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _read_suite_file(path: Path) -> dict | None:
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def write_suites() -> list[Path]:
+    """Rewrite the schema part of every suite file; return the files that changed."""
+    changed = []
+    for t in targets():
+        text = render_suite(t, _read_suite_file(t.path))
+        if not t.path.exists() or t.path.read_text(encoding="utf-8") != text:
+            t.path.write_text(text, encoding="utf-8")
+            changed.append(t.path)
+    return changed
+
+
+def stale_suites() -> list[str]:
+    """Suite files missing or out of date with schemas.py and the staging SQL."""
+    return [t.path.name for t in targets()
+            if not t.path.exists() or t.path.read_text(encoding="utf-8") != render_suite(t, _read_suite_file(t.path))]
+
+
+def load_suite(t: Target) -> dict:
+    suite = _read_suite_file(t.path)
+    if suite is None:
+        raise FileNotFoundError(f"{t.path} is missing: run `uv run python -m pipelines.validation`")
+    for e in suite["expectations"]:
+        if e.get("meta", {}).get("severity") not in SEVERITIES:
+            raise ValueError(f"{t.path.name}: {e['type']} has no severity (blocking or warning) in its meta")
+    return suite
+
+
+# --- Running suites ----------------------------------------------------------------------
+
+_GX: dict = {}
+
+
+def _gx():
+    """The GX context and batch definition, made once per process (importing GX takes seconds)."""
+    if not _GX:
+        os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        _register_expectations()
+        context = gx.get_context(mode="ephemeral")
+        context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        batch_def = (context.data_sources.add_pandas("dasa_warehouse")
+                     .add_dataframe_asset("table").add_batch_definition_whole_dataframe("whole_table"))
+        _GX.update(gx=gx, context=context, batch_definition=batch_def)
+    return _GX
+
+
+def _register_expectations() -> None:
+    """Expectations of our own, registered with GX by defining them (once per process)."""
+    from typing import ClassVar
+
+    from great_expectations.expectations.expectation import BatchExpectation
+
+    class ExpectTableColumnTypesToMatch(BatchExpectation):
+        """Every column has the given pandas dtype (`Int64`, `string`, `boolean`, ...): one
+        expectation per table instead of one per column, which GX runs about 40 ms each."""
+
+        column_types: dict
+        metric_dependencies: ClassVar[tuple] = ("table.column_types",)
+        success_keys: ClassVar[tuple] = ("column_types",)
+        args_keys: ClassVar[tuple] = ("column_types",)
+
+        def _validate(self, metrics, runtime_configuration=None, execution_engine=None):
+            observed = {c["name"]: str(c["type"]) for c in metrics["table.column_types"]}
+            expected = self.column_types
+            wrong = {name: observed.get(name, "missing") for name, dtype in sorted(expected.items())
+                     if observed.get(name) != dtype}
+            return {"success": not wrong,
+                    "result": {"observed_value": {name: observed.get(name, "missing") for name in expected},
+                               "details": {"mismatched": wrong}}}
+
+    _GX["custom"] = (ExpectTableColumnTypesToMatch,)
+
+
+@lru_cache(maxsize=None)
+def _suite_object(table: str, mtime: float):
+    gx = _gx()["gx"]
+    suite = load_suite(target(table))
+    # ids (the position in the file) tie each result to its expectation; GX returns them in its own order
+    expectations = [{**e, "id": str(uuid.UUID(int=i + 1))} for i, e in enumerate(suite["expectations"])]
+    return gx.ExpectationSuite(name=suite["name"], expectations=expectations)
+
+
+def frame_sql(t: Target, suite: dict) -> str:
+    """The query whose rows a suite sees: the year's rows of the table, or a reviewed `.sql`
+    file beside the suite that adds the derived columns a consistency rule needs."""
+    frame = suite.get("meta", {}).get("frame")
+    if frame:
+        return (SUITES_DIR / frame["sql"]).read_text(encoding="utf-8")
+    return f'SELECT * FROM "{t.table}" WHERE financial_year = $financial_year ORDER BY ALL'
+
+
+def _to_pandas(table):
+    import pandas as pd
+    import pyarrow as pa
+
+    cols = []
+    for field in table.schema:
+        col = table.column(field.name)
+        if pa.types.is_decimal(field.type) and field.type.scale == 0:
+            col = col.cast(pa.int64())  # HUGEINT sums: whole numbers
+        cols.append(col)
+    table = pa.Table.from_arrays(cols, names=table.column_names)
+    mapping = {pa.int64(): pd.Int64Dtype(), pa.int32(): pd.Int32Dtype(), pa.string(): pd.StringDtype(),
+               pa.large_string(): pd.StringDtype(), pa.bool_(): pd.BooleanDtype(), pa.float64(): pd.Float64Dtype()}
+    return table.to_pandas(types_mapper=mapping.get)
+
+
+def parameters(con: duckdb.DuckDBPyConnection, year: str) -> dict:
+    """Values some expectations compare with, worked out for the year."""
+    start = int(year[:4])
+    returns_read = con.execute(
+        "SELECT count(*) FROM raw_authority_returns__files WHERE financial_year = ? AND status = 'ok'", [year]
+    ).fetchone()[0] if _exists(con, "raw_authority_returns__files") else 0
+    return {
+        "financial_year": year,
+        "returns_read": returns_read,
+        "first_day": f"{start}-04-01",
+        "last_day": f"{start + 1}-03-31",
+        "snapshot_dates": [f"{start}-05-01"],
+        "quarter_ends": [f"{start}-06-30", f"{start}-09-30", f"{start}-12-31", f"{start + 1}-03-31"],
+    }
+
+
+def _exists(con, table: str) -> bool:
+    return con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]).fetchone()[0] > 0
+
+
+def _fmt(v) -> str:
+    if isinstance(v, str):
+        return repr(v if len(v) <= 40 else v[:37] + "...")
+    try:
+        return str(int(v)) if float(v).is_integer() else str(v)
+    except (TypeError, ValueError):
+        return str(v)
+
+
+def _details(cfg, result, success: bool, index_cols: list[str]) -> str:
+    meta = cfg.meta or {}
+    lead = meta.get("rule") or cfg.type.replace("expect_", "").replace("_", " ")
+    res = result.result or {}
+    if result.exception_info and result.exception_info.get("raised_exception"):
+        msg = (result.exception_info.get("exception_message") or "").strip().splitlines()
+        return f"{lead}: could not be run ({msg[0] if msg else 'error'})"
+    if "unexpected_count" in res:
+        n, of = res.get("unexpected_count") or 0, res.get("element_count") or 0
+        if success:
+            return f"{lead}: all {of} rows pass" if not n else f"{lead}: {n} of {of} rows fail, within the threshold"
+        values = ", ".join(_fmt(v) for v in (res.get("partial_unexpected_list") or [])[:5])
+        rows = []
+        for row in (res.get("partial_unexpected_index_list") or [])[:3]:
+            rows.append(" ".join(f"{k}={_fmt(row[k])}" for k in index_cols if k in row and row[k] is not None))
+        text = f"{lead}: {n} of {of} rows fail"
+        if values:
+            text += f"; values: {values}"
+        if rows:
+            text += f"; rows: {'; '.join(rows)}"
+        return text
+    mismatched = (res.get("details") or {}).get("mismatched") if isinstance(res.get("details"), dict) else None
+    if mismatched:
+        expected = cfg.kwargs.get("column_types", {})
+        return f"{lead}: fails; " + "; ".join(
+            f"{name} is {got}, expected {expected.get(name)}" for name, got in sorted(mismatched.items()))
+    observed = res.get("observed_value")
+    if isinstance(observed, dict):
+        observed = ", ".join(f"{k} {v}" for k, v in observed.items())
+    if isinstance(observed, (list, tuple)):
+        observed = ", ".join(_fmt(v) for v in list(observed)[:12]) + (" ..." if len(observed) > 12 else "")
+    expected = {k: v for k, v in cfg.kwargs.items() if k not in ("column", "batch_id", "result_format")}
+    return f"{lead}: {'passes' if success else 'fails'}; observed {observed}" + (
+        "" if success else f"; expected {json.dumps(expected, sort_keys=True, default=str)}")
+
+
+def _column_name(kwargs: dict) -> str | None:
+    if kwargs.get("column"):
+        return kwargs["column"]
+    if kwargs.get("column_A"):
+        return f"{kwargs['column_A']}, {kwargs['column_B']}"
+    if kwargs.get("column_list"):
+        return ", ".join(kwargs["column_list"])
+    return None
+
+
+def run_suite(con: duckdb.DuckDBPyConnection, table: str, year: str, params: dict | None = None) -> list[dict]:
+    """Run one table's suite on one year's rows; one result row per expectation."""
+    t = target(table)
+    suite = load_suite(t)
+    if not _exists(con, t.table):
+        return [dict(financial_year=year, suite=t.table, table_name=t.table, expectation="table_exists",
+                     column_name=None, severity=BLOCKING, success=False, unexpected_count=None,
+                     element_count=None, details=f"the table {t.table} does not exist in the warehouse")]
+    params = params or parameters(con, year)
+    sql = frame_sql(t, suite)
+    names = set(re.findall(r"\$([a-z_]+)", sql))
+    arrow = con.execute(sql, {k: params[k] for k in names}).to_arrow_table()
+    frame = _to_pandas(arrow)
+    index_cols = [c for c in ("file", "sheet", "sheet_row", "line", "gss_code", "service_id", "referral_id",
+                              "marac_id", "geography_code") if c in frame.columns][:3]
+    g = _gx()
+    gx_suite = _suite_object(t.table, t.path.stat().st_mtime)
+    batch = g["batch_definition"].get_batch(batch_parameters={"dataframe": frame})
+    # BASIC (counts and a few values) costs about two thirds of SUMMARY; the rows of the few
+    # failures are asked for afterwards
+    result = batch.validate(gx_suite, result_format={"result_format": "BASIC", "partial_unexpected_count": 5},
+                            expectation_parameters=params)
+    order = {e.id: i for i, e in enumerate(gx_suite.expectations)}
+    results = {r.expectation_config.id: r for r in result.results}
+    failed = [e for e in gx_suite.expectations if not results[e.id].success and index_cols
+              and "unexpected_count" in (results[e.id].result or {})]
+    if failed:
+        again = g["gx"].ExpectationSuite(name=f"{t.table}_failed", expectations=[e.configuration for e in failed])
+        detail = batch.validate(again, expectation_parameters=params, result_format={
+            "result_format": "SUMMARY", "partial_unexpected_count": 5, "unexpected_index_column_names": index_cols})
+        for r in detail.results:
+            results[r.expectation_config.id] = r
+    rows = []
+    for r in sorted(results.values(), key=lambda r: order.get(r.expectation_config.id, 0)):
+        cfg = r.expectation_config
+        raised = bool(r.exception_info and r.exception_info.get("raised_exception"))
+        success = bool(r.success) and not raised
+        res = r.result or {}
+        rows.append(dict(
+            financial_year=year, suite=t.table, table_name=t.table, expectation=cfg.type,
+            column_name=_column_name(cfg.kwargs), severity=cfg.meta["severity"], success=success,
+            unexpected_count=res.get("unexpected_count"),
+            element_count=res.get("element_count", len(frame) if "observed_value" in res else None),
+            details=_details(cfg, r, success, index_cols),
+        ))
+    return rows
+
+
+def store_results(con: duckdb.DuckDBPyConnection, year: str, suites: list[str], rows: list[dict]) -> pl.DataFrame:
+    frame = pl.DataFrame(rows, schema=RESULT_SCHEMA, orient="row")
+    con.execute(_RESULTS_DDL)
+    con.execute(f"DELETE FROM {RESULTS_TABLE} WHERE financial_year = ? AND suite IN (SELECT unnest(?))",
+                [year, suites])
+    con.register("_val_incoming", frame.to_arrow())
+    try:
+        con.execute(f"INSERT INTO {RESULTS_TABLE} BY NAME SELECT * FROM _val_incoming")
+    finally:
+        con.unregister("_val_incoming")
+    return frame
+
+
+def validate_year(con: duckdb.DuckDBPyConnection, year: str, tables: list[str] | None = None) -> pl.DataFrame:
+    """Run the suites (all, or those of `tables`) on one year; (re)write those rows of
+    `val_results` and return them."""
+    tables = list(tables) if tables else [t.table for t in targets()]
+    params = parameters(con, year)
+    rows: list[dict] = []
+    for table in tables:
+        rows += run_suite(con, table, year, params)
+    return store_results(con, year, tables, rows)
+
+
+def failures(results: pl.DataFrame, severity: str = BLOCKING) -> pl.DataFrame:
+    return results.filter(~pl.col("success") & (pl.col("severity") == severity))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m pipelines.validation`: rewrite the schema part of the suites.
+    `--check`: only say which are out of date. `--year Y --db PATH`: run the suites."""
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m pipelines.validation", description=main.__doc__)
+    p.add_argument("--check", action="store_true")
+    p.add_argument("--year")
+    p.add_argument("--db", type=Path, default=PROJECT_DIR / "data" / "processed" / "dasa.duckdb")
+    args = p.parse_args(argv)
+    if args.year:
+        with warehouse.connect(args.db) as con:
+            start = time.monotonic()
+            res = validate_year(con, args.year)
+            took = time.monotonic() - start
+        bad = res.filter(~pl.col("success"))
+        for row in bad.iter_rows(named=True):
+            print(f"{row['severity']:8} {row['table_name']}: {row['details']}")
+        print(f"{res.height} expectations on {args.year}, {bad.height} failed, in {took:.1f} s")
+        return 1 if failures(res).height else 0
+    if args.check:
+        stale = stale_suites()
+        for name in stale:
+            print(f"out of date: expectations/{name}")
+        return 1 if stale else 0
+    for path in write_suites():
+        print(f"wrote {path.relative_to(PROJECT_DIR)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
