@@ -173,9 +173,14 @@ def _exp(kind: str, severity: str, **kwargs) -> dict:
     return {"type": kind, "kwargs": kwargs, "meta": {"origin": "schema", "severity": severity}}
 
 
+def where(column: str, operator: str, value) -> dict:
+    """A GX row condition (a serialised `great_expectations.expectations.row_conditions` object)."""
+    return {"type": "comparison", "column": {"name": column}, "operator": operator, "parameter": value}
+
+
 def _codes_list_regex(codes: tuple[str, ...]) -> str:
     alt = "|".join(re.escape(c) for c in codes)
-    return rf"^ *({alt}) *(; *({alt}) *)*$"
+    return rf"^ *(?:{alt}) *(?:; *(?:{alt}) *)*$"
 
 
 def schema_expectations(t: Target, extra_columns: tuple[str, ...] = ()) -> list[dict]:
@@ -261,7 +266,7 @@ def _cells_expectations() -> list[dict]:
     for t in sheets:
         if t.key_codes:
             e = _exp("expect_column_values_to_be_in_set", BLOCKING, column="record_key", value_set=list(t.key_codes),
-                     row_condition=f'sheet=="{t.name}"', condition_parser="pandas")
+                     row_condition=where("sheet", "==", t.name))
             out.append(e)
     return out
 
@@ -539,6 +544,96 @@ def validate_year(con: duckdb.DuckDBPyConnection, year: str, tables: list[str] |
 
 def failures(results: pl.DataFrame, severity: str = BLOCKING) -> pl.DataFrame:
     return results.filter(~pl.col("success") & (pl.col("severity") == severity))
+
+
+# --- Dagster asset checks ----------------------------------------------------------------
+
+VALIDATE_YEARS_TAG = "dasa/validate_years"  # run tag: the years to validate (comma-separated)
+
+
+def _years_to_validate(context, con: duckdb.DuckDBPyConnection, tables: list[str]) -> list[str]:
+    """The run's tag if set (a release build validates the years it publishes), else the
+    partitions of the run, else every year the tables hold."""
+    tagged = context.run.tags.get(VALIDATE_YEARS_TAG)
+    try:
+        keys = list(context.op_execution_context.partition_keys)
+    except Exception:  # a run without partitions (staging assets, or checks run on their own)
+        keys = []
+    if not keys:
+        present = [t for t in tables if _exists(con, t)]
+        keys = sorted({y for t in present for (y,) in con.execute(f'SELECT DISTINCT financial_year FROM "{t}"').fetchall()})
+    if tagged:
+        wanted = set(tagged.split(","))
+        keys = [y for y in keys if y in wanted]
+    return keys
+
+
+def check_name(table: str) -> str:
+    return table
+
+
+def asset_checks() -> list:
+    """One multi-asset check per asset, with one check per suite of the tables it writes.
+
+    A check fails with ERROR severity (blocking: downstream assets do not run) when a
+    blocking expectation fails, unless the build is a draft; it fails with WARN when only
+    warnings fail. Every result is in `val_results`."""
+    import dagster as dg
+
+    by_asset: dict[str, list[Target]] = {}
+    for t in targets():
+        by_asset.setdefault(t.asset, []).append(t)
+    return [_asset_check(dg, asset, ts) for asset, ts in by_asset.items()]
+
+
+def _asset_check(dg, asset: str, ts: list[Target]):
+    tables = [t.table for t in ts]
+    specs = [dg.AssetCheckSpec(check_name(t.table), asset=asset, blocking=True,
+                               description=f"The validation suite expectations/{t.path.name} on {t.table}, "
+                                           "for each financial year")
+             for t in ts]
+
+    @dg.multi_asset_check(specs=specs, name=f"validate_{asset}", required_resource_keys={"dasa"})
+    def _check(context):
+        dasa = context.resources.dasa
+        with dasa.connect() as con:
+            years = _years_to_validate(context, con, tables)
+            frames = [validate_year(con, y, tables) for y in years]
+        results = pl.concat(frames) if frames else pl.DataFrame(schema=RESULT_SCHEMA)
+        for table in tables:
+            mine = results.filter(pl.col("table_name") == table)
+            blocking, warnings = failures(mine, BLOCKING), failures(mine, WARNING)
+            severity = dg.AssetCheckSeverity.ERROR if blocking.height and not dasa.draft else dg.AssetCheckSeverity.WARN
+            failed = pl.concat([blocking, warnings])
+            yield dg.AssetCheckResult(
+                check_name=check_name(table), asset_key=asset,
+                passed=failed.height == 0, severity=severity,
+                metadata={
+                    "years": dg.MetadataValue.text(", ".join(years) or "none"),
+                    "expectations_run": mine.height,
+                    "blocking_failed": blocking.height,
+                    "warnings_failed": warnings.height,
+                    "failures": dg.MetadataValue.md("\n".join(
+                        f"- {r['financial_year']} **{r['severity']}** `{r['expectation']}`: {r['details']}"
+                        for r in failed.head(20).iter_rows(named=True)) or "none"),
+                },
+            )
+
+    return _check
+
+
+def blocking_summary(con: duckdb.DuckDBPyConnection, years: list[str], limit: int = 10) -> str:
+    """A few lines a person can act on: the blocking expectations that failed."""
+    if not _exists(con, RESULTS_TABLE):
+        return "a blocking validation check failed"
+    rows = con.execute(
+        f"SELECT financial_year, table_name, details FROM {RESULTS_TABLE} "
+        "WHERE NOT success AND severity = 'blocking' AND financial_year IN (SELECT unnest(?)) "
+        "ORDER BY financial_year, suite, expectation, column_name", [years]).fetchall()
+    lines = [f"  {y} {table}: {details}" for y, table, details in rows[:limit]]
+    if len(rows) > limit:
+        lines.append(f"  ... and {len(rows) - limit} more (table val_results)")
+    return f"{len(rows)} blocking validation error(s) stop the release:\n" + "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
