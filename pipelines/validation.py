@@ -83,14 +83,15 @@ class Target:
         return "raw" if self.table.startswith("raw_") else "staging"
 
 
+_ABOUT = schemas.Table("authority_returns", "files", schemas.ABOUT_FIELDS)  # columns of the `about` sheet
 # the declaration whose columns a staged table carries (same names, same codes)
-STAGED_FROM: dict[str, schemas.Table | None] = {
+STAGED_FROM: dict[str, schemas.Table] = {
+    "stg_authority_returns__returns": _ABOUT,
     "stg_authority_returns__services": schemas.SERVICES,
     "stg_womens_aid__referrals": schemas.REFERRALS,
     "stg_womens_aid__refuge_services": schemas.REFUGE_SERVICES,
     "stg_safelives__marac_annual": schemas.MARAC_QUARTERLY,
 }
-_ABOUT = schemas.Table("authority_returns", "files", schemas.ABOUT_FIELDS)  # columns of the `about` sheet
 
 
 def targets() -> tuple[Target, ...]:
@@ -98,11 +99,7 @@ def targets() -> tuple[Target, ...]:
     out = [Target("raw_authority_returns__files", "raw_authority_returns", _ABOUT),
            Target("raw_authority_returns__cells", "raw_authority_returns")]
     out += [Target(t.raw_table, f"raw_{t.source}", t) for t in (*schemas.RETURN_SHEETS, *schemas.EXTRACTS)]
-    for sql in warehouse.sql_files("staging"):
-        declared = STAGED_FROM.get(sql.table)
-        if sql.table == "stg_authority_returns__returns":
-            declared = _ABOUT
-        out.append(Target(sql.table, sql.table, declared))
+    out += [Target(sql.table, sql.table, STAGED_FROM.get(sql.table)) for sql in warehouse.sql_files("staging")]
     return tuple(out)
 
 
@@ -124,7 +121,7 @@ def raw_columns(t: Target) -> dict[str, str]:
         schema = ingest.FILES_SCHEMA
     elif t.table == "raw_authority_returns__cells":
         schema = ingest.CELLS_SCHEMA
-    elif t.declared in schemas.RETURN_SHEETS:
+    elif t.declared.source == "authority_returns":
         schema = ingest._sheet_schema(t.declared)
     else:
         schema = dict(extracts.empty_frame(t.declared).schema)
@@ -415,9 +412,9 @@ def _exists(con, table: str) -> bool:
     return con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]).fetchone()[0] > 0
 
 
-def _fmt(v) -> str:
+def _fmt(v, limit: int | None = 40) -> str:
     if isinstance(v, str):
-        return repr(v if len(v) <= 40 else v[:37] + "...")
+        return repr(v if limit is None or len(v) <= limit else v[:limit - 3] + "...")
     try:
         return str(int(v)) if float(v).is_integer() else str(v)
     except (TypeError, ValueError):
@@ -438,7 +435,7 @@ def _details(cfg, result, success: bool, index_cols: list[str]) -> str:
         values = ", ".join(_fmt(v) for v in (res.get("partial_unexpected_list") or [])[:5])
         rows = []
         for row in (res.get("partial_unexpected_index_list") or [])[:3]:
-            rows.append(" ".join(f"{k}={_fmt(row[k])}" for k in index_cols if k in row and row[k] is not None))
+            rows.append(" ".join(f"{k}={_fmt(row[k], None)}" for k in index_cols if k in row and row[k] is not None))
         text = f"{lead}: {n} of {of} rows fail"
         if values:
             text += f"; values: {values}"
