@@ -99,7 +99,8 @@ def build_release(
         try:
             result = dg.materialize([*assets, *checks], selection=selection, partition_key=partition_key,
                                     tags=tags, resources=resources, instance=instance, raise_on_error=True,
-                                    run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}})
+                                    # CRITICAL: a failed check is reported below, not as Dagster's stack trace
+                                    run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}})
         except DagsterAssetCheckFailedError:
             with warehouse.connect(db_path) as con:
                 summary = validation.blocking_summary(con, release_years)
