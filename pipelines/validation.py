@@ -166,8 +166,8 @@ def columns_of(t: Target) -> dict[str, str]:
 
 # --- Writing the schema part of a suite --------------------------------------------------
 
-def _exp(kind: str, severity: str, **kwargs) -> dict:
-    return {"type": kind, "kwargs": kwargs, "meta": {"origin": "schema", "severity": severity}}
+def _exp(kind: str, severity: str, why: str, **kwargs) -> dict:
+    return {"type": kind, "kwargs": kwargs, "meta": {"origin": "schema", "severity": severity, "rule": why}}
 
 
 def where(column: str, operator: str, value) -> dict:
@@ -183,14 +183,15 @@ def _codes_list_regex(codes: tuple[str, ...]) -> str:
 def schema_expectations(t: Target, extra_columns: tuple[str, ...] = ()) -> list[dict]:
     """The expectations a table's declaration implies, in a fixed order."""
     cols = columns_of(t)
-    out = [_exp("expect_table_columns_to_match_set", BLOCKING,
+    out = [_exp("expect_table_columns_to_match_set", BLOCKING, "the table has exactly its declared columns",
                 column_set=sorted([*cols, *extra_columns]), exact_match=True)]
-    out.append(_exp("expect_table_column_types_to_match", BLOCKING,
+    out.append(_exp("expect_table_column_types_to_match", BLOCKING, "every column has its declared type",
                     column_types={name: _PANDAS_TYPE[duck] for name, duck in cols.items()}))
     location = [c for c in ("file", "sheet_row", "line") if c in cols]
     if t.layer == "raw" and len(location) == 2 and "column_letter" not in cols:
         # every row read once: a year read twice, or a row written twice, would double count
-        out.append(_exp("expect_compound_columns_to_be_unique", BLOCKING, column_list=location,
+        out.append(_exp("expect_compound_columns_to_be_unique", BLOCKING, "every input row is read once",
+                        column_list=location,
                         ignore_row_if="never"))
     if t.table == "raw_authority_returns__cells":
         out += _cells_expectations()
@@ -208,15 +209,17 @@ def schema_expectations(t: Target, extra_columns: tuple[str, ...] = ()) -> list[
 
 def _column_expectations(col: schemas.Column, name: str, duck: str) -> list[dict]:
     if col.type == "count":
-        return [_exp("expect_column_values_to_be_between", BLOCKING, column=name, min_value=0)]
+        return [_exp("expect_column_values_to_be_between", BLOCKING, f"{name} is a count: 0 or more",
+                     column=name, min_value=0)]
     if col.type in ("code", "yesno") and duck == "VARCHAR":
-        return [_exp("expect_column_values_to_be_in_set", BLOCKING, column=name,
+        return [_exp("expect_column_values_to_be_in_set", BLOCKING, f"{name} is one of its codes", column=name,
                      value_set=list(col.codes or schemas.YES_NO))]
     if col.type in _REGEX and duck == "VARCHAR":
-        return [_exp("expect_column_values_to_match_regex", BLOCKING, column=name, regex=_REGEX[col.type])]
+        return [_exp("expect_column_values_to_match_regex", BLOCKING, f"{name} is written as a {col.type}",
+                     column=name, regex=_REGEX[col.type])]
     if col.type == "codes_list":
-        return [_exp("expect_column_values_to_match_regex", BLOCKING, column=name,
-                     regex=_codes_list_regex(col.codes))]
+        return [_exp("expect_column_values_to_match_regex", BLOCKING, f"{name} lists known codes separated by ';'",
+                     column=name, regex=_codes_list_regex(col.codes))]
     return []
 
 
@@ -225,26 +228,31 @@ def _key_expectations(t: Target, decl: schemas.Table, cols: dict[str, str]) -> l
     in_return = ("file",) if t.layer == "raw" and decl.source == "authority_returns" else ()
     if t.layer == "raw" and decl.key:
         # one row per code per return: a second row is a structural error (the return is set aside)
-        out.append(_exp("expect_compound_columns_to_be_unique", BLOCKING,
+        out.append(_exp("expect_compound_columns_to_be_unique", BLOCKING, f"one row per {decl.key} in a return",
                         column_list=[*in_return, decl.key], ignore_row_if="any_value_is_missing"))
         # a key cell holding a cell error leaves the row without its code
-        out.append(_exp("expect_column_values_to_not_be_null", WARNING, column=decl.key))
+        out.append(_exp("expect_column_values_to_not_be_null", WARNING, f"every row gives its {decl.key}",
+                        column=decl.key))
         # every code has a row in every return read (a missing row is a warning); with the
         # key unique per return and in its codes, this also says no code is missing anywhere
         out.append(_exp("expect_table_row_count_to_equal", WARNING,
+                        f"every return read has a row for each of the {len(decl.key_codes)} {decl.key} codes",
                         value={"$PARAMETER": f"returns_read * {len(decl.key_codes)}"}))
     if t.layer == "raw" and decl.unique:
         if len(decl.unique) == 1 and not in_return:
-            out.append(_exp("expect_column_values_to_be_unique", BLOCKING, column=decl.unique[0]))
+            out.append(_exp("expect_column_values_to_be_unique", BLOCKING, f"{decl.unique[0]} is unique",
+                            column=decl.unique[0]))
         else:
             out.append(_exp("expect_compound_columns_to_be_unique", BLOCKING,
+                            f"{', '.join(decl.unique)} is unique" + (" within a return" if in_return else ""),
                             column_list=[*in_return, *decl.unique], ignore_row_if="any_value_is_missing"))
         for c in decl.unique:
             # a blank identifier is not a duplicate, but its row cannot be told apart
-            out.append(_exp("expect_column_values_to_not_be_null", WARNING, column=c))
+            out.append(_exp("expect_column_values_to_not_be_null", WARNING, f"every row gives its {c}", column=c))
     if t.layer == "raw" and decl.source != "authority_returns":
         # a missing or quarantined extract leaves the table empty for the year
-        out.append(_exp("expect_table_row_count_to_be_between", WARNING, min_value=1))
+        out.append(_exp("expect_table_row_count_to_be_between", WARNING, "the extract was read and has rows",
+                        min_value=1))
     return out
 
 
@@ -252,16 +260,17 @@ def _cells_expectations() -> list[dict]:
     """The lineage table of the returns holds count cells of the declared sheets only."""
     sheets = [t for t in schemas.RETURN_SHEETS]
     out = [
-        _exp("expect_column_values_to_be_in_set", BLOCKING, column="sheet", value_set=[t.name for t in sheets]),
-        _exp("expect_column_values_to_be_in_set", BLOCKING, column="field",
+        _exp("expect_column_values_to_be_in_set", BLOCKING, "cells come from the declared sheets", column="sheet", value_set=[t.name for t in sheets]),
+        _exp("expect_column_values_to_be_in_set", BLOCKING, "cells are the declared count columns", column="field",
              value_set=sorted({c.name for t in sheets for c in t.columns if c.type == "count"})),
-        _exp("expect_column_values_to_be_between", BLOCKING, column="value", min_value=0),
-        _exp("expect_compound_columns_to_be_unique", BLOCKING,
+        _exp("expect_column_values_to_be_between", BLOCKING, "a count is 0 or more", column="value", min_value=0),
+        _exp("expect_compound_columns_to_be_unique", BLOCKING, "every cell is read once",
              column_list=["file", "sheet", "sheet_row", "column_letter"]),
     ]
     for t in sheets:
         if t.key_codes:
-            e = _exp("expect_column_values_to_be_in_set", BLOCKING, column="record_key", value_set=list(t.key_codes),
+            e = _exp("expect_column_values_to_be_in_set", BLOCKING, f"the cells of sheet {t.name} are in rows of its codes",
+                     column="record_key", value_set=list(t.key_codes),
                      row_condition=where("sheet", "==", t.name))
             out.append(e)
     return out
@@ -420,15 +429,19 @@ def _fmt(v, limit: int | None = 40) -> str:
         return str(v)
 
 
-def _details(cfg, result, success: bool, index_cols: list[str]) -> str:
+_ROW_EXPECTATIONS = ("expect_column_values_", "expect_compound_columns_", "expect_column_pair_values_",
+                     "expect_multicolumn_", "expect_select_column_values_")
+
+
+def _details(cfg, result, success: bool, index_cols: list[str], elements: int | None = None) -> str:
     meta = cfg.meta or {}
     lead = meta.get("rule") or cfg.type.removeprefix("expect_").replace("_", " ")
-    if not meta.get("rule") and _column_name(cfg.kwargs):
-        lead = f"{_column_name(cfg.kwargs)}: {lead}"
     res = result.result or {}
     if result.exception_info and result.exception_info.get("raised_exception"):
         msg = (result.exception_info.get("exception_message") or "").strip().splitlines()
         return f"{lead}: could not be run ({msg[0] if msg else 'error'})"
+    if success and not res:
+        return f"{lead}: all {elements} rows pass" if elements is not None else f"{lead}: passes"
     if "unexpected_count" in res:
         n, of = res.get("unexpected_count") or 0, res.get("element_count") or 0
         if success:
@@ -486,19 +499,18 @@ def run_suite(con: duckdb.DuckDBPyConnection, table: str, year: str, params: dic
     g = _gx()
     gx_suite = _suite_object(t.table, t.path.stat().st_mtime)
     batch = g["batch_definition"].get_batch(batch_parameters={"dataframe": frame})
-    # BASIC (counts and a few values) costs about two thirds of SUMMARY; the rows of the few
-    # failures are asked for afterwards
-    result = batch.validate(gx_suite, result_format={"result_format": "BASIC", "partial_unexpected_count": 5},
-                            expectation_parameters=params)
+    # Most expectations pass: the first run asks only pass or fail (a quarter cheaper than
+    # counts); the failures are run again for their counts, values and rows.
+    result = batch.validate(gx_suite, result_format={"result_format": "BOOLEAN_ONLY"}, expectation_parameters=params)
     order = {e.id: i for i, e in enumerate(gx_suite.expectations)}
     results = {r.expectation_config.id: r for r in result.results}
-    failed = [e for e in gx_suite.expectations if not results[e.id].success and index_cols
-              and "unexpected_count" in (results[e.id].result or {})]
+    failed = [e for e in gx_suite.expectations if not results[e.id].success]
     if failed:
+        fmt = {"result_format": "SUMMARY", "partial_unexpected_count": 5}
+        if index_cols:
+            fmt["unexpected_index_column_names"] = index_cols
         again = g["gx"].ExpectationSuite(name=f"{t.table}_failed", expectations=[e.configuration for e in failed])
-        detail = batch.validate(again, expectation_parameters=params, result_format={
-            "result_format": "SUMMARY", "partial_unexpected_count": 5, "unexpected_index_column_names": index_cols})
-        for r in detail.results:
+        for r in batch.validate(again, expectation_parameters=params, result_format=fmt).results:
             results[r.expectation_config.id] = r
     rows = []
     for r in sorted(results.values(), key=lambda r: order.get(r.expectation_config.id, 0)):
@@ -506,12 +518,17 @@ def run_suite(con: duckdb.DuckDBPyConnection, table: str, year: str, params: dic
         raised = bool(r.exception_info and r.exception_info.get("raised_exception"))
         success = bool(r.success) and not raised
         res = r.result or {}
+        unexpected, elements = res.get("unexpected_count"), res.get("element_count")
+        if success and not res and cfg.type.startswith(_ROW_EXPECTATIONS):
+            # a row-by-row expectation that passed (no `mostly` is used): no row failed, and
+            # without a row condition it looked at every row
+            unexpected = 0
+            elements = None if cfg.kwargs.get("row_condition") else len(frame)
         rows.append(dict(
             financial_year=year, suite=t.table, table_name=t.table, expectation=cfg.type,
             column_name=_column_name(cfg.kwargs), severity=cfg.meta["severity"], success=success,
-            unexpected_count=res.get("unexpected_count"),
-            element_count=res.get("element_count", len(frame) if "observed_value" in res else None),
-            details=_details(cfg, r, success, index_cols),
+            unexpected_count=unexpected, element_count=elements,
+            details=_details(cfg, r, success, index_cols, elements),
         ))
     return rows
 
