@@ -80,9 +80,10 @@ def scratch(small_db, tmp_path):
     con.close()
 
 
-def _failed(results: pl.DataFrame, table: str, expectation: str, column: str) -> dict:
+def _failed(results: pl.DataFrame, table: str, expectation: str, column: str | None) -> dict:
+    on_column = pl.col("column_name").is_null() if column is None else pl.col("column_name") == column
     rows = results.filter(~pl.col("success") & (pl.col("table_name") == table)
-                          & (pl.col("expectation") == expectation) & (pl.col("column_name") == column))
+                          & (pl.col("expectation") == expectation) & on_column)
     assert rows.height == 1, results.filter(~pl.col("success")).select("table_name", "expectation", "column_name", "details")
     return rows.row(0, named=True)
 
@@ -100,6 +101,7 @@ def test_suites_catch_an_unknown_code_a_negative_count_and_a_duplicate_key(scrat
                     "WHERE financial_year = ? AND destination = 'unknown' AND file LIKE '%E06000002%'", [year])
     scratch.execute("INSERT INTO raw_womens_aid__referrals SELECT * REPLACE (line + 100 AS line) "
                     "FROM raw_womens_aid__referrals WHERE financial_year = ? AND referral_id = 'R00001'", [year])
+    scratch.execute("ALTER TABLE raw_womens_aid__referrals ALTER children TYPE DOUBLE")
     results = validation.validate_year(scratch, year, tables)
 
     code = _failed(results, "raw_authority_returns__supported", "expect_column_values_to_be_in_set", "accommodation_type")
@@ -110,6 +112,8 @@ def test_suites_catch_an_unknown_code_a_negative_count_and_a_duplicate_key(scrat
     duplicate = _failed(results, "raw_womens_aid__referrals", "expect_column_values_to_be_unique", "referral_id")
     assert duplicate["severity"] == "blocking" and duplicate["unexpected_count"] == 2
     assert "'R00001'" in duplicate["details"]
+    retyped = _failed(results, "raw_womens_aid__referrals", "expect_table_column_types_to_match", None)
+    assert retyped["severity"] == "blocking" and "children is Float64, expected Int64" in retyped["details"]
     # the other year is untouched, and rerunning replaces the year's rows instead of adding to them
     stored = pl.from_arrow(scratch.execute("SELECT * FROM val_results").to_arrow_table())
     assert stored.filter(pl.col("financial_year") == year).height == results.height == clean.height
