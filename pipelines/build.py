@@ -104,7 +104,7 @@ def build_release(
         except DagsterAssetCheckFailedError:
             with warehouse.connect(db_path) as con:
                 summary = validation.blocking_summary(con, release_years)
-            raise BuildError(f"{summary}\nFix the inputs (or accept the issues), or build a draft.") from None
+            raise BuildError(f"{summary}\nFix the inputs, or build a draft (a draft is not stopped by them).") from None
         if not result.success:  # pragma: no cover - raise_on_error raises first
             raise BuildError(f"the build of {selection} failed")
 
