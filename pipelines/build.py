@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Callable
 
 import dagster as dg
+from dagster._core.errors import DagsterAssetCheckFailedError
 
-from pipelines import warehouse
+from pipelines import validation, warehouse
 from pipelines.assets import SOURCES, build_assets, years_in
 from pipelines.paths import PROCESSED_DIR, PROJECT_DIR, RAW_DIR, RELEASES_DIR
 from pipelines.resources import DasaSettings
@@ -99,6 +100,7 @@ def build_release(
         vintages_dir=str(Path(vintages_dir).resolve()) if vintages_dir else "",
     )
     assets = build_assets(years)
+    checks = validation.asset_checks()  # the validation suites, run after the assets they check
     resources = {"dasa": settings}
     if instance is None:
         dagster_environment()
@@ -106,10 +108,19 @@ def build_release(
 
     def run(selection: list[str], partition_key: str | None = None, partition_range: tuple[str, str] | None = None) -> None:
         tags = {"dagster/asset_partition_range_start": partition_range[0],
-                "dagster/asset_partition_range_end": partition_range[1]} if partition_range else None
-        result = dg.materialize(assets, selection=selection, partition_key=partition_key, tags=tags,
-                                resources=resources, instance=instance, raise_on_error=True,
-                                run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}})
+                "dagster/asset_partition_range_end": partition_range[1]} if partition_range else {}
+        # the suites run on the years this build publishes (earlier years, read for the change
+        # figures, are validated when their own release is built)
+        tags[validation.VALIDATE_YEARS_TAG] = ",".join(release_years)
+        try:
+            result = dg.materialize([*assets, *checks], selection=selection, partition_key=partition_key,
+                                    tags=tags, resources=resources, instance=instance, raise_on_error=True,
+                                    # CRITICAL: a failed check is reported below, not as Dagster's stack trace
+                                    run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}})
+        except DagsterAssetCheckFailedError:
+            with warehouse.connect(db_path) as con:
+                summary = validation.blocking_summary(con, release_years)
+            raise BuildError(f"{summary}\nFix the inputs, or build a draft (a draft is not stopped by them).") from None
         if not result.success:  # pragma: no cover - raise_on_error raises first
             raise BuildError(f"the build of {selection} failed")
 

@@ -6,6 +6,7 @@ import os
 
 import dagster as dg
 
+from pipelines import validation
 from pipelines.assets import build_assets, years_in
 from pipelines.paths import RAW_DIR
 from pipelines.resources import DasaSettings
@@ -14,6 +15,7 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
 defs = dg.Definitions(
     assets=build_assets(years_in(RAW_DIR)),
+    asset_checks=validation.asset_checks(),
     resources={"dasa": DasaSettings()},
     executor=dg.in_process_executor,
 )
