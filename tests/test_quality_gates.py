@@ -295,12 +295,21 @@ def test_final_refuses_while_an_error_is_open_and_names_it(small_raw, open_ids, 
 
 
 def test_quality_report_renders_validation_results_when_the_suites_ran(draft_build, small_raw, tmp_path):
+    # a build runs the suites (Dagster asset checks): their results are in the report
     draft_quality = (draft_build.release_dir / "quality.html").read_text(encoding="utf-8")
-    assert "Validation suites not run" in draft_quality
-    assert not (draft_build.release_dir / "data" / "validation_results.csv").exists()
+    assert "Validation suites not run" not in draft_quality
+    assert (draft_build.release_dir / "data" / "validation_results.csv").exists()
+
+    # a warehouse without results says so
+    bare = tmp_path / "bare.duckdb"
+    shutil.copy(draft_build.db_path, bare)
+    release = _release_from(bare, small_raw, tmp_path / "bare_release",
+                            lambda con: con.execute("DROP TABLE IF EXISTS val_results"))
+    assert "Validation suites not run" in (release / "quality.html").read_text(encoding="utf-8")
+    assert not (release / "data" / "validation_results.csv").exists()
 
     def add_results(con):
-        con.execute("""CREATE TABLE val_results AS SELECT * FROM (VALUES
+        con.execute("""CREATE OR REPLACE TABLE val_results AS SELECT * FROM (VALUES
             ('2024-25', 'raw_authority_returns__supported', 'raw_authority_returns__supported',
              'expect_column_values_to_be_between', 'women', 'blocking', false, 3, 40, 'min_value 0'),
             ('2024-25', 'raw_authority_returns__supported', 'raw_authority_returns__supported',

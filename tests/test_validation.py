@@ -175,7 +175,12 @@ def test_every_suite_is_a_blocking_asset_check_of_the_asset_writing_its_table():
     assert len(specs) == len(validation.targets()) and all(s.blocking for s in specs)
 
 
-def test_a_blocking_error_stops_the_release_with_a_message_and_a_draft_still_builds(small_raw, tmp_path):
+def test_a_blocking_error_stops_the_release_with_a_message_and_a_draft_still_builds(small_raw, tmp_path, monkeypatch):
+    """The suites are the second line of defence: if the reader missed a repeated referral_id
+    (its own check switched off here), the suite stops the release."""
+    from pipelines.ingest import extracts
+
+    monkeypatch.setattr(extracts, "_check_rows", lambda table, year, raw, frame, *a, **k: (frame, None))
     raw = tmp_path / "raw"
     shutil.copytree(small_raw, raw)
     referrals = raw / "2024-25" / "womens_aid" / "referrals.csv"
