@@ -159,10 +159,32 @@ def cmd_check(args: argparse.Namespace) -> int:
             written = write_query_lists(assessment, out)
             print_check_summary(assessment, y, raw_dir, out, len(written) - 1)
             blocking += assessment.open_errors.height
+            blocking += print_validation_summary(con, y)
     finally:
         con.close()
     print(f"Checked in {time.monotonic() - start:.1f} s.")
     return 1 if blocking else 0
+
+
+def print_validation_summary(con, year: str) -> int:
+    """Run the validation suites of the raw tables (the staged ones need a build) and print
+    what failed; returns the number of blocking failures."""
+    from pipelines import validation
+
+    tables = [t.table for t in validation.targets() if t.table.startswith("raw_")
+              and con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
+                              [t.table]).fetchone()[0]]
+    results = validation.validate_year(con, year, tables)
+    blocking, warnings = validation.failures(results), validation.failures(results, validation.WARNING)
+    print(f"  validation suites ({len(tables)} raw tables, {results.height} expectations): "
+          f"{blocking.height} blocking failure(s), {warnings.height} warning(s)")
+    for r in blocking.head(10).iter_rows(named=True):
+        print(f"    blocking: {r['table_name']}: {r['details']}")
+    for r in warnings.head(5).iter_rows(named=True):
+        print(f"    warning: {r['table_name']}: {r['details']}")
+    if blocking.height:
+        print(f"NOT OK: {blocking.height} blocking validation failure(s) in {year} (table val_results).")
+    return blocking.height
 
 
 def _where(path: Path) -> str:
