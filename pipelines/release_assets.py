@@ -98,6 +98,7 @@ def release_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
         target = Path(dasa.out_dir) if dasa.out_dir else Path(dasa.releases_dir) / year
         with dasa.connect(read_only=True) as con:
             inputs = gather_release_inputs(con, year, draft=dasa.draft)
+            inputs = with_provenance(con, inputs, target)
         written = write_release_atomically(target, inputs, run_id=context.run.run_id)
         return dg.MaterializeResult(metadata={
             "path": dg.MetadataValue.path(str(target)),
@@ -141,6 +142,19 @@ def gather_release_inputs(con: duckdb.DuckDBPyConnection, year: str, draft: bool
     settings = {**DisclosureSettings().as_dict(), "draft": draft}
     return ReleaseInputs(year=year, years=years, figures=figures, returns=returns, issues=issues,
                          inputs=inputs, settings=settings, notes=notes)
+
+
+def with_provenance(con: duckdb.DuckDBPyConnection, inputs, target: Path):
+    """The release inputs with the provenance of every figure; its restricted audit bundle is
+    prepared beside the release folder's audit location (see pipelines/provenance.py)."""
+    import dataclasses
+
+    from pipelines import provenance
+
+    settings = {k: v for k, v in inputs.settings.items() if k != "draft"}
+    prov = provenance.collect(con, inputs.year, inputs.figures, settings,
+                              audit_dir=provenance.audit_dir_for(target))
+    return dataclasses.replace(inputs, provenance=prov)
 
 
 def release_notes(con: duckdb.DuckDBPyConnection, years: tuple[str, ...]) -> dict[str, str]:
@@ -196,6 +210,10 @@ def write_release_atomically(target: Path, inputs, run_id: str = "") -> list[Pat
         tmp.rename(target)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
+        if getattr(inputs, "provenance", None) is not None:
+            from pipelines.provenance import write_audit
+
+            write_audit(inputs.provenance)  # restricted: outside the release folder
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

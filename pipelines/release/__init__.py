@@ -14,6 +14,7 @@ Modules: `config` (reports/release.yaml), `model` (figure index and labels), `ta
 from __future__ import annotations
 
 import pathlib
+from typing import Any
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -31,6 +32,7 @@ class ReleaseInputs:
     inputs: pl.DataFrame  # raw input files of the years shown: financial_year, source, path, sha256
     settings: dict = field(default_factory=dict)  # disclosure settings recorded in the release; "draft"
     notes: dict[str, str] = field(default_factory=dict)  # extra notes by id (may be empty)
+    provenance: Any = None  # pipelines.provenance.Provenance: written as provenance files and trace pages
 
 
 def _check(out_dir: pathlib.Path, inputs: ReleaseInputs) -> None:
@@ -65,5 +67,9 @@ def write_release(
     written: list[pathlib.Path] = []
     written += write_csvs(out_dir, ctx)
     written += write_spreadsheets(out_dir, ctx)
+    if inputs.provenance is not None:
+        from pipelines.release.trace_pages import write_provenance_and_trace
+
+        written += write_provenance_and_trace(out_dir, ctx, inputs.provenance)
     written += write_html(out_dir, ctx, written)
     return sorted(written)
