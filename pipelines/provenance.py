@@ -593,24 +593,24 @@ def collect(con: duckdb.DuckDBPyConnection, year: str, figures: pl.DataFrame, se
                 if desc:
                     families[fam]["bases"][f"{mid}.{b}"] = desc
 
-    for r in fig.select("figure_id", "measure", "breakdown", "time_period", "geographic_level", "geography_code",
-                        "value_status", "base_measure", "is_change", *rule_col).iter_rows(named=True):
-        m = catalog[r["base_measure"]]
-        fid, level, fy, code, b = r["figure_id"], r["geographic_level"], r["time_period"], r["geography_code"], r["breakdown"]
-        count = m.kind == "count" and not r["measure"].endswith("_change_percent")
-        entry: dict = {"status": r["value_status"],
-                       "disclosure": _disclosure_code(r["value_status"], level, count, m.counts_people, settings)}
-        if rule_col and r["suppression_rule"]:
-            entry["suppression_rule"] = r["suppression_rule"]
-        if r["is_change"]:
-            entry["derived_from"] = [make_id(m.id, b, code, fy), make_id(m.id, b, code, previous_year(fy))]
+    prev = {fy: previous_year(fy) for fy in years}
+    rules = fig["suppression_rule"].to_list() if rule_col else [None] * fig.height
+    rows = fig.select("figure_id", "measure", "breakdown", "time_period", "geographic_level", "geography_code",
+                      "value_status", "base_measure", "is_change").iter_rows()
+    for (fid, measure, b, fy, level, code, status, base, is_change), rule in zip(rows, rules):
+        m = catalog[base]
+        count = m.kind == "count" and not measure.endswith("_change_percent")
+        entry: dict = {"status": status, "disclosure": _disclosure_code(status, level, count, m.counts_people, settings)}
+        if rule:
+            entry["suppression_rule"] = rule
+        if is_change:
+            entry["derived_from"] = [make_id(m.id, b, code, fy), make_id(m.id, b, code, prev[fy])]
         else:
+            local = level in ("local_authority", "police_force_area")
             for role in (("numerator",) if m.kind == "count" else ROLES):
-                if level in ("local_authority", "police_force_area"):
+                if local:
                     cells = ref_of.get((m.id, b, fy, code, role))
-                    item = {"cells": cells} if cells else {}
-                    if not cells:
-                        item["contributes"] = (m.id, b, fy, code, role) in part_exists
+                    item = {"cells": cells} if cells else {"contributes": (m.id, b, fy, code, role) in part_exists}
                 else:
                     item = {"from": _units_text(units_of.get((m.id, b, fy, level, code, role), ""),
                                                 received.get(fy, ()) if level == "national"
@@ -690,17 +690,20 @@ def _dump(doc) -> str:
     return json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
+_FIGURE_START = re.compile(r'\},"(?=[a-z0-9_]+\.[a-z0-9_]+\.[A-Za-z0-9]+\.\d{4}-\d{2}":\{)')
+
+
 def write_public(out_dir: Path, prov: Provenance) -> list[Path]:
     """provenance.json and provenance/<family>.json (one figure per line, sorted keys)."""
     written = []
     (out_dir / FAMILY_DIR).mkdir(parents=True, exist_ok=True)
     for fam, doc in sorted(prov.families.items()):
-        entries = doc["figures"]
-        lines = [f'{_dump(fid)}:{_dump(entries[fid])}' for fid in sorted(entries)]
+        # one figure per line: dumped in one call (sorted keys), then a line break before each id
+        body = _FIGURE_START.sub('},\n"', _dump(doc["figures"])[1:-1])
         p = out_dir / FAMILY_DIR / f"{fam}.json"
         header = _dump({"family": fam, **prov.index["families"].get(fam, {}),
                         "measures": doc["measures"], "bases": doc["bases"]})[:-1]
-        p.write_text(header + ',"figures":{\n' + ",\n".join(lines) + "\n}}\n", encoding="utf-8", newline="\n")
+        p.write_text(header + ',"figures":{\n' + body + "\n}}\n", encoding="utf-8", newline="\n")
         written.append(p)
     idx = out_dir / INDEX_FILE
     idx.write_text(json.dumps(prov.index, sort_keys=True, ensure_ascii=False, indent=1) + "\n", encoding="utf-8",
