@@ -255,14 +255,21 @@ _CELL_EVIDENCE = f"""
             and (s.keys is null or list_contains(s.keys, k.record_key))
             and (s.fields is null or list_contains(s.fields, k.field))
     ),
-    rows_with as (select distinct file, sheet, sheet_row, field as has_field from cells)
-    select s.measure, s.breakdown, s.role, c.financial_year, c.unit_code, c.file, c.sheet,
-           c.sheet_row as "row", c.column_letter as "column", c.field, c.record_key, c.value::bigint as value
-    from sel s
-    join cells c on c.sheet = s.sheet and c.record_key = s.record_key and c.field = s.field
-    left join rows_with h
-        on h.file = c.file and h.sheet = c.sheet and h.sheet_row = c.sheet_row and h.has_field = s.row_has
-    where s.row_has is null or h.file is not null
+    picked as (
+        select s.measure, s.breakdown, s.role, s.row_has, c.*
+        from sel s
+        join cells c on c.sheet = s.sheet and c.record_key = s.record_key and c.field = s.field
+    )
+    select measure, breakdown, role, financial_year, unit_code, file, sheet, sheet_row as "row",
+           column_letter as "column", field, record_key, value::bigint as value
+    from picked where row_has is null
+    union all
+    select p.measure, p.breakdown, p.role, p.financial_year, p.unit_code, p.file, p.sheet, p.sheet_row,
+           p.column_letter, p.field, p.record_key, p.value::bigint
+    from picked p
+    semi join cells h
+        on h.file = p.file and h.sheet = p.sheet and h.sheet_row = p.sheet_row and h.field = p.row_has
+    where p.row_has is not null
 """
 
 # records of the services extract (value: bedspaces), one row each
@@ -407,27 +414,28 @@ _PART = "measure, breakdown, financial_year, unit_code, role"
 _SAME_PART = ("a.measure = b.measure and a.breakdown = b.breakdown and a.financial_year = b.financial_year "
               "and a.unit_code = b.unit_code and a.role = b.role")
 
-# A1 references of the cells of each part, a run of rows in one column written as a range
-_REFS = f"""
-    with per_column as (
-        select {_PART}, sheet, "column", min("row") as r0, max("row") as r1, count(*) as n,
-               string_agg("column" || "row", ' ' order by "row") as each_cell
-        from _prov_ev semi join _prov_local using (measure, breakdown, financial_year, unit_code)
-        where sheet is not null
-        group by all
-    ),
-    texts as (
-        select *, case when n = r1 - r0 + 1 and n > 1 then "column" || r0 || ':' || "column" || r1
-                       else each_cell end as txt
-        from per_column
-    )
-    select {_PART}, sheet, string_agg(txt, ' ' order by length("column"), "column") as refs
-    from texts group by all
-    union all
-    select {_PART}, '(lines)' as sheet, string_agg("row"::varchar, ' ' order by "row") as refs
+# the cells and lines of the parts of authority and police force area figures
+_LOCAL_EVIDENCE = f"""
+    select {_PART}, coalesce(sheet, '(lines)') as sheet, coalesce("column", '') as "column", "row"
     from _prov_ev semi join _prov_local using (measure, breakdown, financial_year, unit_code)
-    where sheet is null group by all
+    order by {_PART}, sheet, length("column"), "column", "row"
 """
+
+
+def _refs(ev: pl.DataFrame) -> pl.DataFrame:
+    """A1 references of each part's cells by sheet, a run of rows in one column written as a
+    range ('B2:B7 C3'); for extract lines, the line numbers."""
+    key = ["measure", "breakdown", "financial_year", "unit_code", "role", "sheet"]
+    per_col = ev.group_by(key + ["column"], maintain_order=True).agg(
+        pl.col("row").min().alias("r0"), pl.col("row").max().alias("r1"), pl.len().alias("n"),
+        (pl.col("column") + pl.col("row").cast(pl.String)).str.join(" ").alias("each"))
+    txt = (pl.when((pl.col("n") > 1) & (pl.col("n") == pl.col("r1") - pl.col("r0") + 1)
+                   & (pl.col("sheet") != "(lines)"))
+           .then(pl.col("column") + pl.col("r0").cast(pl.String) + ":" + pl.col("column") + pl.col("r1").cast(pl.String))
+           .otherwise(pl.col("each")))
+    return per_col.with_columns(txt.alias("txt")).group_by(key, maintain_order=True).agg(
+        pl.col("txt").str.join(" ").alias("refs"))
+
 
 _CONTRIBUTORS = """
     select measure, breakdown, financial_year, 'regional' as geographic_level, region_code as geography_code,
@@ -525,7 +533,7 @@ def collect(con: duckdb.DuckDBPyConnection, year: str, figures: pl.DataFrame, se
         local = figures.filter(pl.col("geographic_level").is_in(["local_authority", "police_force_area"])).select(
             "measure", "breakdown", pl.col("time_period").alias("financial_year"), pl.col("geography_code").alias("unit_code"))
         con.register("_prov_local", local.to_arrow())
-        refs = con.execute(_REFS).pl()
+        refs = _refs(con.execute(_LOCAL_EVIDENCE).pl())
         con.unregister("_prov_local")
         contributors = con.execute(_CONTRIBUTORS).pl()
         audit_parts = con.execute(
