@@ -26,12 +26,11 @@ How the contributing cells are found (see docs/decisions/0010-provenance-and-tra
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import shutil
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -782,6 +781,3 @@ def load_public(release_dir: Path) -> tuple[dict, dict[str, dict[str, dict]]]:
             fams[fam] = json.loads(p.read_text(encoding="utf-8"))
     return index, fams
 
-
-def digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()

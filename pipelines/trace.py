@@ -85,6 +85,10 @@ def public_chain(figure_id: str, index: dict, fams: dict[str, dict], compact: bo
         else:
             steps.append(Step(role.capitalize(), how + ("" if item.get("contributes") else
                                                            " (no contribution: not available for this geography)")))
+            if info["source"] == "authority_returns":
+                files.append(index["workbooks"].get(year, {}).get(code))
+            else:
+                files += index["extract_files"].get(info["source"], {}).get(year, [])
     seen = []
     for f in files:
         if f and f not in seen:
