@@ -1,6 +1,6 @@
 """Every figure traceable: provenance, the audit bundle, `dasa trace` and the trace pages.
 
-The sample release is built once (session fixture). Figures are picked at random (seeded),
+The sample release is built once for the whole test run. Figures are picked at random (seeded),
 their trace is followed to the raw workbook cells and CSV rows, and those are re-added by
 reading the raw files directly (openpyxl, csv), never the pipeline's tables.
 """
