@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pipelines.paths import PROJECT_DIR, RAW_DIR
 
-COMMANDS = ("check", "release", "sample", "verify")
+COMMANDS = ("check", "release", "sample", "trace", "verify")
 
 
 def _year(text: str) -> str:
@@ -73,7 +73,33 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("release_dir", type=Path, help="a release folder, e.g. data/processed/releases/2024-25")
     v.add_argument("--raw-dir", type=Path, default=RAW_DIR,
                    help="also re-hash the inputs found here (default: data/raw)")
+    add_trace_parser(sub)
     return p
+
+
+def add_trace_parser(sub) -> None:
+    t = sub.add_parser("trace", help="print how one published figure was made",
+                       description="Print the chain behind a figure: query, inputs, cells, rounding and suppression. "
+                                   "Unrounded values are shown only when the restricted audit bundle is present.")
+    t.add_argument("figure_id", help="e.g. turned_away_rate.all.E92000001.2024-25 (see data/figures.csv)")
+    t.add_argument("--year", type=_year, help="the release to read (default: the figure's own year)")
+    t.add_argument("--release", type=Path, dest="release_dir",
+                   help="a release folder (default: data/processed/releases/<year>)")
+
+
+def cmd_trace(args: argparse.Namespace) -> int:
+    from pipelines.paths import RELEASES_DIR
+    from pipelines.trace import split_id, trace
+
+    year = args.year or split_id(args.figure_id)[3]
+    release_dir = args.release_dir or (RELEASES_DIR / year if year else None)
+    if release_dir is None or not release_dir.is_dir():
+        print(f"dasa: no release folder for {args.figure_id!r}; give --release DIR or --year YYYY-YY",
+              file=sys.stderr)
+        return 2
+    code, text = trace(args.figure_id, release_dir)
+    (sys.stdout if code == 0 else sys.stderr).write(text)
+    return code
 
 
 def _quiet_dagster() -> None:
@@ -268,7 +294,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    handler = {"check": cmd_check, "release": cmd_release, "sample": cmd_sample, "verify": cmd_verify}[args.command]
+    handler = {"check": cmd_check, "release": cmd_release, "sample": cmd_sample, "verify": cmd_verify,
+               "trace": cmd_trace}[args.command]
     return handler(args)
 
 

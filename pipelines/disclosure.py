@@ -29,8 +29,8 @@ SYMBOLS = {
     "low": "[low]",
     "break_in_series": "[b]",
 }
-PRIMARY_COUNT = "primary: a count of people from 1 to the threshold"
-PRIMARY_NUMERATOR = "primary: a rate on a count of people from 1 to the threshold"
+PRIMARY_COUNT = "primary: a non-zero count of people at or below the threshold"
+PRIMARY_NUMERATOR = "primary: a rate on a non-zero count of people at or below the threshold"
 PRIMARY_DENOMINATOR = "primary: a rate on a denominator below the minimum"
 SECONDARY = "secondary"
 CHANGE = "change: a change from or to a suppressed figure"

@@ -106,9 +106,10 @@ def release_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
             inputs = gather_release_inputs(con, year, draft=dasa.draft, raw_dir=Path(dasa.raw_dir))
             if dasa.vintages_dir:
                 inputs = revisions.revise(con, inputs, Path(dasa.vintages_dir))
+            inputs = with_provenance(con, inputs, target)
         written = write_release_atomically(target, inputs, run_id=context.run.run_id)
         vintage = revisions.keep_vintage(Path(dasa.vintages_dir), target, inputs) if dasa.vintages_dir else None
-        return dg.MaterializeResult(metadata={
+        metadata = {
             "path": dg.MetadataValue.path(str(target)),
             "files": len(written),
             "figures": inputs.figures.height,
@@ -116,7 +117,11 @@ def release_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
             "open_errors": 0 if inputs.quality is None else inputs.quality.open_errors.height,
             "revised_figures": inputs.revisions.table.height if inputs.revisions is not None else 0,
             "vintage": dg.MetadataValue.path(str(vintage)) if vintage else "none kept",
-        })
+        }
+        if inputs.provenance is not None:
+            # parts whose declared cells do not add up (0 expected; the tests require it)
+            metadata["provenance_mismatches"] = inputs.provenance.mismatches.height
+        return dg.MaterializeResult(metadata=metadata)
 
     return _asset
 
@@ -172,6 +177,23 @@ def gather_release_inputs(con: duckdb.DuckDBPyConnection, year: str, draft: bool
     return ReleaseInputs(year=year, years=years, figures=figures, returns=returns, issues=issues,
                          inputs=inputs, settings=settings, notes=notes, quality=quality,
                          suppression_log=suppression_log)
+
+
+def with_provenance(con: duckdb.DuckDBPyConnection, inputs, target: Path):
+    """The release inputs with the provenance of every figure; its restricted audit bundle is
+    prepared beside the release folder's audit location (see pipelines/provenance.py)."""
+    import dataclasses
+
+    from pipelines import provenance
+
+    settings = {k: v for k, v in inputs.settings.items() if k != "draft"}
+    figures = inputs.figures
+    if inputs.suppression_log is not None:  # each suppressed figure's rule, from the suppression log
+        figures = figures.join(inputs.suppression_log.select("figure_id", pl.col("rule").alias("suppression_rule")),
+                               on="figure_id", how="left")
+    prov = provenance.collect(con, inputs.year, figures, settings,
+                              audit_dir=provenance.audit_dir_for(target))
+    return dataclasses.replace(inputs, provenance=prov)
 
 
 def release_notes(con: duckdb.DuckDBPyConnection, years: tuple[str, ...]) -> dict[str, str]:
@@ -230,6 +252,10 @@ def write_release_atomically(target: Path, inputs, run_id: str = "") -> list[Pat
         tmp.rename(target)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
+        if getattr(inputs, "provenance", None) is not None:
+            from pipelines.provenance import write_audit
+
+            write_audit(inputs.provenance)  # restricted: outside the release folder
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

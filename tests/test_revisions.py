@@ -176,7 +176,9 @@ def test_the_reason_names_the_resubmissions_of_the_figures_area(builds, changed)
 
 def test_page_and_spreadsheet_show_r_beside_exactly_the_revised_figures(builds, changed):
     html = (builds["second"] / "index.html").read_text(encoding="utf-8")
-    cells = re.findall(r'<td class="num[^"]*" data-sort="[^"]*" data-figure-id="([^"]+)">([^<]*)</td>', html)
+    cells = [(fid, a + b) for fid, a, b in re.findall(
+        r'<td class="num[^"]*" data-sort="[^"]*" data-figure-id="([^"]+)">(?:<a [^>]*>)?([^<]*)(?:</a>)?([^<]*)</td>',
+        html)]
     assert cells
     marked = {fid for fid, text in cells if text.endswith(" [r]")}
     shown = {fid for fid, _ in cells}

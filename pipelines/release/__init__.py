@@ -15,6 +15,7 @@ Modules: `config` (reports/release.yaml), `model` (figure index and labels), `ta
 from __future__ import annotations
 
 import pathlib
+from typing import Any
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +39,7 @@ class ReleaseInputs:
     suppression_log: pl.DataFrame | None = None
     # comparison with the last kept release of the year (pipelines.revisions.Revisions), None when not compared
     revisions: object | None = None
+    provenance: Any = None  # pipelines.provenance.Provenance: written as provenance files and trace pages
 
 
 def _check(out_dir: pathlib.Path, inputs: ReleaseInputs) -> None:
@@ -74,6 +76,10 @@ def write_release(
     written: list[pathlib.Path] = []
     written += write_csvs(out_dir, ctx)
     written += write_spreadsheets(out_dir, ctx)
+    if inputs.provenance is not None:
+        from pipelines.release.trace_pages import write_provenance_and_trace
+
+        written += write_provenance_and_trace(out_dir, ctx, inputs.provenance)
     written += write_html(out_dir, ctx, written)
     written += write_quality_page(out_dir, ctx)
     return sorted(written)

@@ -1,0 +1,785 @@
+"""Provenance of every published figure, in two tiers.
+
+Public (in the release folder): `provenance.json` (what every figure shares: code version,
+lockfile hash, disclosure settings, the query of each metric family, every input file with
+its SHA-256 and the checks it passed) and `provenance/<family>.json` (one entry per
+figure_id: measure and method version, the rounding and suppression applied, the query,
+the inputs, and for an authority figure the sheet, row and column of every contributing
+cell; for a regional or England figure the authorities that contribute and the cells read
+in each). No public entry holds a value: no cell value, no unrounded numerator or
+denominator, no count of selected records.
+
+Restricted (the audit bundle, outside the release folder): the unrounded numerator,
+denominator and value of every figure, what each authority (or area) contributes, and the
+full list of contributing cells and records with their values.
+
+How the contributing cells are found (see docs/decisions/0010-provenance-and-trace.md):
+1. Every metric SQL builds its figures from a `parts` CTE, one row per authority (or
+   police force area, or region for the extracts read at that level) with its numerator
+   and denominator, then adds the parts up by grouping sets. Running each file's own
+   `parts` CTE gives, exactly, which units contribute to a regional or England figure.
+2. The cells (or extract records) of one part are declared here, per measure and breakdown,
+   as data: which sheet, row code and column (or which records of an extract) make the
+   numerator and the denominator. Every part whose declared cells do not add up to its
+   numerator or denominator is reported (`mismatches`), and the tests require none.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from pipelines import metric_catalog, warehouse
+from pipelines.manifest import sha256
+from pipelines.paths import PROJECT_DIR, REFERENCE_DIR
+from pipelines.reference import REFERENCE_TABLES
+
+INDEX_FILE = "provenance.json"
+FAMILY_DIR = "provenance"
+TRACE_DIR = "trace"
+ROLES = ("numerator", "denominator")
+
+# --- declared lineage: the cells of one part --------------------------------------------
+
+IDENTITIES = ("women", "men", "trans_nonbinary", "children", "identity_not_recorded")
+ADULTS = ("women", "men", "trans_nonbinary")
+STAY_BANDS = ("under_1_month", "1_to_3_months", "3_to_6_months", "over_6_months")
+OTHER_REASONS = ("declined_by_household", "supported_elsewhere", "other")
+OTHER_DESTINATIONS = ("other_safe_accommodation", "friends_family", "own_home", "temporary_accommodation", "other")
+SETTLED = ("social_housing", "private_rented", "own_home")
+RECORDED_REASONS = ("capacity", "needs_not_met", "proximity_to_perpetrator", "nrpf", "declined_by_household",
+                    "supported_elsewhere", "other")
+ACCEPTED_OR_NOT = ("accepted", "declined", "withdrawn")
+NOT_ACCEPTED = ("declined", "withdrawn")
+
+
+@dataclass(frozen=True)
+class Sel:
+    """Cells of a return: sheet, row codes (None: every row) and columns (None: every column).
+    `row_has`: only rows whose cell in that column holds a value."""
+
+    sheet: str
+    keys: tuple[str, ...] | None = None
+    fields: tuple[str, ...] | None = None
+    row_has: str | None = None
+
+    def describe(self) -> str:
+        rows = "every row" if self.keys is None else "rows " + ", ".join(self.keys)
+        cols = "every column" if self.fields is None else "column" + ("s " if len(self.fields) > 1 else " ") + ", ".join(self.fields)
+        extra = f", rows where {self.row_has} is recorded" if self.row_has else ""
+        return f"sheet {self.sheet}: {cols}; {rows}{extra}"
+
+
+@dataclass(frozen=True)
+class Rec:
+    """Records of an extract. Referrals: outcomes, a support need, a decline reason.
+    Refuge services: service type refuge, optionally by-and-for only (value: bedspaces)."""
+
+    table: str
+    outcomes: tuple[str, ...] | None = None
+    need: str | None = None
+    decline_reason: str | None = None
+    by_and_for: bool = False
+
+    def describe(self) -> str:
+        if self.table == "referrals":
+            parts = ["each referral" + (f" with outcome {' or '.join(self.outcomes)}" if self.outcomes else "")]
+            if self.need:
+                parts.append(f"listing support need {self.need}")
+            if self.decline_reason:
+                parts.append(f"declined for reason {self.decline_reason}")
+            return "Women's Aid referrals extract: " + ", ".join(parts) + " (one record counts 1)"
+        return ("Women's Aid services extract: bedspaces of each service of type refuge"
+                + (" run by and for a group" if self.by_and_for else ""))
+
+
+Basis = tuple  # tuple[Sel | Rec, ...]; a string for a basis that is not a sum of cells
+
+
+def _one_or_all(b: str, every: tuple[str, ...] | None = None) -> tuple[str, ...] | None:
+    return every if b == "all" else (b,)
+
+
+def _turned_away(measure: str, b: str) -> dict[str, Basis] | None:
+    ua = "unable_to_support"
+    if measure == "turned_away_rate":
+        return {"numerator": (Sel(ua, None, ("households",)),),
+                "denominator": (Sel(ua, None, ("households",)), Sel("supported", None, ("households",)))}
+    if measure == "turned_away_reason_share":
+        keys = OTHER_REASONS if b == "other_combined" else (b,)
+        return {"numerator": (Sel(ua, keys, ("households",)),),
+                "denominator": (Sel(ua, RECORDED_REASONS, ("households",)),)}
+    if measure == "households_unable_to_support":
+        keys = OTHER_REASONS if b == "other_combined" else _one_or_all(b)
+        return {"numerator": (Sel(ua, keys, ("households",)),)}
+    if measure == "households_unable_to_support_reason_recorded":
+        return {"numerator": (Sel(ua, RECORDED_REASONS, ("households",)),)}
+    if measure == "households_supported":
+        return {"numerator": (Sel("supported", _one_or_all(b), ("households",)),)}
+    return None
+
+
+def _individuals(measure: str, b: str) -> dict[str, Basis] | None:
+    every = (Sel("supported", None, IDENTITIES),)
+    if measure == "individuals_supported":
+        if b == "all":
+            return {"numerator": every}
+        if b in IDENTITIES:
+            return {"numerator": (Sel("supported", None, (b,)),)}
+        return {"numerator": (Sel("supported", (b,), IDENTITIES),)}
+    if measure == "individuals_supported_share":
+        return {"numerator": (Sel("supported", (b,), IDENTITIES),), "denominator": every}
+    if measure == "children_share":
+        return {"numerator": (Sel("supported", None, ("children",)),), "denominator": every}
+    if measure == "adults_share":
+        return {"numerator": (Sel("supported", None, (b,)),), "denominator": (Sel("supported", None, ADULTS),)}
+    if measure == "from_outside_area_share":
+        return {"numerator": (Sel("supported", None, ("from_outside_area",)),),
+                "denominator": (Sel("supported", None, IDENTITIES, row_has="from_outside_area"),)}
+    if measure == "specialist_characteristic":
+        return {"numerator": (Sel("characteristics", (b,), ("individuals",)),)}
+    if measure == "specialist_characteristic_share":
+        return {"numerator": (Sel("characteristics", (b,), ("individuals",)),), "denominator": every}
+    return None
+
+
+def _move_on_and_stays(measure: str, b: str) -> dict[str, Basis] | None:
+    every = (Sel("move_on", None, ("households",)),)
+    if measure == "households_moved_on":
+        return {"numerator": every}
+    if measure == "move_on_share":
+        keys = OTHER_DESTINATIONS if b == "other_combined" else (b,)
+        return {"numerator": (Sel("move_on", keys, ("households",)),), "denominator": every}
+    if measure == "returned_to_perpetrator_rate":
+        return {"numerator": (Sel("move_on", ("returned_to_perpetrator",), ("households",)),), "denominator": every}
+    if measure == "settled_housing_share":
+        return {"numerator": (Sel("move_on", SETTLED, ("households",)),), "denominator": every}
+    if measure == "stays_recorded":
+        return {"numerator": (Sel("length_of_stay", None, STAY_BANDS),)}
+    if measure == "length_of_stay_share":
+        return {"numerator": (Sel("length_of_stay", None, (b,)),), "denominator": (Sel("length_of_stay", None, STAY_BANDS),)}
+    return None
+
+
+POPULATION = "population of the authority (ref_population, data/reference)"
+
+
+def _services(measure: str, b: str) -> dict[str, Basis] | None:
+    if measure == "commissioned_units":
+        # the row code of a services row is its accommodation type here (see _CELLS)
+        return {"numerator": (Sel("services", _one_or_all(b), ("units",)),)}
+    if measure == "units_per_10000":
+        return {"numerator": (Sel("services", None, ("units",)),), "denominator": POPULATION}
+    if measure == "refuge_bedspaces":
+        return {"numerator": (Rec("refuge_services"),)}
+    if measure == "refuge_bedspaces_per_10000":
+        return {"numerator": (Rec("refuge_services"),), "denominator": POPULATION}
+    if measure == "by_and_for_bedspace_share":
+        return {"numerator": (Rec("refuge_services", by_and_for=True),), "denominator": (Rec("refuge_services"),)}
+    return None
+
+
+def _referrals(measure: str, b: str) -> dict[str, Basis] | None:
+    if measure == "refuge_referrals":
+        outcomes = {"all": ACCEPTED_OR_NOT, "accepted": ("accepted",), "not_accepted": NOT_ACCEPTED}[b]
+        return {"numerator": (Rec("referrals", outcomes),)}
+    if measure == "refuge_referrals_pending":
+        return {"numerator": (Rec("referrals", ("pending",)),)}
+    if measure == "refuge_referral_rejection_rate":
+        need = None if b == "all" else b
+        return {"numerator": (Rec("referrals", NOT_ACCEPTED, need),),
+                "denominator": (Rec("referrals", ACCEPTED_OR_NOT, need),)}
+    if measure == "refuge_referral_decline_reason_share":
+        return {"numerator": (Rec("referrals", ("declined",), decline_reason=b),),
+                "denominator": (Rec("referrals", ("declined",)),)}
+    return None
+
+
+RULES = (_turned_away, _individuals, _move_on_and_stays, _services, _referrals)
+
+# what a figure rests on when it is not a sum of cells (by-and-for indicators, coverage, Marac)
+NOT_CELL_SUMS = {
+    "by_and_for": "each contributing authority's return: the services sheet (rows listing a by-and-for "
+                  "service, and their units) and, for population, ref_population",
+    "coverage": "each expected authority: whether a usable return was received, and the completeness "
+                "its return states for each section",
+    "marac": "SafeLives quarterly rows of the Maracs in the area (a missing quarter is filled from the "
+             "previous one; Maracs missing two or more quarters are left out) and ref_population",
+    "refuge_provision": "Women's Aid services extract (bedspaces of refuges) and ref_population",
+}
+
+
+def basis(measure: str, breakdown: str) -> dict[str, Basis] | None:
+    for rule in RULES:
+        got = rule(measure, breakdown)
+        if got is not None:
+            return got
+    return None
+
+
+def describe_basis(b: Basis | str) -> str:
+    return b if isinstance(b, str) else "; plus ".join(x.describe() for x in b)
+
+
+# --- SQL -------------------------------------------------------------------------------
+
+# every cell of the returns in use; a services row takes its accommodation type as row code
+_CELLS = """
+    select c.financial_year, c.gss_code as unit_code, c.file, c.sheet, c.sheet_row, c.column_letter, c.field,
+           case when c.sheet = 'services' then s.accommodation_type else c.record_key end as record_key,
+           c.value
+    from stg_authority_returns__counts c
+    left join (select financial_year, file, sheet_row, accommodation_type from stg_authority_returns__services) s
+        on s.financial_year = c.financial_year and s.file = c.file and s.sheet_row = c.sheet_row
+    where c.value is not null
+"""
+
+# the selectors, expanded into the (sheet, row code, column) combinations the returns hold,
+# so that cells are found by an equality join
+_CELL_EVIDENCE = f"""
+    with cells as ({_CELLS}),
+    combos as (select distinct sheet, record_key, field from cells),
+    sel as (
+        select s.measure, s.breakdown, s.role, s.row_has, k.sheet, k.record_key, k.field
+        from _prov_cell_sel s
+        join combos k
+            on k.sheet = s.sheet
+            and (s.keys is null or list_contains(s.keys, k.record_key))
+            and (s.fields is null or list_contains(s.fields, k.field))
+    ),
+    picked as (
+        select s.measure, s.breakdown, s.role, s.row_has, c.*
+        from sel s
+        join cells c on c.sheet = s.sheet and c.record_key = s.record_key and c.field = s.field
+    )
+    select measure, breakdown, role, financial_year, unit_code, file, sheet, sheet_row as "row",
+           column_letter as "column", field, record_key, value::bigint as value
+    from picked where row_has is null
+    union all
+    select p.measure, p.breakdown, p.role, p.financial_year, p.unit_code, p.file, p.sheet, p.sheet_row,
+           p.column_letter, p.field, p.record_key, p.value::bigint
+    from picked p
+    semi join cells h
+        on h.file = p.file and h.sheet = p.sheet and h.sheet_row = p.sheet_row and h.field = p.row_has
+    where p.row_has is not null
+"""
+
+# records of the services extract (value: bedspaces), one row each
+_RECORD_EVIDENCE = """
+    select s.measure, s.breakdown, s.role, v.financial_year, coalesce(v.gss_code, '(none)') as unit_code, v.file,
+           null::varchar as sheet, v.line as "row", null::varchar as "column", 'bedspaces' as field,
+           v.service_id as record_key, v.bedspaces::bigint as value
+    from _prov_rec_sel s
+    join stg_womens_aid__refuge_services v
+        on s.tbl = 'refuge_services' and v.service_type = 'refuge' and v.bedspaces is not null
+        and (not s.by_and_for or v.by_and_for)
+"""
+
+# referrals selected by each declared filter, counted per region (too many to list one by one:
+# the audit bundle keeps the count; the filter and the file say which rows they are)
+_REFERRAL_COUNTS = """
+    with referrals as (
+        select financial_year, region_code, outcome, decline_reason, support_needs,
+               any_value(file) as file, count(*) as n
+        from stg_womens_aid__referrals group by all
+    ),
+    kinds as (
+        select *, list_transform(string_split(coalesce(support_needs, ''), ';'), x -> trim(x)) as needs
+        from referrals
+    )
+    select s.measure, s.breakdown, s.role, r.financial_year, coalesce(r.region_code, '(none)') as unit_code,
+           min(r.file) as file, sum(r.n)::bigint as value
+    from _prov_rec_sel s
+    join kinds r
+        on s.tbl = 'referrals' and list_contains(s.outcomes, r.outcome)
+        and (s.need is null or list_contains(r.needs, s.need))
+        and (s.decline_reason is null or r.decline_reason = s.decline_reason)
+    group by all
+"""
+
+_FINAL_SELECT = re.compile(r"\bselect\s+\*\s+from\s+final\b", re.IGNORECASE)
+
+
+def parts_sql(sql: warehouse.SqlFile) -> str | None:
+    """The metric file's own query, ending at its `parts` CTE instead of `final`."""
+    text = sql.text
+    matches = list(_FINAL_SELECT.finditer(text))
+    if "parts as (" not in text or not matches:
+        return None
+    return text[: matches[-1].start()] + "select * from parts"
+
+
+def _parts(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    frames = []
+    for sql in warehouse.sql_files("metrics"):
+        q = parts_sql(sql)
+        if q is None:
+            continue
+        cols = [d[0] for d in con.execute(f"select * from ({q}) limit 0").description]
+        unit = next((c for c in ("gss_code", "pfa_code") if c in cols), "region_code")
+        frames.append(con.execute(
+            f"select financial_year, {unit} as unit_code, region_code, measure, breakdown, "
+            f"numerator::double as numerator, denominator::double as denominator from ({q})").pl()
+            .with_columns(pl.lit(sql.table.removeprefix("metric_")).alias("family")))
+    return pl.concat(frames)
+
+
+# --- the whole collection ----------------------------------------------------------------
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_DIR, capture_output=True, text=True,
+                             timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    commit = out.stdout.strip()
+    return commit if out.returncode == 0 and re.fullmatch(r"[0-9a-f]{40}", commit) else "unknown"
+
+
+def lockfile_sha256() -> str:
+    lock = PROJECT_DIR / "uv.lock"
+    return sha256(lock) if lock.is_file() else "unknown"
+
+
+@dataclass
+class Provenance:
+    year: str
+    index: dict  # provenance.json
+    families: dict[str, dict]  # family -> {"measures", "bases", "figures": {figure_id: entry}}
+    audit_figures: pl.DataFrame  # figure_id, value_status, unrounded numerator, denominator, value
+    audit_parts: pl.DataFrame  # what each unit contributes: measure, breakdown, financial_year, unit_code, region_code, role, part_value
+    mismatches: pl.DataFrame  # parts whose declared cells do not add up to the part
+    audit_dir: Path | None = None  # where write_audit puts the bundle
+
+
+DISCLOSURE_RULES = {
+    "exact": "published as computed (no rounding, no suppression)",
+    "decimals": "rounded to {decimals} decimal place, half up",
+    "base": "a count of people at England or regional level: rounded to the nearest {rounding_base}, half up",
+    "rate": "computed from the unrounded numerator and denominator, then rounded to {decimals} decimal place, half up",
+    "rate_base": "computed from the unrounded numerator and denominator, then rounded to {decimals} decimal place, "
+                 "half up; the numerator and denominator shown are rounded to the nearest {rounding_base}",
+    "suppressed": "suppressed [c]: by primary suppression (an authority count of people from 1 to "
+                  "{suppression_threshold}, or a rate or share whose numerator is suppressed or whose denominator "
+                  "is below {minimum_denominator}), by secondary suppression (to stop another suppressed figure "
+                  "being worked out; data/suppression_log.csv says which), or a change where either year is "
+                  "suppressed",
+    "low": "rounds to zero but is not zero: shown as [low]",
+    "not_available": "not available [x]: not collected, or no return",
+    "not_applicable": "not applicable [z]",
+    "break_in_series": "break in series [b]: no figure for the same geography the year before",
+}
+
+
+def _disclosure_code(status: str, level: str, count: bool, people: bool, settings: dict) -> str:
+    if status in ("suppressed", "low", "not_available", "not_applicable", "break_in_series"):
+        return status
+    rounded_level = people and level in settings["rounded_levels"]
+    if count:
+        return "base" if rounded_level else ("exact" if status == "published" else "decimals")
+    return "rate_base" if rounded_level else "rate"
+
+
+def _selectors(catalog) -> tuple[pl.DataFrame, pl.DataFrame]:
+    cell_rows, rec_rows = [], []
+    for m in catalog.values():
+        for b in m.breakdowns:
+            for role, items in (basis(m.id, b) or {}).items():
+                if isinstance(items, str):
+                    continue
+                for x in items:
+                    if isinstance(x, Sel):
+                        cell_rows.append((m.id, b, role, x.sheet, list(x.keys) if x.keys else None,
+                                          list(x.fields) if x.fields else None, x.row_has))
+                    else:
+                        rec_rows.append((m.id, b, role, x.table, list(x.outcomes) if x.outcomes else None,
+                                         x.need, x.decline_reason, x.by_and_for))
+    cell_sel = pl.DataFrame(cell_rows, orient="row", schema={
+        "measure": pl.String, "breakdown": pl.String, "role": pl.String, "sheet": pl.String,
+        "keys": pl.List(pl.String), "fields": pl.List(pl.String), "row_has": pl.String})
+    rec_sel = pl.DataFrame(rec_rows, orient="row", schema={
+        "measure": pl.String, "breakdown": pl.String, "role": pl.String, "tbl": pl.String,
+        "outcomes": pl.List(pl.String), "need": pl.String, "decline_reason": pl.String, "by_and_for": pl.Boolean})
+    return cell_sel, rec_sel
+
+
+_PART = "measure, breakdown, financial_year, unit_code, role"
+_SAME_PART = ("a.measure = b.measure and a.breakdown = b.breakdown and a.financial_year = b.financial_year "
+              "and a.unit_code = b.unit_code and a.role = b.role")
+
+# the cells and lines of the parts of authority and police force area figures
+_LOCAL_EVIDENCE = f"""
+    select {_PART}, coalesce(sheet, '(lines)') as sheet, coalesce("column", '') as "column", "row"
+    from _prov_ev semi join _prov_local using (measure, breakdown, financial_year, unit_code)
+    order by {_PART}, sheet, length("column"), "column", "row"
+"""
+
+
+def _refs(ev: pl.DataFrame) -> pl.DataFrame:
+    """A1 references of each part's cells by sheet, a run of rows in one column written as a
+    range ('B2:B7 C3'); for extract lines, the line numbers."""
+    key = ["measure", "breakdown", "financial_year", "unit_code", "role", "sheet"]
+    per_col = ev.group_by(key + ["column"], maintain_order=True).agg(
+        pl.col("row").min().alias("r0"), pl.col("row").max().alias("r1"), pl.len().alias("n"),
+        (pl.col("column") + pl.col("row").cast(pl.String)).str.join(" ").alias("each"))
+    txt = (pl.when((pl.col("n") > 1) & (pl.col("n") == pl.col("r1") - pl.col("r0") + 1)
+                   & (pl.col("sheet") != "(lines)"))
+           .then(pl.col("column") + pl.col("r0").cast(pl.String) + ":" + pl.col("column") + pl.col("r1").cast(pl.String))
+           .otherwise(pl.col("each")))
+    return per_col.with_columns(txt.alias("txt")).group_by(key, maintain_order=True).agg(
+        pl.col("txt").str.join(" ").alias("refs"))
+
+
+_CONTRIBUTORS = """
+    select measure, breakdown, financial_year, 'regional' as geographic_level, region_code as geography_code,
+           role, string_agg(unit_code, ' ' order by unit_code) as units
+    from _prov_long where region_code is not null group by all
+    union all
+    select measure, breakdown, financial_year, 'national', 'E92000001', role,
+           string_agg(coalesce(unit_code, '(no region)'), ' ' order by unit_code) as units
+    from _prov_long group by all
+"""
+
+
+ALL_RETURNS = "every authority with a return"
+
+
+def _units_text(units: str, universe) -> str:
+    """A list of contributing units, written relative to every authority with a return when
+    that is shorter (England figures): "every authority with a return [except A B]"."""
+    got, every = set(units.split()), set(universe)
+    if not every or not got <= every:
+        return units
+    missing = sorted(every - got)
+    if not missing:
+        return ALL_RETURNS
+    return f"{ALL_RETURNS} except {' '.join(missing)}" if len(missing) < len(got) else units
+
+
+def expand_units(text: str, universe) -> list[str]:
+    """The inverse of _units_text."""
+    if text.startswith(ALL_RETURNS):
+        missing = set(text.removeprefix(ALL_RETURNS).removeprefix(" except ").split())
+        return sorted(u for u in universe if u not in missing)
+    return [u for u in text.split() if u]
+
+
+def collect(con: duckdb.DuckDBPyConnection, year: str, figures: pl.DataFrame, settings: dict,
+            audit_dir: Path | None = None) -> Provenance:
+    """The provenance of every figure of the release of `year` (figures: its pub_figures rows).
+
+    With `audit_dir`, the restricted audit bundle is prepared beside it (`<audit_dir>.writing`);
+    `write_audit` completes it and moves it into place."""
+    from pipelines.disclosure import figure_id as make_id, previous_year
+
+    catalog = metric_catalog.measures()
+    metric_sql = {s.table.removeprefix("metric_"): s for s in warehouse.sql_files("metrics")}
+    years = sorted(set(figures["time_period"].to_list()))
+    cell_sel, rec_sel = _selectors(catalog)
+    con.register("_prov_cell_sel_in", cell_sel.to_arrow())
+    con.register("_prov_rec_sel_in", rec_sel.to_arrow())
+    try:
+        con.execute("create or replace temp table _prov_cell_sel as select * from _prov_cell_sel_in")
+        con.execute("create or replace temp table _prov_rec_sel as select * from _prov_rec_sel_in")
+        # 1. parts: what each unit contributes, from each metric file's own parts CTE
+        selects = []
+        for fam, sql in sorted(metric_sql.items()):
+            q = parts_sql(sql)
+            if q is None:
+                continue
+            cols = [d[0] for d in con.execute(f"select * from ({q}) limit 0").description]
+            unit = next((c for c in ("gss_code", "pfa_code") if c in cols), "region_code")
+            selects.append(f"select '{fam}' as family, financial_year, coalesce({unit}, '(none)') as unit_code, "
+                           f"region_code, measure, "
+                           f"breakdown, numerator::double as numerator, denominator::double as denominator from ({q})")
+        con.execute("create or replace temp table _prov_parts as select * from (" + " union all ".join(selects)
+                    + ") where list_contains(?, financial_year)", [years])
+        con.execute("""create or replace temp table _prov_long as
+            select family, measure, breakdown, financial_year, unit_code, region_code, 'numerator' as role,
+                   numerator as part_value from _prov_parts where numerator is not null
+            union all
+            select family, measure, breakdown, financial_year, unit_code, region_code, 'denominator',
+                   denominator from _prov_parts where denominator is not null""")
+        # 2. the declared cells and records of every part that has a value
+        con.execute(f"""create or replace temp table _prov_ev as
+            select a.* from (select * from ({_CELL_EVIDENCE}) union all by name select * from ({_RECORD_EVIDENCE})) a
+            semi join _prov_long b using (measure, breakdown, financial_year, unit_code, role)""")
+        con.execute(f"""create or replace temp table _prov_counts as
+            select a.* from ({_REFERRAL_COUNTS}) a
+            semi join _prov_long b using (measure, breakdown, financial_year, unit_code, role)""")
+        mismatches = con.execute(f"""
+            with declared as (
+                select distinct measure, breakdown, role from _prov_cell_sel
+                union select distinct measure, breakdown, role from _prov_rec_sel
+            ),
+            sums as (
+                select {_PART}, sum(value) as cells_sum from _prov_ev group by all
+                union all
+                select {_PART}, value from _prov_counts
+            )
+            select a.*, coalesce(b.cells_sum, 0)::double as cells_sum
+            from _prov_long a
+            join declared d using (measure, breakdown, role)
+            left join sums b on {_SAME_PART}
+            where coalesce(b.cells_sum, 0) <> a.part_value
+            order by all""").pl()
+        local = figures.filter(pl.col("geographic_level").is_in(["local_authority", "police_force_area"])).select(
+            "measure", "breakdown", pl.col("time_period").alias("financial_year"), pl.col("geography_code").alias("unit_code"))
+        con.register("_prov_local", local.to_arrow())
+        refs = _refs(con.execute(_LOCAL_EVIDENCE).pl())
+        con.unregister("_prov_local")
+        contributors = con.execute(_CONTRIBUTORS).pl()
+        audit_parts = con.execute(
+            "select family, measure, breakdown, financial_year, unit_code, region_code, role, part_value "
+            "from _prov_long order by all").pl()
+        if audit_dir is not None:
+            staging = _audit_staging(audit_dir)
+            con.execute(f"""copy (select {_PART}, file, sheet, "row", "column", field, record_key, value from _prov_ev
+                            order by {_PART}, file, sheet nulls first, "row", "column")
+                            to '{_sql_path(staging / "evidence.parquet")}' (format parquet)""")
+            con.execute(f"""copy (select {_PART}, file, value as records from _prov_counts order by all)
+                            to '{_sql_path(staging / "record_counts.parquet")}' (format parquet)""")
+        metric_rows = con.execute(" union all ".join(
+            f'select measure, breakdown, financial_year, geographic_level, geography_code, numerator::double as n, '
+            f'denominator::double as d, value::double as v from "metric_{f}"' for f in sorted(metric_sql))).pl()
+        workbooks = con.execute("select financial_year, gss_code, file from stg_authority_returns__returns "
+                                "where received order by all").fetchall()
+        inputs = _inputs(con, years)
+    finally:
+        con.unregister("_prov_cell_sel_in")
+        con.unregister("_prov_rec_sel_in")
+        for t in ("_prov_parts", "_prov_long", "_prov_ev", "_prov_counts", "_prov_cell_sel", "_prov_rec_sel"):
+            con.execute(f"drop table if exists {t}")
+
+    # 3. unrounded figures, for the audit bundle
+    rule_col = ["suppression_rule"] if "suppression_rule" in figures.columns else []
+    fig = figures.select("figure_id", "measure", "breakdown", "time_period", "geographic_level", "geography_code",
+                         "value_status", *rule_col).with_columns(
+        pl.col("measure").str.replace(r"_change(_percent)?$", "").alias("base_measure"),
+        pl.col("measure").str.contains(r"_change(_percent)?$").alias("is_change"))
+    fig = fig.join(metric_rows.rename({"measure": "base_measure", "financial_year": "time_period"}),
+                   on=["base_measure", "breakdown", "time_period", "geographic_level", "geography_code"], how="left")
+    audit_figures = fig.select(
+        "figure_id", "value_status", *rule_col,
+        *[pl.when(pl.col("is_change")).then(None).otherwise(pl.col(c)).alias(name)
+          for c, name in (("n", "numerator"), ("d", "denominator"), ("v", "value"))]).sort("figure_id")
+
+    # 4. public entries
+    ref_of: dict[tuple, dict[str, str]] = {}
+    for measure, b, fy, unit, role, sheet, text in refs.iter_rows():
+        ref_of.setdefault((measure, b, fy, unit, role), {})[sheet] = text
+    units_of = {tuple(r[:6]): r[6] for r in contributors.iter_rows()}
+    part_exists = set(audit_parts.select("measure", "breakdown", "financial_year", "unit_code", "role").iter_rows())
+    source_files: dict[str, dict[str, list[str]]] = {}
+    for path, info in inputs.items():
+        if info["source"] in ("womens_aid", "safelives"):
+            source_files.setdefault(info["source"], {}).setdefault(info["financial_year"], []).append(path)
+
+    received: dict[str, list[str]] = {}
+    for fy, g, _ in workbooks:
+        received.setdefault(fy, []).append(g)
+    families: dict[str, dict] = {}
+    for fam in metric_sql:
+        ms = sorted(m.id for m in catalog.values() if m.family == fam)
+        families[fam] = {
+            "measures": {mid: {"method_version": catalog[mid].method_version, "unit": catalog[mid].unit,
+                               "kind": catalog[mid].kind, "counts_people": catalog[mid].counts_people} for mid in ms},
+            "bases": {}, "figures": {}}
+        for mid in ms:
+            for b in catalog[mid].breakdowns:
+                got = basis(mid, b) or {}
+                desc = {role: describe_basis(got[role]) for role in ROLES if role in got}
+                if not desc and fam in NOT_CELL_SUMS:
+                    desc = {"rests_on": NOT_CELL_SUMS[fam]}
+                if desc:
+                    families[fam]["bases"][f"{mid}.{b}"] = desc
+
+    prev = {fy: previous_year(fy) for fy in years}
+    rules = fig["suppression_rule"].to_list() if rule_col else [None] * fig.height
+    rows = fig.select("figure_id", "measure", "breakdown", "time_period", "geographic_level", "geography_code",
+                      "value_status", "base_measure", "is_change").iter_rows()
+    for (fid, measure, b, fy, level, code, status, base, is_change), rule in zip(rows, rules):
+        m = catalog[base]
+        count = m.kind == "count" and not measure.endswith("_change_percent")
+        entry: dict = {"status": status, "disclosure": _disclosure_code(status, level, count, m.counts_people, settings)}
+        if rule:
+            entry["suppression_rule"] = rule
+        if is_change:
+            entry["derived_from"] = [make_id(m.id, b, code, fy), make_id(m.id, b, code, prev[fy])]
+        else:
+            local = level in ("local_authority", "police_force_area")
+            for role in (("numerator",) if m.kind == "count" else ROLES):
+                if local:
+                    cells = ref_of.get((m.id, b, fy, code, role))
+                    item = {"cells": cells} if cells else {"contributes": (m.id, b, fy, code, role) in part_exists}
+                else:
+                    item = {"from": _units_text(units_of.get((m.id, b, fy, level, code, role), ""),
+                                                received.get(fy, ()) if level == "national"
+                                                and m.source == "authority_returns" else ())}
+                entry[role] = item
+        families[m.family]["figures"][fid] = entry
+
+    index = {
+        "about": ("Provenance of every figure of this release, by metric family (provenance/<family>.json): for each "
+                  "figure_id its status, the rounding and suppression applied (disclosure_rules), and what it was "
+                  "made from. An authority figure lists the A1 references of its contributing cells, by sheet, in "
+                  "that authority's workbook (workbooks); a regional or England figure lists the contributing "
+                  "authorities (or areas), each read the same way (bases). The query, its hash and the tables it "
+                  "read are under families; every input file with its SHA-256 and checks under inputs. Values that "
+                  "disclosure control withholds (cell values, unrounded numerators and denominators, counts of "
+                  "records) are not published: they are kept in a restricted audit bundle."),
+        "release_year": year,
+        "code_version": {"git_commit": git_commit(), "lockfile_sha256": lockfile_sha256()},
+        "disclosure_settings": settings,
+        "disclosure_rules": {k: v.format(**settings) for k, v in DISCLOSURE_RULES.items()},
+        "families": {fam: {"file": f"{FAMILY_DIR}/{fam}.json", "sql_file": s.rel_path, "sql_sha256": s.sha256,
+                           "reads": list(s.reads()),
+                           "source": next((m.source for m in catalog.values() if m.family == fam), "")}
+                     for fam, s in sorted(metric_sql.items())},
+        "staging": {s.table: {"sql_file": s.rel_path, "sql_sha256": s.sha256, "reads": list(s.reads())}
+                    for s in warehouse.sql_files("staging")},
+        "inputs": inputs,
+        "workbooks": {fy: {g: f for y, g, f in workbooks if y == fy} for fy in years},
+        "extract_files": source_files,
+    }
+    return Provenance(year=year, index=index, families=families, audit_figures=audit_figures,
+                      audit_parts=audit_parts, mismatches=mismatches, audit_dir=audit_dir)
+
+
+def _inputs(con: duckdb.DuckDBPyConnection, years: list[str]) -> dict[str, dict]:
+    """Every input file of the years, with its SHA-256 and the checks it passed."""
+    out: dict[str, dict] = {}
+    files = con.execute("""
+        select i.financial_year, i.source, i.path, i.sha256, f.status, f.quarantine_reason, f.submission_number,
+               f.gss_code
+        from raw_input_files i
+        left join raw_authority_returns__files f on f.file = i.path
+        order by i.path""").pl()
+    issues = con.execute("""select file, issue_id, level, code, location from raw_issues
+                            order by file, issue_id""").pl()
+    by_file: dict[str, list[str]] = {}
+    for r in issues.iter_rows(named=True):
+        by_file.setdefault(r["file"], []).append(f"{r['issue_id']} {r['level']} {r['code']} at {r['location']}")
+    for r in files.iter_rows(named=True):
+        if r["financial_year"] not in years:
+            continue
+        info = {"source": r["source"], "financial_year": r["financial_year"], "sha256": r["sha256"]}
+        if r["source"] == "authority_returns":
+            info["submission_number"] = r["submission_number"]
+            info["authority"] = r["gss_code"]
+            if r["status"] == "ok":
+                info["checks"] = ("passed the structural checks (authority code, year, template, required sheets "
+                                  "and columns); every count cell typed")
+            else:
+                info["checks"] = f"set aside: {r['quarantine_reason']}"
+        else:
+            info["checks"] = "passed the structural checks (required columns, codes); every value typed"
+        info["issues"] = by_file.get(r["path"], [])
+        out[r["path"]] = info
+    for table, file in sorted(REFERENCE_TABLES.items()):
+        p = REFERENCE_DIR / file
+        if p.is_file():
+            out[f"reference/{file}"] = {"source": "reference", "sha256": sha256(p), "table": table,
+                                        "checks": "loaded as published by ONS", "issues": []}
+    return out
+
+
+# --- writing ---------------------------------------------------------------------------
+
+
+def _dump(doc) -> str:
+    return json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+_FIGURE_START = re.compile(r'\},"(?=[a-z0-9_]+\.[a-z0-9_]+\.[A-Za-z0-9]+\.\d{4}-\d{2}":\{)')
+
+
+def write_public(out_dir: Path, prov: Provenance) -> list[Path]:
+    """provenance.json and provenance/<family>.json (one figure per line, sorted keys)."""
+    written = []
+    (out_dir / FAMILY_DIR).mkdir(parents=True, exist_ok=True)
+    for fam, doc in sorted(prov.families.items()):
+        # one figure per line: dumped in one call (sorted keys), then a line break before each id
+        body = _FIGURE_START.sub('},\n"', _dump(doc["figures"])[1:-1])
+        p = out_dir / FAMILY_DIR / f"{fam}.json"
+        header = _dump({"family": fam, **prov.index["families"].get(fam, {}),
+                        "measures": doc["measures"], "bases": doc["bases"]})[:-1]
+        p.write_text(header + ',"figures":{\n' + body + "\n}}\n", encoding="utf-8", newline="\n")
+        written.append(p)
+    idx = out_dir / INDEX_FILE
+    idx.write_text(json.dumps(prov.index, sort_keys=True, ensure_ascii=False, indent=1) + "\n", encoding="utf-8",
+                   newline="\n")
+    written.append(idx)
+    return written
+
+
+def audit_dir_for(release_dir: Path) -> Path:
+    """The restricted audit bundle of a release folder: data/processed/audit/<year>/ for
+    data/processed/releases/<year>/, else an `audit/<name>` folder beside the release."""
+    release_dir = Path(release_dir).resolve()
+    base = release_dir.parent.parent if release_dir.parent.name == "releases" else release_dir.parent
+    return base / "audit" / release_dir.name
+
+
+AUDIT_README = """RESTRICTED: do not publish.
+
+This audit bundle holds what disclosure control withholds from the release: the unrounded
+numerator, denominator and value of every figure (figures.parquet), what each authority,
+police force area or region contributes to each figure (parts.parquet), and every
+contributing cell of the returns and record of the services extract with its value
+(evidence.parquet, by part: measure, breakdown, financial_year, unit_code, role); referrals
+are counted per region and filter (record_counts.parquet).
+Read it with `dasa trace <figure_id>`.
+"""
+
+
+def _audit_staging(audit_dir: Path) -> Path:
+    staging = Path(audit_dir).with_name(Path(audit_dir).name + ".writing")
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    return staging
+
+
+def _sql_path(path: Path) -> str:
+    text = path.resolve().as_posix()
+    if "'" in text:
+        raise ValueError(f"{text}: a path with a quote cannot be written by COPY")
+    return text
+
+
+def write_audit(prov: Provenance) -> Path | None:
+    """Complete the audit bundle collect() began and move it into place."""
+    if prov.audit_dir is None:
+        return None
+    audit_dir = Path(prov.audit_dir)
+    staging = audit_dir.with_name(audit_dir.name + ".writing")
+    staging.mkdir(parents=True, exist_ok=True)
+    prov.audit_figures.write_parquet(staging / "figures.parquet")
+    prov.audit_parts.write_parquet(staging / "parts.parquet")
+    (staging / "README.txt").write_text(AUDIT_README, encoding="utf-8")
+    if audit_dir.exists():
+        shutil.rmtree(audit_dir)
+    staging.rename(audit_dir)
+    return audit_dir
+
+
+def load_public(release_dir: Path) -> tuple[dict, dict[str, dict[str, dict]]]:
+    """provenance.json and every family file of a release folder."""
+    release_dir = Path(release_dir)
+    index = json.loads((release_dir / INDEX_FILE).read_text(encoding="utf-8"))
+    fams = {}
+    for fam, info in index["families"].items():
+        p = release_dir / info["file"]
+        if p.is_file():
+            fams[fam] = json.loads(p.read_text(encoding="utf-8"))
+    return index, fams
+

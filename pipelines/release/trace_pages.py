@@ -1,0 +1,39 @@
+"""Provenance files and static trace pages: `trace/<table>.html`, one section per figure of
+the table (anchor = figure_id), so a reader goes from any cell of index.html to how it was
+made without a server. Pages hold the public chain only (no withheld value)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipelines import provenance
+from pipelines.release.context import ReleaseContext
+from pipelines.release.render import STATIC_DIR, environment
+from pipelines.trace import public_chain
+
+
+def write_provenance_and_trace(out_dir: Path, ctx: ReleaseContext, prov) -> list[Path]:
+    written = provenance.write_public(out_dir, prov)
+    index = prov.index
+    fams = {fam: doc for fam, doc in prov.families.items()}
+    folder = out_dir / provenance.TRACE_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    css = (STATIC_DIR / "release.css").read_text(encoding="utf-8")
+    template = environment().get_template("trace.html.j2")
+    for t in ctx.tables:
+        ids = []
+        for r in t.rows:
+            for c in r.cells:
+                if c.figure_id and c.figure_id not in ids:
+                    ids.append(c.figure_id)
+        figures = []
+        for fid in ids:
+            try:
+                figures.append({"id": fid, "steps": public_chain(fid, index, fams, compact=True)})
+            except KeyError:
+                continue
+        page = folder / f"{t.id}.html"
+        page.write_text(template.render(ctx=ctx, table=t, figures=figures, css=css), encoding="utf-8", newline="\n")
+        written.append(page)
+    ctx.extra["trace_pages"] = True
+    return written
