@@ -35,6 +35,7 @@ dev: setup
 bench: setup
 	$(RUN) python benchmarks/build_all_years.py
 	$(RUN) python benchmarks/disclosure_control.py
+	$(RUN) python benchmarks/provenance_overhead.py
 
 sample: setup
 	$(RUN) dasa sample

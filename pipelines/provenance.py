@@ -30,6 +30,7 @@ import json
 import re
 import shutil
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -353,7 +354,8 @@ def lockfile_sha256() -> str:
 class Provenance:
     year: str
     index: dict  # provenance.json
-    families: dict[str, dict]  # family -> {"measures", "bases", "figures": {figure_id: entry}}
+    families: dict[str, dict]  # family -> {"measures", "bases"}
+    entries: pl.DataFrame  # family, figure_id, entry: the JSON text of each figure's public entry
     audit_figures: pl.DataFrame  # figure_id, value_status, unrounded numerator, denominator, value
     audit_parts: pl.DataFrame  # what each unit contributes: measure, breakdown, financial_year, unit_code, region_code, role, part_value
     mismatches: pl.DataFrame  # parts whose declared cells do not add up to the part
@@ -478,12 +480,13 @@ def collect(con: duckdb.DuckDBPyConnection, year: str, figures: pl.DataFrame, se
 
     With `audit_dir`, the restricted audit bundle is prepared beside it (`<audit_dir>.writing`);
     `write_audit` completes it and moves it into place."""
-    from pipelines.disclosure import figure_id as make_id, previous_year
 
     catalog = metric_catalog.measures()
     metric_sql = {s.table.removeprefix("metric_"): s for s in warehouse.sql_files("metrics")}
     years = sorted(set(figures["time_period"].to_list()))
     cell_sel, rec_sel = _selectors(catalog)
+    background = ThreadPoolExecutor(max_workers=1)
+    copier = None
     con.register("_prov_cell_sel_in", cell_sel.to_arrow())
     con.register("_prov_rec_sel_in", rec_sel.to_arrow())
     try:
@@ -540,29 +543,167 @@ def collect(con: duckdb.DuckDBPyConnection, year: str, figures: pl.DataFrame, se
         audit_parts = con.execute(
             "select family, measure, breakdown, financial_year, unit_code, region_code, role, part_value "
             "from _prov_long order by all").pl()
-        if audit_dir is not None:
-            staging = _audit_staging(audit_dir)
-            con.execute(f"""copy (select {_PART}, file, sheet, "row", "column", field, record_key, value from _prov_ev
-                            order by {_PART}, file, sheet nulls first, "row", "column")
-                            to '{_sql_path(staging / "evidence.parquet")}' (format parquet)""")
-            con.execute(f"""copy (select {_PART}, file, value as records from _prov_counts order by all)
-                            to '{_sql_path(staging / "record_counts.parquet")}' (format parquet)""")
         metric_rows = con.execute(" union all ".join(
             f'select measure, breakdown, financial_year, geographic_level, geography_code, numerator::double as n, '
             f'denominator::double as d, value::double as v from "metric_{f}"' for f in sorted(metric_sql))).pl()
         workbooks = con.execute("select financial_year, gss_code, file from stg_authority_returns__returns "
                                 "where received order by all").fetchall()
         inputs = _inputs(con, years)
+        # the audit bundle's evidence (half a million rows, sorted) is written by DuckDB in the
+        # background while Python builds the public entries below; nothing else uses `con` meanwhile
+        if audit_dir is not None:
+            copier = background.submit(_write_evidence, con, _audit_staging(audit_dir))
+    except BaseException:
+        _drop_temporary(con)
+        background.shutdown()
+        raise
+    try:
+        return _entries(year, years, figures, settings, catalog, metric_sql, refs, contributors, audit_parts,
+                        metric_rows, workbooks, inputs, mismatches, audit_dir)
     finally:
-        con.unregister("_prov_cell_sel_in")
-        con.unregister("_prov_rec_sel_in")
-        for t in ("_prov_parts", "_prov_long", "_prov_ev", "_prov_counts", "_prov_cell_sel", "_prov_rec_sel"):
-            con.execute(f"drop table if exists {t}")
+        if copier is not None:
+            copier.result()  # re-raises an error of the copy
+        background.shutdown()
+        _drop_temporary(con)
 
+
+_LOCAL_LEVELS = ("local_authority", "police_force_area")
+_SAFE_ID = r"^[A-Za-z0-9_.()\-]+$"
+_CONTROL = r"[\x00-\x1f]"
+
+
+def _as_json_strings(df: pl.DataFrame, *cols: str) -> pl.DataFrame:
+    """String columns written as JSON string literals, escaped exactly as json.dumps does
+    (quotes and backslashes here; a column holding a control character goes through
+    json.dumps itself)."""
+    out = []
+    for c in cols:
+        col = pl.col(c)
+        if df.select(col.str.contains(_CONTROL).any()).item():
+            out.append(col.map_elements(lambda x: json.dumps(x, ensure_ascii=False), return_dtype=pl.String).alias(c))
+        else:
+            out.append(('"' + col.str.replace_all("\\", "\\\\", literal=True).str.replace_all('"', '\\"', literal=True)
+                        + '"').alias(c))
+    return df.with_columns(out)
+
+
+def _entry_lines(fig: pl.DataFrame, catalog, settings: dict, refs: pl.DataFrame, contributors: pl.DataFrame,
+                 audit_parts: pl.DataFrame, received: dict[str, list[str]]) -> pl.DataFrame:
+    """The public entry of every figure as JSON text (keys sorted, no spaces), built with
+    column expressions rather than a dictionary per figure:
+
+        {"denominator": item, "derived_from": [id, id], "disclosure": code, "numerator": item,
+         "status": status, "suppression_rule": rule}
+
+    An item is {"cells": {sheet: A1 references}} for an authority (or police force area)
+    figure whose declared cells hold values, {"contributes": true|false} for one without
+    declared cells (whether its part has a value), and {"from": units} for a regional or
+    England figure; a key with nothing to say is left out. Returns family, figure_id, entry."""
+    bad = fig.filter(~pl.col("figure_id").str.contains(_SAFE_ID))
+    if bad.height:  # ids are written into the JSON unescaped
+        raise ValueError(f"figure ids with characters outside [A-Za-z0-9_.()-]: {bad['figure_id'].head(5).to_list()}")
+    kinds = pl.DataFrame(
+        [(mid, m.family, m.kind, m.counts_people, m.source) for mid, m in catalog.items()], orient="row",
+        schema={"base_measure": pl.String, "family": pl.String, "kind": pl.String, "people": pl.Boolean,
+                "source": pl.String})
+    part = ["base_measure", "breakdown", "time_period", "geography_code"]
+    # each local part's cells as {"sheet":"refs",...}
+    cells = (_as_json_strings(refs.sort("measure", "breakdown", "financial_year", "unit_code", "role", "sheet"),
+                              "sheet", "refs")
+             .group_by(["measure", "breakdown", "financial_year", "unit_code", "role"], maintain_order=True)
+             .agg(("{" + (pl.col("sheet") + ":" + pl.col("refs")).str.join(",") + "}").alias("cells"))
+             .rename({"measure": "base_measure", "financial_year": "time_period", "unit_code": "geography_code"}))
+    has_part = (audit_parts.select(pl.col("measure").alias("base_measure"), "breakdown",
+                                   pl.col("financial_year").alias("time_period"),
+                                   pl.col("unit_code").alias("geography_code"), "role")
+                .unique().with_columns(pl.lit(True).alias("has_part")))
+    # the units of each regional and England part; an England figure from the returns is
+    # written relative to every authority with a return when that is shorter
+    units = contributors.rename({"measure": "base_measure", "financial_year": "time_period"}).join(
+        kinds.select("base_measure", "source"), on="base_measure", how="left")
+    units = _as_json_strings(units.with_columns(pl.struct("time_period", "geographic_level", "source", "units")
+                                                .map_elements(lambda r: _units_text(r["units"] or "", received.get(
+                                                    r["time_period"], ()) if r["geographic_level"] == "national"
+                                                    and r["source"] == "authority_returns" else ()),
+                                                    return_dtype=pl.String).alias("units")), "units")
+
+    f = fig.join(kinds, on="base_measure", how="left")
+    unknown = f.filter(pl.col("family").is_null())
+    if unknown.height:
+        raise ValueError(f"figures of measures not in the catalogue: {unknown['base_measure'].unique().to_list()}")
+    for role in ROLES:
+        f = (f.join(cells.filter(pl.col("role") == role).select(*part, pl.col("cells").alias(f"cells_{role}")),
+                    on=part, how="left")
+             .join(has_part.filter(pl.col("role") == role).select(*part, pl.col("has_part").alias(f"part_{role}")),
+                   on=part, how="left")
+             .join(units.filter(pl.col("role") == role).select(*part, "geographic_level",
+                                                               pl.col("units").alias(f"units_{role}")),
+                   on=[*part, "geographic_level"], how="left"))
+
+    level, status = pl.col("geographic_level"), pl.col("value_status")
+    count = (pl.col("kind") == "count") & ~pl.col("measure").str.ends_with("_change_percent")
+    rounded_level = pl.col("people") & level.is_in(list(settings["rounded_levels"]))
+    shown_with_decimals = (status == "rounded") | ((status == "revised") & pl.col("value").str.contains(".", literal=True))
+    disclosure = (
+        pl.when(status.is_in(["suppressed", "low", "not_available", "not_applicable", "break_in_series"])).then(status)
+        .when(count & rounded_level).then(pl.lit("base"))
+        .when(count & shown_with_decimals).then(pl.lit("decimals"))  # a revised figure: as it is shown
+        .when(count).then(pl.lit("exact"))
+        .when(rounded_level).then(pl.lit("rate_base"))
+        .otherwise(pl.lit("rate")))
+
+    def item(role: str) -> pl.Expr:
+        wanted = ~pl.col("is_change") & ((pl.col("kind") != "count") if role == "denominator" else pl.lit(True))
+        local = (pl.when(pl.col(f"cells_{role}").is_not_null()).then('{"cells":' + pl.col(f"cells_{role}") + "}")
+                 .when(pl.col(f"part_{role}").fill_null(False)).then(pl.lit('{"contributes":true}'))
+                 .otherwise(pl.lit('{"contributes":false}')))
+        wider = '{"from":' + pl.col(f"units_{role}").fill_null('""') + "}"
+        return pl.when(wanted).then(pl.when(level.is_in(_LOCAL_LEVELS)).then(local).otherwise(wider))
+
+    start = pl.col("time_period").str.slice(0, 4).cast(pl.Int32)
+    previous = (start - 1).cast(pl.String) + "-" + (start % 100).cast(pl.String).str.zfill(2)
+    same = pl.col("base_measure") + "." + pl.col("breakdown") + "." + pl.col("geography_code") + "."
+    keys = [
+        '"denominator":' + item("denominator"),
+        pl.when(pl.col("is_change")).then('"derived_from":["' + same + pl.col("time_period") + '","' + same + previous
+                                          + '"]'),
+        '"disclosure":"' + disclosure + '"',
+        '"numerator":' + item("numerator"),
+        '"status":"' + status + '"',
+    ]
+    if "suppression_rule" in f.columns:
+        f = _as_json_strings(f.with_columns(pl.when(pl.col("suppression_rule") != "").then(pl.col("suppression_rule"))
+                                           .alias("suppression_rule")), "suppression_rule")
+        keys.append('"suppression_rule":' + pl.col("suppression_rule"))
+    entry = "{" + pl.concat_str(keys, separator=",", ignore_nulls=True) + "}"
+    return f.select("family", "figure_id", entry.alias("entry")).sort("family", "figure_id")
+
+
+def _write_evidence(con: duckdb.DuckDBPyConnection, staging: Path) -> None:
+    con.execute(f"""copy (select {_PART}, file, sheet, "row", "column", field, record_key, value from _prov_ev
+                    order by {_PART}, file, sheet nulls first, "row", "column")
+                    to '{_sql_path(staging / "evidence.parquet")}' (format parquet)""")
+    con.execute(f"""copy (select {_PART}, file, value as records from _prov_counts order by all)
+                    to '{_sql_path(staging / "record_counts.parquet")}' (format parquet)""")
+
+
+def _drop_temporary(con: duckdb.DuckDBPyConnection) -> None:
+    for name in ("_prov_cell_sel_in", "_prov_rec_sel_in", "_prov_local"):
+        try:
+            con.unregister(name)
+        except duckdb.Error:  # pragma: no cover - not registered when an earlier step failed
+            pass
+    for t in ("_prov_parts", "_prov_long", "_prov_ev", "_prov_counts", "_prov_cell_sel", "_prov_rec_sel"):
+        con.execute(f"drop table if exists {t}")
+
+
+def _entries(year, years, figures, settings, catalog, metric_sql, refs, contributors, audit_parts, metric_rows,
+             workbooks, inputs, mismatches, audit_dir) -> Provenance:
+    """Steps 3 and 4 of collect: the audit figures and the public entries (Python only)."""
     # 3. unrounded figures, for the audit bundle
     rule_col = ["suppression_rule"] if "suppression_rule" in figures.columns else []
     fig = figures.select("figure_id", "measure", "breakdown", "time_period", "geographic_level", "geography_code",
-                         "value_status", *rule_col).with_columns(
+                         "value", "value_status", *rule_col).with_columns(
         pl.col("measure").str.replace(r"_change(_percent)?$", "").alias("base_measure"),
         pl.col("measure").str.contains(r"_change(_percent)?$").alias("is_change"))
     fig = fig.join(metric_rows.rename({"measure": "base_measure", "financial_year": "time_period"}),
@@ -572,12 +713,7 @@ def collect(con: duckdb.DuckDBPyConnection, year: str, figures: pl.DataFrame, se
         *[pl.when(pl.col("is_change")).then(None).otherwise(pl.col(c)).alias(name)
           for c, name in (("n", "numerator"), ("d", "denominator"), ("v", "value"))]).sort("figure_id")
 
-    # 4. public entries
-    ref_of: dict[tuple, dict[str, str]] = {}
-    for measure, b, fy, unit, role, sheet, text in refs.iter_rows():
-        ref_of.setdefault((measure, b, fy, unit, role), {})[sheet] = text
-    units_of = {tuple(r[:6]): r[6] for r in contributors.iter_rows()}
-    part_exists = set(audit_parts.select("measure", "breakdown", "financial_year", "unit_code", "role").iter_rows())
+    # 4. public entries, one JSON line per figure, built column-wise (80,000 figures and more)
     source_files: dict[str, dict[str, list[str]]] = {}
     for path, info in inputs.items():
         if info["source"] in ("womens_aid", "safelives"):
@@ -592,7 +728,7 @@ def collect(con: duckdb.DuckDBPyConnection, year: str, figures: pl.DataFrame, se
         families[fam] = {
             "measures": {mid: {"method_version": catalog[mid].method_version, "unit": catalog[mid].unit,
                                "kind": catalog[mid].kind, "counts_people": catalog[mid].counts_people} for mid in ms},
-            "bases": {}, "figures": {}}
+            "bases": {}}
         for mid in ms:
             for b in catalog[mid].breakdowns:
                 got = basis(mid, b) or {}
@@ -601,31 +737,7 @@ def collect(con: duckdb.DuckDBPyConnection, year: str, figures: pl.DataFrame, se
                     desc = {"rests_on": NOT_CELL_SUMS[fam]}
                 if desc:
                     families[fam]["bases"][f"{mid}.{b}"] = desc
-
-    prev = {fy: previous_year(fy) for fy in years}
-    rules = fig["suppression_rule"].to_list() if rule_col else [None] * fig.height
-    rows = fig.select("figure_id", "measure", "breakdown", "time_period", "geographic_level", "geography_code",
-                      "value_status", "base_measure", "is_change").iter_rows()
-    for (fid, measure, b, fy, level, code, status, base, is_change), rule in zip(rows, rules):
-        m = catalog[base]
-        count = m.kind == "count" and not measure.endswith("_change_percent")
-        entry: dict = {"status": status, "disclosure": _disclosure_code(status, level, count, m.counts_people, settings)}
-        if rule:
-            entry["suppression_rule"] = rule
-        if is_change:
-            entry["derived_from"] = [make_id(m.id, b, code, fy), make_id(m.id, b, code, prev[fy])]
-        else:
-            local = level in ("local_authority", "police_force_area")
-            for role in (("numerator",) if m.kind == "count" else ROLES):
-                if local:
-                    cells = ref_of.get((m.id, b, fy, code, role))
-                    item = {"cells": cells} if cells else {"contributes": (m.id, b, fy, code, role) in part_exists}
-                else:
-                    item = {"from": _units_text(units_of.get((m.id, b, fy, level, code, role), ""),
-                                                received.get(fy, ()) if level == "national"
-                                                and m.source == "authority_returns" else ())}
-                entry[role] = item
-        families[m.family]["figures"][fid] = entry
+    entries = _entry_lines(fig, catalog, settings, refs, contributors, audit_parts, received)
 
     index = {
         "about": ("Provenance of every figure of this release, by metric family (provenance/<family>.json): for each "
@@ -650,7 +762,7 @@ def collect(con: duckdb.DuckDBPyConnection, year: str, figures: pl.DataFrame, se
         "workbooks": {fy: {g: f for y, g, f in workbooks if y == fy} for fy in years},
         "extract_files": source_files,
     }
-    return Provenance(year=year, index=index, families=families, audit_figures=audit_figures,
+    return Provenance(year=year, index=index, families=families, entries=entries, audit_figures=audit_figures,
                       audit_parts=audit_parts, mismatches=mismatches, audit_dir=audit_dir)
 
 
@@ -699,16 +811,15 @@ def _dump(doc) -> str:
     return json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
-_FIGURE_START = re.compile(r'\},"(?=[a-z0-9_]+\.[a-z0-9_]+\.[A-Za-z0-9]+\.\d{4}-\d{2}":\{)')
-
-
 def write_public(out_dir: Path, prov: Provenance) -> list[Path]:
     """provenance.json and provenance/<family>.json (one figure per line, sorted keys)."""
     written = []
     (out_dir / FAMILY_DIR).mkdir(parents=True, exist_ok=True)
+    lines = {fam: g for (fam,), g in prov.entries.group_by(["family"])}
     for fam, doc in sorted(prov.families.items()):
-        # one figure per line: dumped in one call (sorted keys), then a line break before each id
-        body = _FIGURE_START.sub('},\n"', _dump(doc["figures"])[1:-1])
+        g = lines.get(fam)
+        body = ",\n".join(f'"{fid}":{entry}' for fid, entry in g.select("figure_id", "entry").iter_rows()) \
+            if g is not None else ""
         p = out_dir / FAMILY_DIR / f"{fam}.json"
         header = _dump({"family": fam, **prov.index["families"].get(fam, {}),
                         "measures": doc["measures"], "bases": doc["bases"]})[:-1]
@@ -770,6 +881,15 @@ def write_audit(prov: Provenance) -> Path | None:
         shutil.rmtree(audit_dir)
     staging.rename(audit_dir)
     return audit_dir
+
+
+def entries_of(prov: Provenance, figure_ids) -> dict[str, dict[str, dict]]:
+    """The public entries of some figures, by family, as load_public gives them."""
+    wanted = prov.entries.filter(pl.col("figure_id").is_in(list(figure_ids)))
+    out: dict[str, dict[str, dict]] = {fam: {**doc, "figures": {}} for fam, doc in prov.families.items()}
+    for fam, fid, entry in wanted.iter_rows():
+        out[fam]["figures"][fid] = json.loads(entry)
+    return out
 
 
 def load_public(release_dir: Path) -> tuple[dict, dict[str, dict[str, dict]]]:

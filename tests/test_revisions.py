@@ -285,3 +285,21 @@ def test_a_figure_that_becomes_a_symbol_is_revised_but_keeps_its_symbol():
     assert rows[HARTLEPOOL]["reason"].startswith("Hartlepool (E06000001) resubmitted its 2024-25 return")
     # Middlesbrough's own return did not change: hidden to protect Hartlepool's cell
     assert rows["E06000002"]["reason"].startswith("Changed through disclosure control or a shared total: Hartlepool")
+
+
+def test_provenance_of_a_revised_figure_says_how_it_is_shown(builds, changed):
+    """A revised figure keeps the rounding its status no longer names: an authority count
+    published whole is 'exact', a rounded England or regional count 'base'."""
+    index = json.loads((builds["second"] / "provenance.json").read_text(encoding="utf-8"))
+    second, scratch = _figures(builds["second"]), _figures(builds["scratch"])
+    codes = {}
+    for info in index["families"].values():
+        doc = json.loads((builds["second"] / info["file"]).read_text(encoding="utf-8"))
+        codes.update({fid: entry["disclosure"] for fid, entry in doc["figures"].items()})
+    revised = [fid for fid, fig in second.items() if fig["value_status"] == "revised"]
+    authority_count = f"individuals_supported.all.{BIRMINGHAM}.2023-24"
+    assert authority_count in revised and codes[authority_count] == "exact"
+    assert scratch[authority_count]["value_status"] == "published"
+    for fid in revised:
+        if scratch[fid]["value_status"] == "rounded" and "." not in scratch[fid]["value"]:
+            assert codes[fid] in ("base", "rate_base"), fid

@@ -15,19 +15,16 @@ from pipelines.trace import public_chain
 def write_provenance_and_trace(out_dir: Path, ctx: ReleaseContext, prov) -> list[Path]:
     written = provenance.write_public(out_dir, prov)
     index = prov.index
-    fams = {fam: doc for fam, doc in prov.families.items()}
     folder = out_dir / provenance.TRACE_DIR
     folder.mkdir(parents=True, exist_ok=True)
     css = (STATIC_DIR / "release.css").read_text(encoding="utf-8")
     template = environment().get_template("trace.html.j2")
+    ids_of = {t.id: list(dict.fromkeys(c.figure_id for r in t.rows for c in r.cells if c.figure_id))
+              for t in ctx.tables}
+    fams = provenance.entries_of(prov, {fid for ids in ids_of.values() for fid in ids})
     for t in ctx.tables:
-        ids = []
-        for r in t.rows:
-            for c in r.cells:
-                if c.figure_id and c.figure_id not in ids:
-                    ids.append(c.figure_id)
         figures = []
-        for fid in ids:
+        for fid in ids_of[t.id]:
             try:
                 figures.append({"id": fid, "steps": public_chain(fid, index, fams, compact=True)})
             except KeyError:
