@@ -360,6 +360,18 @@ def test_every_table_cell_links_to_its_trace_entry(built):
         assert fid in anchors[page], (page, fid)
 
 
+def test_every_page_carries_the_style_sheet_unescaped(built):
+    """The style sheet is inlined in every page; escaped (&#34; for a quote) it would lose the
+    font and layout rules that follow the first quote."""
+    release, _, _ = built
+    css = (Path(__file__).resolve().parent.parent / "reports" / "static" / "release.css").read_text(encoding="utf-8")
+    pages = [release / "index.html", release / "quality.html", *sorted((release / "trace").glob("*.html"))]
+    assert len(pages) > 3
+    for page in pages:
+        style = re.search(r"<style>(.*?)</style>", page.read_text(encoding="utf-8"), re.S).group(1)
+        assert css.strip() in style, page.name
+
+
 def test_verify_detects_a_changed_byte_in_provenance_and_in_a_trace_page(built, tmp_path):
     release, _, _ = built
     manifest = json.loads((release / "manifest.json").read_text(encoding="utf-8"))

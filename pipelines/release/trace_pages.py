@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from markupsafe import Markup
+
 from pipelines import provenance
 from pipelines.release.context import ReleaseContext
 from pipelines.release.render import STATIC_DIR, environment
@@ -17,7 +19,7 @@ def write_provenance_and_trace(out_dir: Path, ctx: ReleaseContext, prov) -> list
     index = prov.index
     folder = out_dir / provenance.TRACE_DIR
     folder.mkdir(parents=True, exist_ok=True)
-    css = (STATIC_DIR / "release.css").read_text(encoding="utf-8")
+    css = Markup((STATIC_DIR / "release.css").read_text(encoding="utf-8"))  # the project's own style sheet
     template = environment().get_template("trace.html.j2")
     ids_of = {t.id: list(dict.fromkeys(c.figure_id for r in t.rows for c in r.cells if c.figure_id))
               for t in ctx.tables}
