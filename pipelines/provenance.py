@@ -317,21 +317,6 @@ def parts_sql(sql: warehouse.SqlFile) -> str | None:
     return text[: matches[-1].start()] + "select * from parts"
 
 
-def _parts(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    frames = []
-    for sql in warehouse.sql_files("metrics"):
-        q = parts_sql(sql)
-        if q is None:
-            continue
-        cols = [d[0] for d in con.execute(f"select * from ({q}) limit 0").description]
-        unit = next((c for c in ("gss_code", "pfa_code") if c in cols), "region_code")
-        frames.append(con.execute(
-            f"select financial_year, {unit} as unit_code, region_code, measure, breakdown, "
-            f"numerator::double as numerator, denominator::double as denominator from ({q})").pl()
-            .with_columns(pl.lit(sql.table.removeprefix("metric_")).alias("family")))
-    return pl.concat(frames)
-
-
 # --- the whole collection ----------------------------------------------------------------
 
 

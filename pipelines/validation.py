@@ -155,8 +155,8 @@ def staged_columns() -> dict[str, dict[str, str]]:
             for sql in ready:
                 warehouse.build_table(con, sql)
                 pending.remove(sql)
-        return {s.table: dict(con.execute(f'SELECT column_name, data_type FROM information_schema.columns '
-                                          f"WHERE table_name = ? ORDER BY ordinal_position", [s.table]).fetchall())
+        return {s.table: dict(con.execute('SELECT column_name, data_type FROM information_schema.columns '
+                                          "WHERE table_name = ? ORDER BY ordinal_position", [s.table]).fetchall())
                 for s in warehouse.sql_files("staging")}
     finally:
         con.close()

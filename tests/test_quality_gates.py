@@ -15,10 +15,8 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import openpyxl
-import polars as pl
 import pytest
 
-from pipelines import warehouse
 from pipelines.build import build_release
 from pipelines.cli import main
 from pipelines.paths import RAW_DIR

@@ -11,7 +11,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import dagster as dg
-import pytest
 
 from pipelines import metric_catalog
 from pipelines.build import build_release

@@ -15,7 +15,6 @@ Modules: `config` (reports/release.yaml), `model` (figure index and labels), `ta
 from __future__ import annotations
 
 import pathlib
-from typing import Any
 from dataclasses import dataclass, field
 from typing import Any
 
