@@ -92,6 +92,11 @@ def figure_id(measure: str, breakdown: str, geography_code: str, year: str) -> s
     return f"{measure}.{breakdown}.{geography_code}.{year}"
 
 
+def figure_id_expr(measure: pl.Expr, breakdown: pl.Expr, geography_code: pl.Expr, year: pl.Expr) -> pl.Expr:
+    """figure_id as a polars expression, for a whole column of figures at once."""
+    return pl.concat_str([measure, breakdown, geography_code, year], separator=".")
+
+
 def _as_int(x: float | None) -> int | None:
     if x is None:
         return None

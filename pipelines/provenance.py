@@ -32,6 +32,7 @@ import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import duckdb
@@ -366,15 +367,6 @@ DISCLOSURE_RULES = {
 }
 
 
-def _disclosure_code(status: str, level: str, count: bool, people: bool, settings: dict) -> str:
-    if status in ("suppressed", "low", "not_available", "not_applicable", "break_in_series"):
-        return status
-    rounded_level = people and level in settings["rounded_levels"]
-    if count:
-        return "base" if rounded_level else ("exact" if status == "published" else "decimals")
-    return "rate_base" if rounded_level else "rate"
-
-
 def _selectors(catalog) -> tuple[pl.DataFrame, pl.DataFrame]:
     cell_rows, rec_rows = [], []
     for m in catalog.values():
@@ -399,6 +391,7 @@ def _selectors(catalog) -> tuple[pl.DataFrame, pl.DataFrame]:
 
 
 _PART = "measure, breakdown, financial_year, unit_code, role"
+_LOCAL_LEVELS = ["local_authority", "police_force_area"]  # figures with cells of their own
 _SAME_PART = ("a.measure = b.measure and a.breakdown = b.breakdown and a.financial_year = b.financial_year "
               "and a.unit_code = b.unit_code and a.role = b.role")
 
@@ -519,7 +512,7 @@ def collect(con: duckdb.DuckDBPyConnection, year: str, figures: pl.DataFrame, se
             left join sums b on {_SAME_PART}
             where coalesce(b.cells_sum, 0) <> a.part_value
             order by all""").pl()
-        local = figures.filter(pl.col("geographic_level").is_in(["local_authority", "police_force_area"])).select(
+        local = figures.filter(pl.col("geographic_level").is_in(_LOCAL_LEVELS)).select(
             "measure", "breakdown", pl.col("time_period").alias("financial_year"), pl.col("geography_code").alias("unit_code"))
         con.register("_prov_local", local.to_arrow())
         refs = _refs(con.execute(_LOCAL_EVIDENCE).pl())
@@ -552,7 +545,6 @@ def collect(con: duckdb.DuckDBPyConnection, year: str, figures: pl.DataFrame, se
         _drop_temporary(con)
 
 
-_LOCAL_LEVELS = ("local_authority", "police_force_area")
 _SAFE_ID = r"^[A-Za-z0-9_.()\-]+$"
 _CONTROL = r"[\x00-\x1f]"
 
@@ -584,6 +576,8 @@ def _entry_lines(fig: pl.DataFrame, catalog, settings: dict, refs: pl.DataFrame,
     figure whose declared cells hold values, {"contributes": true|false} for one without
     declared cells (whether its part has a value), and {"from": units} for a regional or
     England figure; a key with nothing to say is left out. Returns family, figure_id, entry."""
+    from pipelines.disclosure import figure_id_expr, previous_year
+
     bad = fig.filter(~pl.col("figure_id").str.contains(_SAFE_ID))
     if bad.height:  # ids are written into the JSON unescaped
         raise ValueError(f"figure ids with characters outside [A-Za-z0-9_.()-]: {bad['figure_id'].head(5).to_list()}")
@@ -645,13 +639,13 @@ def _entry_lines(fig: pl.DataFrame, catalog, settings: dict, refs: pl.DataFrame,
         wider = '{"from":' + pl.col(f"units_{role}").fill_null('""') + "}"
         return pl.when(wanted).then(pl.when(level.is_in(_LOCAL_LEVELS)).then(local).otherwise(wider))
 
-    start = pl.col("time_period").str.slice(0, 4).cast(pl.Int32)
-    previous = (start - 1).cast(pl.String) + "-" + (start % 100).cast(pl.String).str.zfill(2)
-    same = pl.col("base_measure") + "." + pl.col("breakdown") + "." + pl.col("geography_code") + "."
+    previous = pl.col("time_period").replace_strict(
+        {fy: previous_year(fy) for fy in f["time_period"].unique().to_list()}, return_dtype=pl.String)
+    base_id = partial(figure_id_expr, pl.col("base_measure"), pl.col("breakdown"), pl.col("geography_code"))
     keys = [
         '"denominator":' + item("denominator"),
-        pl.when(pl.col("is_change")).then('"derived_from":["' + same + pl.col("time_period") + '","' + same + previous
-                                          + '"]'),
+        pl.when(pl.col("is_change")).then('"derived_from":["' + base_id(pl.col("time_period")) + '","'
+                                          + base_id(previous) + '"]'),
         '"disclosure":"' + disclosure + '"',
         '"numerator":' + item("numerator"),
         '"status":"' + status + '"',
@@ -708,21 +702,22 @@ def _entries(year, years, figures, settings, catalog, metric_sql, refs, contribu
     for fy, g, _ in workbooks:
         received.setdefault(fy, []).append(g)
     families: dict[str, dict] = {}
-    for fam in metric_sql:
-        ms = sorted(m.id for m in catalog.values() if m.family == fam)
-        families[fam] = {
-            "measures": {mid: {"method_version": catalog[mid].method_version, "unit": catalog[mid].unit,
-                               "kind": catalog[mid].kind, "counts_people": catalog[mid].counts_people} for mid in ms},
+    for fam in (f for f in metric_catalog.families() if f.name in metric_sql):
+        ms = sorted(fam.measures, key=lambda m: m.id)
+        families[fam.name] = {
+            "measures": {m.id: {"method_version": m.method_version, "unit": m.unit, "kind": m.kind,
+                                "counts_people": m.counts_people} for m in ms},
             "bases": {}}
-        for mid in ms:
-            for b in catalog[mid].breakdowns:
-                got = basis(mid, b) or {}
+        for m in ms:
+            for b in m.breakdowns:
+                got = basis(m.id, b) or {}
                 desc = {role: describe_basis(got[role]) for role in ROLES if role in got}
-                if not desc and fam in NOT_CELL_SUMS:
-                    desc = {"rests_on": NOT_CELL_SUMS[fam]}
+                if not desc and fam.name in NOT_CELL_SUMS:
+                    desc = {"rests_on": NOT_CELL_SUMS[fam.name]}
                 if desc:
-                    families[fam]["bases"][f"{mid}.{b}"] = desc
+                    families[fam.name]["bases"][f"{m.id}.{b}"] = desc
     entries = _entry_lines(fig, catalog, settings, refs, contributors, audit_parts, received)
+    source_of = {f.name: f.source for f in metric_catalog.families()}
 
     index = {
         "about": ("Provenance of every figure of this release, by metric family (provenance/<family>.json): for each "
@@ -739,7 +734,7 @@ def _entries(year, years, figures, settings, catalog, metric_sql, refs, contribu
         "disclosure_rules": {k: v.format(**settings) for k, v in DISCLOSURE_RULES.items()},
         "families": {fam: {"file": f"{FAMILY_DIR}/{fam}.json", "sql_file": s.rel_path, "sql_sha256": s.sha256,
                            "reads": list(s.reads()),
-                           "source": next((m.source for m in catalog.values() if m.family == fam), "")}
+                           "source": source_of.get(fam, "")}
                      for fam, s in sorted(metric_sql.items())},
         "staging": {s.table: {"sql_file": s.rel_path, "sql_sha256": s.sha256, "reads": list(s.reads())}
                     for s in warehouse.sql_files("staging")},
@@ -837,8 +832,13 @@ Read it with `dasa trace <figure_id>`.
 """
 
 
+def _staging_of(audit_dir: Path) -> Path:
+    return Path(audit_dir).with_name(Path(audit_dir).name + ".writing")
+
+
 def _audit_staging(audit_dir: Path) -> Path:
-    staging = Path(audit_dir).with_name(Path(audit_dir).name + ".writing")
+    """An empty staging folder for the audit bundle (collect writes the evidence into it)."""
+    staging = _staging_of(audit_dir)
     if staging.exists():
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
@@ -857,7 +857,7 @@ def write_audit(prov: Provenance) -> Path | None:
     if prov.audit_dir is None:
         return None
     audit_dir = Path(prov.audit_dir)
-    staging = audit_dir.with_name(audit_dir.name + ".writing")
+    staging = _staging_of(audit_dir)
     staging.mkdir(parents=True, exist_ok=True)
     prov.audit_figures.write_parquet(staging / "figures.parquet")
     prov.audit_parts.write_parquet(staging / "parts.parquet")

@@ -252,7 +252,7 @@ def write_release_atomically(target: Path, inputs, run_id: str = "") -> list[Pat
         tmp.rename(target)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
-        if getattr(inputs, "provenance", None) is not None:
+        if inputs.provenance is not None:
             from pipelines.provenance import write_audit
 
             write_audit(inputs.provenance)  # restricted: outside the release folder

@@ -34,6 +34,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from pipelines.disclosure import previous_year
 from pipelines.metric_catalog import SOURCES, measures
 
 VINTAGE_FIGURES = "figures.csv"
@@ -197,15 +198,10 @@ def _base_measure(measure: str) -> tuple[str, bool]:
     return measure, False
 
 
-def _previous_year(year: str) -> str:
-    start = int(year[:4]) - 1
-    return f"{start}-{(start + 1) % 100:02d}"
-
-
 def _reason(fig: dict, changes: list[InputChange], sources: dict[str, str]) -> tuple[str, str]:
     """The reason a figure changed, in full and short."""
     base, is_change = _base_measure(fig["measure"])
-    years = {fig["time_period"]} | ({_previous_year(fig["time_period"])} if is_change else set())
+    years = {fig["time_period"]} | ({previous_year(fig["time_period"])} if is_change else set())
     source = sources.get(base, "")
     same = [c for c in changes if c.financial_year in years and (c.source == source or not source)]
     level, code = fig["geographic_level"], fig["geography_code"]

@@ -25,6 +25,7 @@ from pipelines.build import build_release
 from pipelines.cli import main
 from pipelines.manifest import verify
 from pipelines.paths import RAW_DIR, REFERENCE_DIR
+from pipelines.release.render import STATIC_DIR
 
 YEAR = "2024-25"
 
@@ -364,7 +365,7 @@ def test_every_page_carries_the_style_sheet_unescaped(built):
     """The style sheet is inlined in every page; escaped (&#34; for a quote) it would lose the
     font and layout rules that follow the first quote."""
     release, _, _ = built
-    css = (Path(__file__).resolve().parent.parent / "reports" / "static" / "release.css").read_text(encoding="utf-8")
+    css = (STATIC_DIR / "release.css").read_text(encoding="utf-8")
     pages = [release / "index.html", release / "quality.html", *sorted((release / "trace").glob("*.html"))]
     assert len(pages) > 3
     for page in pages:
