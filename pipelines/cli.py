@@ -12,8 +12,6 @@ from pathlib import Path
 
 from pipelines.paths import PROJECT_DIR, RAW_DIR
 
-COMMANDS = ("check", "release", "sample", "trace", "verify")
-
 
 def _year(text: str) -> str:
     from pipelines.ingest.cells import parse_year
@@ -27,7 +25,7 @@ def _year(text: str) -> str:
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # suggest the nearest command on a typo
         if "invalid choice" in message and len(sys.argv) > 1:
-            close = difflib.get_close_matches(sys.argv[1], COMMANDS, n=1)
+            close = difflib.get_close_matches(sys.argv[1], list(HANDLERS), n=1)
             if close:
                 message += f"; did you mean '{close[0]}'?"
         super().error(message)
@@ -292,11 +290,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 1
 
 
+HANDLERS = {"check": cmd_check, "release": cmd_release, "sample": cmd_sample, "trace": cmd_trace,
+            "verify": cmd_verify}  # the commands (a typo is matched against these)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    handler = {"check": cmd_check, "release": cmd_release, "sample": cmd_sample, "verify": cmd_verify,
-               "trace": cmd_trace}[args.command]
-    return handler(args)
+    return HANDLERS[args.command](args)
 
 
 if __name__ == "__main__":  # pragma: no cover
