@@ -34,6 +34,7 @@ PRIMARY_NUMERATOR = "primary: a rate on a non-zero count of people at or below t
 PRIMARY_DENOMINATOR = "primary: a rate on a denominator below the minimum"
 SECONDARY = "secondary"
 CHANGE = "change: a change from or to a suppressed figure"
+CARRIED = "carried: suppressed in an earlier vintage of the release"
 LOG_COLUMNS = ("figure_id", "measure", "breakdown", "time_period", "geographic_level", "geography_code",
                "rule", "protects", "relation")
 FIGURE_COLUMNS = (
@@ -209,6 +210,8 @@ class Publisher:
     def _bounds(self, rule: str, m: Measure, fig: Figure) -> dict[Cell, tuple[int, float]]:
         """What a reader knows of the cells of a figure hidden by a primary rule."""
         s = self.settings
+        if rule == CARRIED:
+            return {}
         if rule == PRIMARY_COUNT:
             return {(*fig[:2], "value", fig[2]): (1, s.suppression_threshold)}
         if rule == PRIMARY_NUMERATOR:
@@ -290,8 +293,12 @@ class Publisher:
         return Problem(values=values, instances=instances, tier=tier, bounds=bounds, rounded=rounded,
                        secret_rates=secret_rates)
 
-    def publish(self, metrics: pl.DataFrame) -> pl.DataFrame:
-        """Published figures (levels and year-on-year changes) for every metric row."""
+    def publish(self, metrics: pl.DataFrame, carried: frozenset[str] = frozenset()) -> pl.DataFrame:
+        """Published figures (levels and year-on-year changes) for every metric row.
+
+        `carried` holds the figure ids that were `[c]` in an earlier vintage: they stay
+        suppressed, so no public file ever carries a value of a figure once withheld.
+        """
         rows = []
         exact: dict[tuple, Exact | None] = {}
         years_of: dict[str, set[str]] = {}
@@ -308,6 +315,8 @@ class Publisher:
             years_of.setdefault(r["measure"], set()).add(year)
             if exact[key] is not None:
                 rule = self._primary(m, r["geographic_level"], r["numerator"], r["denominator"])
+                if rule is None and figure_id(r["measure"], r["breakdown"], r["geography_code"], year) in carried:
+                    rule = CARRIED
                 if rule:
                     primary[year][key[:4]] = rule
         # 2. secondary suppression, per year
