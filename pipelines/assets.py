@@ -17,7 +17,7 @@ import dagster as dg
 import duckdb
 
 from pipelines import ingest, warehouse
-from pipelines.release_assets import published_figures, release_asset
+from pipelines.release_assets import disclosure_check, published_figures, release_asset
 from pipelines.paths import REFERENCE_DIR
 from pipelines.reference import REFERENCE_TABLES
 from pipelines.resources import DasaSettings
@@ -132,3 +132,8 @@ def build_assets(years: list[str]) -> list:
     assets.append(published_figures([s.table for s in metric_sql]))
     assets.append(release_asset(partitions))
     return assets
+
+
+def disclosure_checks() -> list:
+    """The disclosure audit on the published figures (blocking)."""
+    return [disclosure_check([s.table for s in warehouse.sql_files("metrics")])]

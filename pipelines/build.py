@@ -16,7 +16,7 @@ import dagster as dg
 from dagster._core.errors import DagsterAssetCheckFailedError
 
 from pipelines import validation, warehouse
-from pipelines.assets import SOURCES, build_assets, years_in
+from pipelines.assets import SOURCES, build_assets, disclosure_checks, years_in
 from pipelines.paths import PROCESSED_DIR, PROJECT_DIR, RAW_DIR, RELEASES_DIR
 from pipelines.resources import DasaSettings
 
@@ -100,7 +100,8 @@ def build_release(
         vintages_dir=str(Path(vintages_dir).resolve()) if vintages_dir else "",
     )
     assets = build_assets(years)
-    checks = validation.asset_checks()  # the validation suites, run after the assets they check
+    # the validation suites, run after the assets they check, and the disclosure audit
+    checks = [*validation.asset_checks(), *disclosure_checks()]
     resources = {"dasa": settings}
     if instance is None:
         dagster_environment()
@@ -119,6 +120,9 @@ def build_release(
                                     run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}})
         except DagsterAssetCheckFailedError:
             with warehouse.connect(db_path) as con:
+                audit = disclosure_summary(con)
+                if audit:
+                    raise BuildError(audit) from None
                 summary = validation.blocking_summary(con, release_years)
             raise BuildError(f"{summary}\nFix the inputs, or build a draft (a draft is not stopped by them).") from None
         if not result.success:  # pragma: no cover - raise_on_error raises first
@@ -163,6 +167,25 @@ def build_release(
     open_errors = gates[year].open_errors.height
     return BuildResult(year, target, db_path, expected, received, quarantined, warnings, cell_errors,
                        draft=draft or open_errors > 0, open_errors=open_errors)
+
+
+def disclosure_summary(con, limit: int = 25) -> str | None:
+    """The under-protected figures the disclosure audit found (ids only, no values), or None."""
+    from pipelines.release_assets import AUDIT_TABLE, INTERVALS_TABLE
+
+    tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    if AUDIT_TABLE not in tables or not con.execute(f"SELECT sum(under_protected) FROM {AUDIT_TABLE}").fetchone()[0]:
+        return None
+    width = con.execute(f"SELECT max(protection_width) FROM {AUDIT_TABLE}").fetchone()[0]
+    ids = [r[0] for r in con.execute(
+        f"SELECT DISTINCT figure_id FROM {INTERVALS_TABLE} WHERE feasible_values < ? ORDER BY 1", [width]).fetchall()]
+    lines = [f"the disclosure audit found {len(ids)} suppressed figure(s) that the published figures narrow to "
+             f"fewer than {width} values:"] + [f"  {i}" for i in ids[:limit]]
+    if len(ids) > limit:
+        lines.append(f"  ... and {len(ids) - limit} more (table {INTERVALS_TABLE})")
+    lines.append("Nothing was published. This is a fault in disclosure control, not in the inputs: report it with "
+                 "the build's warehouse (data/processed/dasa.duckdb).")
+    return "\n".join(lines)
 
 
 def release_gate(db_path: Path, raw_dir: Path, years: list[str]):

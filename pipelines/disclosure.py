@@ -20,7 +20,7 @@ from fractions import Fraction
 import polars as pl
 
 from pipelines.metric_catalog import Measure, Relation
-from pipelines.suppression import AUTHORITY, REGION, Cell, Figure, Instance, Problem, protect
+from pipelines.suppression import AUTHORITY, REGION, Cell, Figure, Instance, Problem, secure
 
 SYMBOLS = {
     "not_available": "[x]",
@@ -56,6 +56,11 @@ class DisclosureSettings:
     suppressed_levels: tuple[str, ...] = ("local_authority",)
     # a rate or share of people is suppressed when its denominator is below this
     minimum_denominator: int = 10
+    # every suppressed count must keep at least this many feasible values for an intruder
+    # holding every public file (the disclosure audit, docs/decisions/0012-disclosure-audit.md)
+    protection_width: int = 5
+    # an authority's percent change is not published ([z]) when either year's count is below this
+    minimum_change_base: int = 10
     rules: tuple[str, ...] = field(default=(
         "England and regional counts of people are rounded to the nearest 10, half up; "
         "counts of authorities, services, units and bedspaces are not rounded.",
@@ -64,10 +69,14 @@ class DisclosureSettings:
         "Authority counts of people from 1 to 4 are suppressed ([c]); a rate or share of people is "
         "suppressed when its numerator is suppressed or its denominator is below 10, and a change "
         "when either year's figure is suppressed.",
-        "Secondary suppression: further authority figures, the smallest non-zero ones first, are "
-        "suppressed so that no suppressed figure can be worked out from the published figures "
-        "(a breakdown and its total, authorities and their region, a count and the rate built on "
-        "it). data/suppression_log.csv lists every suppressed figure with its rule.",
+        "Secondary suppression: further figures are suppressed so that no suppressed figure can be "
+        "worked out, or narrowed to fewer than 5 possible values, from everything published in this and "
+        "earlier releases (breakdowns and their totals, authorities and their region, counts and the rates "
+        "built on them, rounded totals). The build proves this with a linear-programming audit and does not "
+        "publish otherwise.",
+        "Changes at England and regional level are the differences between the published (rounded) figures "
+        "of the two years; an authority's percentage change is not shown ([z]) when either year's count is "
+        "below 10.",
     ))
 
     def as_dict(self) -> dict:
@@ -163,6 +172,7 @@ class Publisher:
             relations = declared()
         self.relations = relations
         self.suppression_log = pl.DataFrame(schema={c: pl.String for c in LOG_COLUMNS})
+        self.audits: dict = {}  # year -> the disclosure audit of its final suppression pattern
 
     def _count(self, x: Exact, level: str, people: bool) -> tuple[str, str, float | None]:
         s = self.settings
@@ -176,6 +186,19 @@ class Publisher:
             text, num, _ = _fixed(x, s.decimals)
             return text, "rounded", num
         return str(n // d), "published", float(n // d)
+
+    def _as_published(self, m: Measure, level: str, x: Exact) -> Exact | None:
+        """A figure's value as published at its level, exactly: a count of people rounded to
+        the base, a rate or share to its decimal places, None for [low]; else x itself."""
+        s = self.settings
+        if not (m.counts_people and level in s.rounded_levels):
+            return x
+        n, d = x
+        if m.kind == "count":
+            r = _div_half_up(n, d * s.rounding_base) * s.rounding_base
+            return None if r == 0 and n != 0 else (r, 1)
+        units = _div_half_up(n * 10**s.decimals, d)
+        return None if units == 0 and n != 0 else (units, 10**s.decimals)
 
     def _rate(self, x: Exact) -> tuple[str, str, float | None]:
         text, num, low = _fixed(x, self.settings.decimals)
@@ -207,23 +230,13 @@ class Publisher:
             return PRIMARY_DENOMINATOR
         return None
 
-    def _bounds(self, rule: str, m: Measure, fig: Figure) -> dict[Cell, tuple[int, float]]:
-        """What a reader knows of the cells of a figure hidden by a primary rule."""
-        s = self.settings
-        if rule == CARRIED:
-            return {}
-        if rule == PRIMARY_COUNT:
-            return {(*fig[:2], "value", fig[2]): (1, s.suppression_threshold)}
-        if rule == PRIMARY_NUMERATOR:
-            return {(*fig[:2], "numerator", fig[2]): (1, s.suppression_threshold)}
-        return {(*fig[:2], "denominator", fig[2]): (1, s.minimum_denominator - 1)}
-
     def _problem(self, records: list[dict], primary: dict[tuple, str]) -> Problem:
         """One year's secondary-suppression problem: cells, relation instances, what may be hidden."""
         s = self.settings
         values: dict[Cell, int] = {}
         tier: dict[Figure, int] = {}
-        bounds: dict[Cell, tuple[int, float]] = {}
+        bounds: dict[Cell, tuple[int, float]] = {}  # a reader does not know which [c] is primary: only >= 0
+        ratios: list[tuple[Cell, Cell, int, int, int]] = []
         rounded: dict[Cell, tuple[int, int]] = {}
         secret_rates: set[Figure] = set()
         half = s.rounding_base // 2
@@ -259,10 +272,16 @@ class Publisher:
             if m.counts_people and has_cells and level != "national":
                 tier[fig] = AUTHORITY if level in s.suppressed_levels else REGION
             rule = primary.get((r["measure"], r["breakdown"], level, geo))
-            if rule:
-                bounds.update(self._bounds(rule, m, fig))
-                if rule == PRIMARY_NUMERATOR:
-                    secret_rates.add(fig)
+            if rule == PRIMARY_NUMERATOR:
+                secret_rates.add(fig)
+            n, d = _as_int(r["numerator"]), _as_int(r["denominator"])
+            if (m.kind != "count" and m.counts_people and level in s.rounded_levels and rule is None
+                    and n is not None and d and d > 0 and s.rounding_base > 1):
+                # the rate to `decimals` places over its rounded numerator and denominator
+                scale = (100 if m.kind == "percent" else 10000) * 10**s.decimals
+                u = _div_half_up(scale * n, d)
+                ratios.append(((r["measure"], r["breakdown"], "numerator", geo),
+                               (r["measure"], r["breakdown"], "denominator", geo), 2 * scale, 2 * u - 1, 2 * u + 1))
         instances: list[Instance] = []
 
         def add(label: str, cells: list[Cell], coefs: list[int]) -> None:
@@ -291,7 +310,7 @@ class Publisher:
                     add(f"{shown}: {country} = sum of the regions", [(*term, country)] + [(*term, g) for g in sorted(regions)],
                         [1] + [-1] * len(regions))
         return Problem(values=values, instances=instances, tier=tier, bounds=bounds, rounded=rounded,
-                       secret_rates=secret_rates)
+                       secret_rates=secret_rates, ratios=ratios)
 
     def publish(self, metrics: pl.DataFrame, carried: frozenset[str] = frozenset()) -> pl.DataFrame:
         """Published figures (levels and year-on-year changes) for every metric row.
@@ -320,6 +339,7 @@ class Publisher:
                 if rule:
                     primary[year][key[:4]] = rule
         # 2. secondary suppression, per year
+        s = self.settings
         rule_of: dict[tuple, tuple[str, str, str]] = {}
         for year, year_records in sorted(by_year.items()):
             for key, rule in primary[year].items():
@@ -329,7 +349,8 @@ class Publisher:
                 continue
             problem = self._problem(year_records, primary[year])
             hidden = {(k[0], k[1], k[3]) for k in primary[year]}
-            for fig, p in protect(problem, hidden).items():
+            added, self.audits[year] = secure(problem, hidden, s.protection_width, s.suppression_threshold)
+            for fig, p in added.items():
                 protects = ";".join(figure_id(f[0], f[1], f[2], year) for f in p.protects)
                 rule_of[(fig[0], fig[1], level_of[fig[2]], fig[2], year)] = (SECONDARY, protects, p.relation)
         suppressed = set(rule_of)
@@ -353,7 +374,7 @@ class Publisher:
             rows.append(self._row(r, r["measure"], m.unit, value, status, value_num,
                                   self._num_den(r["numerator"], level, m.counts_people) if m.kind != "count" else "",
                                   self._num_den(r["denominator"], level, m.counts_people)))
-        # year-on-year change, from unrounded values
+        # year-on-year change: from unrounded values where figures are published unrounded
         places = self.settings.decimals
         for r in records:
             m = self.measures[r["measure"]]
@@ -374,12 +395,19 @@ class Publisher:
             elif now is None or before is None:
                 sym = ("not_available", SYMBOLS["not_available"], None)
                 outs = [(f"{m.id}_change", sym)] + ([(f"{m.id}_change_percent", sym)] if m.kind == "count" else [])
+            elif self._as_published(m, level, now) is None or self._as_published(m, level, before) is None:
+                sym = ("not_applicable", SYMBOLS["not_applicable"], None)  # from or to [low]
+                outs = [(f"{m.id}_change", sym)] + ([(f"{m.id}_change_percent", sym)] if m.kind == "count" else [])
             else:
-                (n1, d1), (n0, d0) = now, before
+                # at a rounded level, the change is that of the published figures, so it tells a
+                # reader nothing the two figures do not (decision 0012)
+                (n1, d1), (n0, d0) = self._as_published(m, level, now), self._as_published(m, level, before)
                 diff = (n1 * d0 - n0 * d1, d1 * d0)
                 if m.kind == "count":
                     v, st, vn = self._count(diff, level, m.counts_people)
-                    if n0 == 0:
+                    small = level in self.settings.suppressed_levels and min(n1 // d1, n0 // d0) < \
+                        self.settings.minimum_change_base
+                    if n0 == 0 or small:
                         pct = ("not_applicable", SYMBOLS["not_applicable"], None)
                     else:
                         # 100 x (now - before) / before
@@ -401,6 +429,31 @@ class Publisher:
         self.suppression_log = pl.DataFrame(log, schema={c: pl.String for c in LOG_COLUMNS}, orient="row").sort(
             "measure", "breakdown", "time_period", "geographic_level", "geography_code")
         return out.sort("measure", "breakdown", "time_period", "geographic_level", "geography_code")
+
+    def audit_published(self, metrics: pl.DataFrame, figures: pl.DataFrame) -> dict:
+        """The disclosure audit of what was published: for each year, how far an intruder
+        holding every public file can narrow each `[c]` cell (pipelines/disclosure_audit.py).
+
+        The suppression pattern is read from the published figures themselves, not from the
+        publisher's own state, so this checks what a reader actually has."""
+        from pipelines.disclosure_audit import audit
+
+        s = self.settings
+        hidden = {(r["measure"], r["breakdown"], r["geographic_level"], r["geography_code"], r["time_period"])
+                  for r in figures.filter(pl.col("value_status") == "suppressed").select(
+                      "measure", "breakdown", "geographic_level", "geography_code", "time_period").iter_rows(named=True)
+                  if r["measure"] in self.measures}
+        out = {}
+        for year, frame in metrics.group_by("financial_year", maintain_order=True):
+            year = year[0]
+            mine = {k[:4]: "suppressed" for k in hidden if k[4] == year}
+            if not mine:
+                continue
+            problem = self._problem(list(frame.iter_rows(named=True)), mine)
+            figs = {(k[0], k[1], k[3]) for k in mine}
+            cells = {c for c in problem.values if (c[0], c[1], c[3]) in figs}
+            out[year] = audit(problem, cells, s.protection_width, s.suppression_threshold)
+        return dict(sorted(out.items()))
 
     @staticmethod
     def _log_row(r: dict, measure: str, rule: str, protects: str, relation: str) -> dict:

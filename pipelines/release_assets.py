@@ -78,6 +78,66 @@ def published_figures(metric_tables: list[str]) -> dg.AssetsDefinition:
     return _asset
 
 
+AUDIT_TABLE = "pub_disclosure_audit"  # per year: cells audited, narrowest interval, time (public summary)
+INTERVALS_TABLE = "audit_disclosure_intervals"  # per suppressed cell: its interval (restricted bundle only)
+
+
+def disclosure_check(metric_tables: list[str]) -> dg.AssetChecksDefinition:
+    """The disclosure audit as a blocking check on the published figures: an intruder holding
+    every public file, with a linear-programming solver, must not narrow any suppressed cell
+    to fewer than `protection_width` values (docs/decisions/0012-disclosure-audit.md). It
+    blocks every build, draft or final: a draft is read by people too."""
+
+    @dg.asset_check(asset="published_figures", name="disclosure_audit", blocking=True,
+                    required_resource_keys={"dasa"},
+                    description="Linear-programming audit of every suppressed cell against every published figure")
+    def _check(context) -> dg.AssetCheckResult:
+        with context.resources.dasa.connect() as con:
+            summary, failing = run_disclosure_audit(con, metric_tables)
+        return dg.AssetCheckResult(
+            passed=not failing, severity=dg.AssetCheckSeverity.ERROR,
+            metadata={
+                "cells_audited": int(summary["cells_audited"].sum()),
+                "narrowest_interval": int(summary["narrowest_values"].min()) if summary.height else 0,
+                "seconds": round(float(summary["seconds"].sum()), 2),
+                "under_protected": dg.MetadataValue.md("\n".join(f"- {f}" for f in failing[:50]) or "none"),
+            })
+
+    return _check
+
+
+def run_disclosure_audit(con: duckdb.DuckDBPyConnection, metric_tables: list[str],
+                         settings: DisclosureSettings | None = None) -> tuple[pl.DataFrame, list[str]]:
+    """Audit pub_figures against the unrounded metrics; write the public summary and the
+    restricted intervals. Returns the summary and the ids of under-protected figures."""
+    from pipelines.disclosure import figure_id
+
+    settings = settings or DisclosureSettings()
+    metrics = collect_metrics(con, metric_tables)
+    figures = con.execute("SELECT * FROM pub_figures").pl()
+    results = Publisher(metric_catalog.measures(), settings).audit_published(metrics, figures)
+    summary = pl.DataFrame([{
+        "time_period": year, "cells_audited": len(a.intervals), "components": a.components, "solves": a.solves,
+        "narrowest_values": a.narrowest or 0, "under_protected": len(a.failing),
+        "protection_width": settings.protection_width, "seconds": round(a.seconds, 3),
+    } for year, a in results.items()], schema={
+        "time_period": pl.String, "cells_audited": pl.Int64, "components": pl.Int64, "solves": pl.Int64,
+        "narrowest_values": pl.Int64, "under_protected": pl.Int64, "protection_width": pl.Int64,
+        "seconds": pl.Float64})
+    intervals = pl.DataFrame([{
+        "figure_id": figure_id(c[0], c[1], c[3], year), "field": c[2], "lower": iv.lo, "upper": iv.hi,
+        "feasible_values": iv.values, "exact": iv.exact,
+    } for year, a in results.items() for c, iv in sorted(a.intervals.items())], schema={
+        "figure_id": pl.String, "field": pl.String, "lower": pl.Float64, "upper": pl.Float64,
+        "feasible_values": pl.Int64, "exact": pl.Boolean})
+    for table, frame in ((AUDIT_TABLE, summary), (INTERVALS_TABLE, intervals)):
+        con.register("_frame", frame.to_arrow())
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM _frame")
+        con.unregister("_frame")
+    failing = sorted({figure_id(c[0], c[1], c[3], year) for year, a in results.items() for c in a.failing})
+    return summary, failing
+
+
 def build_published_figures(con: duckdb.DuckDBPyConnection, metric_tables: list[str],
                             settings: DisclosureSettings | None = None) -> pl.DataFrame:
     metrics = collect_metrics(con, metric_tables)

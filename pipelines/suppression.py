@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict, deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -76,6 +76,9 @@ class Problem:
     # denominator of any other hidden rate are hidden with it, but they are counts published
     # (or protected) in their own right, so pinning them down discloses nothing new.
     secret_rates: set[Figure]
+    # a rate published to one decimal place over a rounded numerator and denominator:
+    # (numerator cell, denominator cell, k, a, b) with a*den <= k*num < b*den
+    ratios: list[tuple[Cell, Cell, int, int, int]] = field(default_factory=list)
 
     def is_secret(self, cell: Cell) -> bool:
         return cell[2] == "value" or (cell[2] == "numerator" and figure_of(cell) in self.secret_rates)
@@ -248,3 +251,109 @@ def protect(problem: Problem, primary: set[Figure]) -> dict[Figure, Protection]:
                                      "no figure related to it may be suppressed to protect it")
         _, fig, label = min(options)
         suppress(fig, (figure_of(cell),), label + " (with other relations)")
+
+
+def _repair(problem: Problem, cell: Cell, containing: dict[Cell, list[Instance]], hidden_figs: set[Figure],
+            width: int) -> tuple[Figure | None, Instance | None]:
+    """The figure to hide next for an under-protected cell: the cheapest authority figure in
+    the relations it is in; when there is none, the cheapest in the relations of the hidden
+    cells of those, and so on outwards (a lone authority of a region whose England total is
+    [low] is protected by a figure hidden elsewhere). A regional figure only when no
+    authority figure is reachable at all."""
+    seen_cells, seen_insts = {cell}, set()
+    frontier = [cell]
+    fallback, fallback_key = None, None
+    while frontier:
+        best, best_key = None, None
+        nxt = []
+        for c0 in frontier:
+            for inst in containing.get(c0, []):
+                if id(inst) in seen_insts:
+                    continue
+                seen_insts.add(id(inst))
+                n_hidden = sum(1 for c in inst.cells if figure_of(c) in hidden_figs)
+                for c in inst.cells:
+                    fig = figure_of(c)
+                    if fig in hidden_figs:
+                        if c not in seen_cells:
+                            seen_cells.add(c)
+                            nxt.append(c)
+                        continue
+                    if fig not in problem.tier:
+                        continue
+                    v = problem.values.get(c, 0)
+                    key = (n_hidden, v < width, v, fig)
+                    if problem.tier[fig] == AUTHORITY:
+                        if best_key is None or key < best_key:
+                            best, best_key = (fig, inst), key
+                    elif fallback is None:
+                        if fallback_key is None or key < fallback_key:
+                            fallback_key, fallback_pending = key, (fig, inst)
+        if best is not None:
+            return best
+        if fallback is None and fallback_key is not None:
+            fallback = fallback_pending  # the cheapest regional figure of the nearest relations
+        frontier = sorted(nxt)
+    return fallback if fallback is not None else (None, None)
+
+
+def secure(problem: Problem, primary: set[Figure], width: int, threshold: int):
+    """Secondary suppressions that pass the disclosure audit: the exact-recovery protection of
+    `protect` first, then rounds of audit and repair until every secret cell has at least
+    `width` feasible values (pipelines/disclosure_audit.py). A repair hides one more figure
+    from a relation of each under-protected cell: an authority figure before a regional one,
+    from the relation with the fewest hidden cells (the one most likely to be pinning it),
+    then one with at least `width` people before a smaller one, the smallest first. A figure
+    that is the same number as another (a count and the numerator printed beside a rate) is
+    hidden with it.
+
+    Hiding more only widens what a reader can prove of the cells hidden before, so a round
+    re-audits just the cells that failed and those it hid. Returns the added suppressions and
+    the audit: every secret cell with the interval it was last proved to have."""
+    from pipelines.disclosure_audit import AuditResult, audit
+
+    added = protect(problem, primary)
+    containing: dict[Cell, list[Instance]] = defaultdict(list)
+    for inst in problem.instances:
+        for cell in inst.cells:
+            containing[cell].append(inst)
+    ties: dict[Figure, set[Figure]] = defaultdict(set)
+    for inst in problem.instances:
+        if len(inst.cells) == 2:
+            a, b = (figure_of(c) for c in inst.cells)
+            ties[a].add(b)
+            ties[b].add(a)
+    proved = AuditResult()
+    only = None
+    while True:
+        suppressed = set(primary) | set(added)
+        hidden = {c for c in problem.values if figure_of(c) in suppressed}
+        result = audit(problem, hidden, width, threshold, only)
+        proved.intervals.update(result.intervals)
+        proved.components += result.components
+        proved.solves += result.solves
+        proved.seconds += result.seconds
+        if not result.failing:
+            proved.failing = []
+            return added, proved
+        chosen: set[Figure] = set()
+        helped: set[int] = set()
+        for cell in result.failing:
+            insts = containing.get(cell, [])
+            if any(id(i) in helped for i in insts):
+                continue  # a relation of this cell already gets a suppression this round
+            best, best_inst = _repair(problem, cell, containing, suppressed | chosen, width)
+            if best is None:
+                raise UnprotectableError(
+                    f"{'.'.join(figure_of(cell))} can be narrowed to fewer than {width} values from the published "
+                    "figures and no figure related to it may be suppressed to protect it")
+            helped.add(id(best_inst))
+            todo = [(best, figure_of(cell), best_inst.label)]
+            while todo:  # the figure and every figure that is the same number
+                fig, protects, label = todo.pop()
+                if fig in suppressed or fig in chosen or fig not in problem.tier:
+                    continue
+                chosen.add(fig)
+                added[fig] = Protection(fig, (protects,), f"{label} (disclosure audit)")
+                todo += [(t, protects, label) for t in sorted(ties[fig])]
+        only = set(result.failing) | {c for c in problem.values if figure_of(c) in chosen}

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from pipelines import metric_catalog
 from pipelines.disclosure import DisclosureSettings, Publisher
 from pipelines.metric_catalog import Measure, Relation, Term
+from pipelines.suppression import UnprotectableError
 from pipelines.paths import REFERENCE_DIR
 from pipelines.release_assets import collect_metrics
 from tests.fixtures.recovery_checker import find_recoveries
@@ -64,7 +65,9 @@ def test_no_suppressed_figure_in_the_sample_release_can_be_recovered(sample):
     people = {m.id for m in catalog.values() if m.counts_people}
     region_of = {(r["financial_year"], r["gss_code"]): r["region_code"]
                  for r in _read_csv(REFERENCE_DIR / "tier1_by_financial_year.csv")}
-    found = find_recoveries(figures, log, metric_catalog.relations(), kinds, people, region_of,
+    # a reader is not told which suppressed figure is primary (the log with its rules is restricted)
+    public_log = [{**r, "rule": "suppressed"} for r in log]
+    found = find_recoveries(figures, public_log, metric_catalog.relations(), kinds, people, region_of,
                             _truth(metrics, kinds))
     assert found == []
     # the checker is not idle: without secondary suppression it recovers primary cells
@@ -105,7 +108,7 @@ def test_every_suppressed_figure_is_logged_with_its_rule(sample):
     assert all(f["value"] == "[c]" and f["numerator"] == "" and f["denominator"] == ""
                for f in figures if f["value_status"] == "suppressed")
     for r in log:
-        assert r["rule"].split(":")[0] in {"primary", "secondary", "change"}, r
+        assert r["rule"].split(":")[0] in {"primary", "secondary", "change", "carried"}, r
         if r["rule"] == "secondary":
             assert r["protects"] and r["relation"], r
             assert set(r["protects"].split(";")) <= suppressed, r
@@ -185,9 +188,16 @@ def tables(draw):
 
 
 def _check_generated(metrics: pl.DataFrame, disclosure: DisclosureSettings) -> None:
+    """Either every suppressed cell is protected, or the publisher refuses, naming a figure: a
+    tiny table (a region of one authority with a handful of people, beside an England total
+    that may not be suppressed) can have no safe pattern, and then nothing is published."""
     pub = Publisher(MEASURES, disclosure, RELATIONS)
-    figures = pub.publish(metrics).to_dicts()
-    log = pub.suppression_log.to_dicts()
+    try:
+        figures = pub.publish(metrics).to_dicts()
+    except UnprotectableError as exc:
+        assert "can be narrowed" in str(exc) or "recoverable" in str(exc) or "determined" in str(exc)
+        return
+    log = [{**r, "rule": "suppressed"} for r in pub.suppression_log.to_dicts()]  # a reader is not told the rules
     kinds = {k: m.kind for k, m in MEASURES.items()}
     region_of = {(YEAR, r["geography_code"]): r["region_code"] for r in metrics.iter_rows(named=True)
                  if r["geographic_level"] == "local_authority"}
@@ -243,7 +253,7 @@ def test_the_checker_finds_recoveries_when_secondary_suppression_is_switched_off
 
     import pipelines.disclosure
 
-    monkeypatch.setattr(pipelines.disclosure, "protect", lambda problem, primary: {})
+    monkeypatch.setattr(pipelines.disclosure, "secure", lambda problem, primary, width, threshold: ({}, None))
 
     def leaks(metrics: pl.DataFrame) -> bool:
         try:
