@@ -20,7 +20,7 @@ from fractions import Fraction
 import polars as pl
 
 from pipelines.metric_catalog import Measure, Relation
-from pipelines.suppression import AUTHORITY, REGION, Cell, Figure, Instance, Problem, secure
+from pipelines.suppression import AUTHORITY, NATIONAL, REGION, Cell, Figure, Instance, Problem, secure
 
 SYMBOLS = {
     "not_available": "[x]",
@@ -269,8 +269,8 @@ class Publisher:
                         people_terms.add((r["measure"], r["breakdown"], name))
             fig = (r["measure"], r["breakdown"], geo)
             has_cells = r["value"] is not None or r["numerator"] is not None or r["denominator"] is not None
-            if m.counts_people and has_cells and level != "national":
-                tier[fig] = AUTHORITY if level in s.suppressed_levels else REGION
+            if m.counts_people and has_cells:
+                tier[fig] = AUTHORITY if level in s.suppressed_levels else REGION if level == "regional" else NATIONAL
             rule = primary.get((r["measure"], r["breakdown"], level, geo))
             if rule == PRIMARY_NUMERATOR:
                 secret_rates.add(fig)

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import highspy
 import numpy as np
 
-from pipelines.suppression import Cell, Problem, figure_of
+from pipelines.suppression import AUTHORITY, Cell, Problem, figure_of
 
 UPPER = 1e7  # above any count of people in England: keeps every maximum finite
 EPS = 1e-6
@@ -78,9 +78,11 @@ def secret_cells(problem: Problem, hidden: set[Cell]) -> set[Cell]:
     """The hidden cells whose value must stay protected: every hidden count, and the numerator
     of a hidden rate unless it is the very same number as a count (a two-term relation), which
     is then protected as that count. Denominators are counts published or protected in their
-    own right."""
+    own right. Only authority cells are secrets: a regional figure is hidden only to protect
+    them (an England or regional count of people is a large count, published rounded)."""
     tied = {c for inst in problem.instances if len(inst.cells) == 2 for c in inst.cells}
-    return {c for c in hidden if c[2] == "value" or (c[2] == "numerator" and c not in tied)}
+    return {c for c in hidden if problem.tier.get(figure_of(c)) == AUTHORITY
+            and (c[2] == "value" or (c[2] == "numerator" and c not in tied))}
 
 
 def _rows(problem: Problem, hidden: set[Cell]):

@@ -138,12 +138,33 @@ def run_disclosure_audit(con: duckdb.DuckDBPyConnection, metric_tables: list[str
     return summary, failing
 
 
+LOSS_TABLE = "pub_information_loss"  # per measure and year: authority cells, withheld by primary rules, in all
+
+
+def information_loss(figures: pl.DataFrame, log: pl.DataFrame) -> pl.DataFrame:
+    """What disclosure control withholds at authority level, per measure and year: the figures
+    that have a value, those a primary rule hides (before secondary suppression) and all those
+    hidden (after). Year-on-year changes are left out: they follow their two years."""
+    primary = log.filter(pl.col("rule").str.starts_with("primary") | pl.col("rule").str.starts_with("carried"))
+    levels = figures.filter((pl.col("geographic_level") == "local_authority")
+                            & pl.col("value_status").is_in(["published", "rounded", "low", "suppressed"])
+                            & ~pl.col("measure").str.contains("_change"))
+    levels = levels.join(primary.select("figure_id", pl.lit(True).alias("primary")), on="figure_id", how="left")
+    return levels.group_by("time_period", "measure").agg(
+        authority_cells=pl.len(),
+        primary=pl.col("primary").fill_null(False).sum(),
+        suppressed=(pl.col("value_status") == "suppressed").sum(),
+    ).with_columns(pl.col("authority_cells", "primary", "suppressed").cast(pl.Int64)).sort("time_period", "measure")
+
+
 def build_published_figures(con: duckdb.DuckDBPyConnection, metric_tables: list[str],
                             settings: DisclosureSettings | None = None) -> pl.DataFrame:
     metrics = collect_metrics(con, metric_tables)
     publisher = Publisher(metric_catalog.measures(), settings or DisclosureSettings())
     figures = publisher.publish(metrics)
-    for table, frame in (("pub_figures", figures), ("pub_suppression_log", publisher.suppression_log)):
+    loss = information_loss(figures, publisher.suppression_log)
+    for table, frame in (("pub_figures", figures), ("pub_suppression_log", publisher.suppression_log),
+                         (LOSS_TABLE, loss)):
         con.register("_frame", frame.to_arrow())
         con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM _frame")
         con.unregister("_frame")
@@ -231,12 +252,18 @@ def gather_release_inputs(con: duckdb.DuckDBPyConnection, year: str, draft: bool
             inputs = pl.concat([inputs, pl.DataFrame(quality.decision_files, schema=inputs.schema)]).sort(
                 "financial_year", "source", "path")
     settings = {**DisclosureSettings().as_dict(), "draft": draft}
+    disclosure = {name: con.execute(f"SELECT * FROM {name} WHERE time_period <= ? ORDER BY ALL", [year]).pl()
+                  for name in (AUDIT_TABLE, LOSS_TABLE) if _has_table(con, name)}
     suppression_log = con.execute(
         "SELECT * FROM pub_suppression_log WHERE time_period <= ? ORDER BY measure, breakdown, time_period, "
         "geographic_level, geography_code", [year]).pl()
     return ReleaseInputs(year=year, years=years, figures=figures, returns=returns, issues=issues,
                          inputs=inputs, settings=settings, notes=notes, quality=quality,
-                         suppression_log=suppression_log)
+                         suppression_log=suppression_log, disclosure=disclosure)
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]).fetchone()[0] > 0
 
 
 def with_provenance(con: duckdb.DuckDBPyConnection, inputs, target: Path):

@@ -31,7 +31,9 @@ import numpy as np
 Cell = tuple[str, str, str, str]  # measure, breakdown, field (value|numerator|denominator), geography code
 Figure = tuple[str, str, str]  # measure, breakdown, geography code
 
-AUTHORITY, REGION = 0, 1  # preference tiers of the cells that may be suppressed
+# preference tiers of the cells that may be suppressed: an England figure only when nothing
+# else can protect a cell (a table of a few authorities with a handful of people)
+AUTHORITY, REGION, NATIONAL = 0, 1, 2
 
 
 def figure_of(cell: Cell) -> Figure:
@@ -259,7 +261,7 @@ def _repair(problem: Problem, cell: Cell, containing: dict[Cell, list[Instance]]
     the relations it is in; when there is none, the cheapest in the relations of the hidden
     cells of those, and so on outwards (a lone authority of a region whose England total is
     [low] is protected by a figure hidden elsewhere). A regional figure only when no
-    authority figure is reachable at all."""
+    authority figure is reachable at all, and an England figure only when no regional one is."""
     seen_cells, seen_insts = {cell}, set()
     frontier = [cell]
     fallback, fallback_key = None, None
@@ -287,6 +289,7 @@ def _repair(problem: Problem, cell: Cell, containing: dict[Cell, list[Instance]]
                         if best_key is None or key < best_key:
                             best, best_key = (fig, inst), key
                     elif fallback is None:
+                        key = (problem.tier[fig], *key)
                         if fallback_key is None or key < fallback_key:
                             fallback_key, fallback_pending = key, (fig, inst)
         if best is not None:
@@ -343,6 +346,8 @@ def secure(problem: Problem, primary: set[Figure], width: int, threshold: int):
             if any(id(i) in helped for i in insts):
                 continue  # a relation of this cell already gets a suppression this round
             best, best_inst = _repair(problem, cell, containing, suppressed | chosen, width)
+            if best is None and chosen:
+                continue  # what this round hides may be enough: the next round audits it again
             if best is None:
                 raise UnprotectableError(
                     f"{'.'.join(figure_of(cell))} can be narrowed to fewer than {width} values from the published "

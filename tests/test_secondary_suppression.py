@@ -203,7 +203,9 @@ def _check_generated(metrics: pl.DataFrame, disclosure: DisclosureSettings) -> N
                  if r["geographic_level"] == "local_authority"}
     found = find_recoveries(figures, log, RELATIONS, kinds, set(MEASURES), region_of, _truth(metrics, kinds),
                             rounded_levels=disclosure.rounded_levels)
-    assert found == []
+    # a regional or England figure is hidden only to protect authorities: it is their cells that
+    # must not be recovered (an authority cell a hidden region gives away is found as itself)
+    assert [f for f in found if (YEAR, f.cell[3]) in region_of] == []
     assert not [f for f in figures if f["geographic_level"] == "local_authority" and f["measure"] == "people"
                 and f["value"] in {"1", "2", "3", "4"}]
 

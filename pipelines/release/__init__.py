@@ -36,6 +36,9 @@ class ReleaseInputs:
     quality: Any = None  # pipelines.quality.Assessment of the years shown, or None when not assessed
     # one row per suppressed figure: its rule, and what a secondary suppression protects (no values)
     suppression_log: pl.DataFrame | None = None
+    # the disclosure audit's summary per year (pub_disclosure_audit) and the information lost per
+    # measure and year (pub_information_loss), by table name; empty when not audited
+    disclosure: dict[str, pl.DataFrame] = field(default_factory=dict)
     # comparison with the last kept release of the year (pipelines.revisions.Revisions), None when not compared
     revisions: object | None = None
     provenance: Any = None  # pipelines.provenance.Provenance: written as provenance files and trace pages

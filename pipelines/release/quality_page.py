@@ -68,6 +68,9 @@ class QualityView:
     suites: list[dict[str, str]] = field(default_factory=list)
     suppressed: list[dict[str, str]] = field(default_factory=list)
     suppressed_years: tuple[str, ...] = ()
+    audit: list[dict[str, str]] = field(default_factory=list)  # the disclosure audit, per year
+    loss: list[dict[str, str]] = field(default_factory=list)  # information lost, per measure (release year)
+    loss_years: list[dict[str, str]] = field(default_factory=list)  # information lost, per year
 
     def with_status(self, *statuses: str, levels: tuple[str, ...] | None = None) -> list[dict[str, str]]:
         return [r for r in self.issues if r["status"] in statuses and (levels is None or r["level"] in levels)]
@@ -156,6 +159,37 @@ def _suppressed(ctx: ReleaseContext) -> tuple[list[dict[str, str]], tuple[str, .
     return rows, ctx.years
 
 
+def _share(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f}%" if whole else "-"
+
+
+def _disclosure(ctx: ReleaseContext) -> tuple[list[dict[str, str]], list[dict[str, str]], list[dict[str, str]]]:
+    """The disclosure audit per year, and what disclosure control withholds at authority
+    level before secondary suppression (primary rules alone) and after, per measure for the
+    release year and in all per year. Counts only: no cell is named."""
+    frames = ctx.extra.get("disclosure") or {}
+    audit, loss = frames.get("pub_disclosure_audit"), frames.get("pub_information_loss")
+    audit_rows = [] if audit is None else [{
+        "year": r["time_period"], "cells": f"{r['cells_audited']:,}", "narrowest": str(r["narrowest_values"]),
+        "width": str(r["protection_width"]), "under": str(r["under_protected"]), "seconds": f"{r['seconds']:.2f}",
+    } for r in audit.iter_rows(named=True)]
+    if loss is None:
+        return audit_rows, [], []
+
+    def row(label: str, code: str, cells: int, primary: int, suppressed: int) -> dict[str, str]:
+        return {"title": label, "measure": code, "cells": f"{cells:,}", "before": _share(primary, cells),
+                "after": _share(suppressed, cells)}
+
+    mine = loss.filter(pl.col("time_period") == ctx.year)
+    by_measure = [row(ctx.idx.title(r["measure"]), r["measure"], r["authority_cells"], r["primary"], r["suppressed"])
+                  for r in sorted(mine.iter_rows(named=True), key=lambda r: (ctx.idx.title(r["measure"]).casefold(),
+                                                                           r["measure"]))]
+    totals = loss.group_by("time_period").agg(pl.col("authority_cells", "primary", "suppressed").sum()).sort("time_period")
+    by_year = [row(r["time_period"], "", r["authority_cells"], r["primary"], r["suppressed"])
+               for r in totals.iter_rows(named=True)]
+    return audit_rows, by_measure, by_year
+
+
 def quality_view(ctx: ReleaseContext, quality) -> QualityView:
     issues = _issue_rows(ctx, quality)
     counts = {
@@ -169,7 +203,9 @@ def quality_view(ctx: ReleaseContext, quality) -> QualityView:
     quarantined = [{k: _text(v) for k, v in q.items()} for q in (quality.quarantined if quality is not None else [])]
     validation, suites = _validation(quality)
     suppressed, years = _suppressed(ctx)
-    return QualityView(assessed=quality is not None, draft=ctx.draft, years=ctx.years, issues=issues, counts=counts,
+    audit, loss, loss_years = _disclosure(ctx)
+    return QualityView(audit=audit, loss=loss, loss_years=loss_years,
+                       assessed=quality is not None, draft=ctx.draft, years=ctx.years, issues=issues, counts=counts,
                        checks=_checks(issues), quarantined=quarantined, validation=validation, suites=suites,
                        suppressed=suppressed, suppressed_years=years)
 
