@@ -19,6 +19,7 @@ from pipelines import validation, warehouse
 from pipelines.assets import SOURCES, build_assets, disclosure_checks, years_in
 from pipelines.paths import PROCESSED_DIR, PROJECT_DIR, RAW_DIR, RELEASES_DIR
 from pipelines.resources import DasaSettings
+from pipelines.suppression import UnprotectableError
 
 
 class BuildError(Exception):
@@ -118,6 +119,12 @@ def build_release(
                                     tags=tags, resources=resources, instance=instance, raise_on_error=True,
                                     # CRITICAL: a failed check is reported below, not as Dagster's stack trace
                                     run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}})
+        except dg.DagsterExecutionStepExecutionError as exc:
+            if isinstance(exc.user_exception, UnprotectableError):
+                raise BuildError(f"disclosure control cannot protect every suppressed figure: {exc.user_exception}. "
+                                 "Nothing was published; the table is too small to publish at authority level "
+                                 "as it stands (report it with the build's warehouse).") from None
+            raise
         except DagsterAssetCheckFailedError:
             with warehouse.connect(db_path) as con:
                 audit = disclosure_summary(con)

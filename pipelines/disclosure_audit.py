@@ -85,34 +85,67 @@ def secret_cells(problem: Problem, hidden: set[Cell]) -> set[Cell]:
             and (c[2] == "value" or (c[2] == "numerator" and c not in tied))}
 
 
-def _rows(problem: Problem, hidden: set[Cell]):
-    """The constraints on the unknown cells, constants moved to the right-hand side:
-    (cells, coefficients, lower, upper) with lower <= sum(coef x cell) <= upper."""
+class Constraints:
+    """The constraints on the unknown cells, constants moved to the right-hand side: rows
+    (cells, coefficients, lower, upper) with lower <= sum(coef x cell) <= upper, one per
+    relation instance and two per rate over rounded figures.
 
-    def known(cell: Cell) -> bool:
-        return cell not in hidden and cell not in problem.rounded
+    Kept across the rounds of the secondary-suppression loop: when more cells are hidden,
+    only the rows of the relations they are in are made again."""
 
-    rows = []
-    for inst in problem.instances:
-        coef: dict[Cell, int] = defaultdict(int)
-        rhs = 0
-        for cell, k in zip(inst.cells, inst.coefs):
-            if known(cell):
-                rhs -= k * problem.values.get(cell, 0)
-            else:
-                coef[cell] += k
-        coef = {c: k for c, k in coef.items() if k}
-        if coef:
-            rows.append((tuple(coef), tuple(coef.values()), rhs, rhs))
-    for num, den, k, a, b in problem.ratios:  # a*den <= k*num <= b*den - 1, integers (half up: b excluded)
-        if num in hidden:
-            continue  # the rate itself is suppressed
+    def __init__(self, problem: Problem):
+        self.problem = problem
+        self.hidden: set[Cell] = set()
+        self.by_cell: dict[Cell, list[tuple[str, int]]] = defaultdict(list)
+        self.rows: dict[tuple[str, int], list] = {}
+        for i, inst in enumerate(problem.instances):
+            for c in inst.cells:
+                self.by_cell[c].append(("i", i))
+            self.rows[("i", i)] = self._make(("i", i))
+        for j, (num, den, *_) in enumerate(problem.ratios):
+            self.by_cell[num].append(("r", j))
+            self.by_cell[den].append(("r", j))
+            self.rows[("r", j)] = self._make(("r", j))
+
+    def update(self, hidden: set[Cell]) -> list:
+        """Every row, for this set of hidden cells (a superset of the last one, or all anew)."""
+        if not self.hidden <= hidden:
+            self.hidden = set()
+            keys = list(self.rows)
+        else:
+            keys = {k for c in hidden - self.hidden for k in self.by_cell.get(c, ())}
+        self.hidden = set(hidden)
+        for k in keys:
+            self.rows[k] = self._make(k)
+        return [row for rows in self.rows.values() for row in rows]
+
+    def _known(self, cell: Cell) -> bool:
+        return cell not in self.hidden and cell not in self.problem.rounded
+
+    def _make(self, key: tuple[str, int]) -> list:
+        problem = self.problem
+        kind, i = key
+        if kind == "i":
+            inst = problem.instances[i]
+            coef: dict[Cell, int] = defaultdict(int)
+            rhs = 0
+            for cell, k in zip(inst.cells, inst.coefs):
+                if self._known(cell):
+                    rhs -= k * problem.values.get(cell, 0)
+                else:
+                    coef[cell] += k
+            coef = {c: k for c, k in coef.items() if k}
+            return [(tuple(coef), tuple(coef.values()), rhs, rhs)] if coef else []
+        num, den, k, a, b = problem.ratios[i]  # a*den <= k*num <= b*den - 1, integers (half up: b excluded)
+        if num in self.hidden:
+            return []  # the rate itself is suppressed
+        rows = []
         for lower in (True, False):
             d = a if lower else b
             terms: dict[Cell, int] = defaultdict(int)
             rhs = 0 if lower else -1
             for cell, c in ((num, k), (den, -d)):
-                if known(cell):
+                if self._known(cell):
                     rhs -= c * problem.values.get(cell, 0)
                 else:
                     terms[cell] += c
@@ -120,7 +153,7 @@ def _rows(problem: Problem, hidden: set[Cell]):
             if terms:
                 rows.append((tuple(terms), tuple(terms.values()), rhs if lower else -math.inf,
                              math.inf if lower else rhs))
-    return rows
+        return rows
 
 
 def _bounds(problem: Problem, cell: Cell, hidden: set[Cell]) -> tuple[float, float]:
@@ -130,9 +163,10 @@ def _bounds(problem: Problem, cell: Cell, hidden: set[Cell]) -> tuple[float, flo
     return float(lo), float(hi)
 
 
-def components(problem: Problem, hidden: set[Cell]) -> list[tuple[list[Cell], list]]:
+def components(problem: Problem, hidden: set[Cell], constraints: Constraints | None = None,
+               ) -> list[tuple[list[Cell], list]]:
     """The independent groups of unknown cells, each with its constraints (union-find)."""
-    rows = _rows(problem, hidden)
+    rows = (constraints or Constraints(problem)).update(hidden)
     parent: dict[Cell, Cell] = {}
 
     def find(x: Cell) -> Cell:
@@ -218,7 +252,7 @@ class _Model:
 
 
 def audit(problem: Problem, hidden: set[Cell], width: int, threshold: int,
-          only: set[Cell] | None = None) -> AuditResult:
+          only: set[Cell] | None = None, constraints: Constraints | None = None) -> AuditResult:
     """The interval of every secret cell (or of those in `only`), and the cells with too
     little room.
 
@@ -230,7 +264,7 @@ def audit(problem: Problem, hidden: set[Cell], width: int, threshold: int,
     if only is not None:
         secrets &= only
     result = AuditResult()
-    for cells, rows in components(problem, hidden):
+    for cells, rows in components(problem, hidden, constraints):
         mine = [c for c in cells if c in secrets]
         if not mine:
             continue

@@ -313,7 +313,7 @@ def secure(problem: Problem, primary: set[Figure], width: int, threshold: int):
     Hiding more only widens what a reader can prove of the cells hidden before, so a round
     re-audits just the cells that failed and those it hid. Returns the added suppressions and
     the audit: every secret cell with the interval it was last proved to have."""
-    from pipelines.disclosure_audit import AuditResult, audit
+    from pipelines.disclosure_audit import AuditResult, Constraints, audit
 
     added = protect(problem, primary)
     containing: dict[Cell, list[Instance]] = defaultdict(list)
@@ -328,10 +328,14 @@ def secure(problem: Problem, primary: set[Figure], width: int, threshold: int):
             ties[b].add(a)
     proved = AuditResult()
     only = None
+    constraints = Constraints(problem)
+    cells_of: dict[Figure, list[Cell]] = defaultdict(list)
+    for c in problem.values:
+        cells_of[figure_of(c)].append(c)
     while True:
         suppressed = set(primary) | set(added)
-        hidden = {c for c in problem.values if figure_of(c) in suppressed}
-        result = audit(problem, hidden, width, threshold, only)
+        hidden = {c for f in suppressed for c in cells_of.get(f, ())}
+        result = audit(problem, hidden, width, threshold, only, constraints)
         proved.intervals.update(result.intervals)
         proved.components += result.components
         proved.solves += result.solves
@@ -361,4 +365,4 @@ def secure(problem: Problem, primary: set[Figure], width: int, threshold: int):
                 chosen.add(fig)
                 added[fig] = Protection(fig, (protects,), f"{label} (disclosure audit)")
                 todo += [(t, protects, label) for t in sorted(ties[fig])]
-        only = set(result.failing) | {c for c in problem.values if figure_of(c) in chosen}
+        only = set(result.failing) | {c for f in chosen for c in cells_of.get(f, ())}
