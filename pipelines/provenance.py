@@ -9,7 +9,8 @@ cell; for a regional or England figure the authorities that contribute and the c
 in each). No public entry holds a value: no cell value, no unrounded numerator or
 denominator, no count of selected records.
 
-Restricted (the audit bundle, outside the release folder): the unrounded numerator,
+Restricted (the audit bundle, `data/processed/audit/<year>/` or `<--audit-dir>/<year>/`,
+never in, beside or above the release folder): the unrounded numerator,
 denominator and value of every figure, what each authority (or area) contributes, and the
 full list of contributing cells and records with their values.
 
@@ -40,7 +41,7 @@ import polars as pl
 
 from pipelines import metric_catalog, warehouse
 from pipelines.manifest import sha256
-from pipelines.paths import PROJECT_DIR, REFERENCE_DIR
+from pipelines.paths import AUDIT_DIR, PROJECT_DIR, REFERENCE_DIR
 from pipelines.reference import REFERENCE_TABLES
 
 INDEX_FILE = "provenance.json"
@@ -812,12 +813,42 @@ def write_public(out_dir: Path, prov: Provenance) -> list[Path]:
     return written
 
 
-def audit_dir_for(release_dir: Path) -> Path:
-    """The restricted audit bundle of a release folder: data/processed/audit/<year>/ for
-    data/processed/releases/<year>/, else an `audit/<name>` folder beside the release."""
-    release_dir = Path(release_dir).resolve()
-    base = release_dir.parent.parent if release_dir.parent.name == "releases" else release_dir.parent
-    return base / "audit" / release_dir.name
+def audit_dir_for(year: str, audit_root: Path = AUDIT_DIR) -> Path:
+    """The restricted audit bundle of a year's release: <audit_root>/<year>/ (by default
+    data/processed/audit/<year>/, wherever the release folder is)."""
+    return Path(audit_root) / year
+
+
+def audit_location_problem(audit_root: Path, year: str, release_dir: Path) -> str | None:
+    """Why the audit bundle of `year` may not be written under `audit_root` for a release
+    written to `release_dir` (None when it may). Whoever publishes the release folder, or the
+    folder it is in, must not publish the bundle too: the bundle, its staging folder and
+    `audit_root` are neither inside nor equal to the release folder or its parent, nor
+    above the release folder. Symlinks and `..` are resolved first."""
+    release = Path(release_dir).resolve()
+    bundle = audit_dir_for(year, audit_root)
+    for folder in (Path(audit_root).resolve(), bundle.resolve(), _staging_of(bundle).resolve()):
+        where = _relation(folder, release)
+        if where:
+            return (f"the restricted audit folder {folder} is {where} the release folder "
+                    f"{release}, so publishing the release could publish it too; give --audit-dir a restricted "
+                    f"folder outside {release.parent} that does not contain it")
+    return None
+
+
+def _relation(folder: Path, release: Path) -> str:
+    """How a resolved folder stands to a resolved release folder, when it is too near it."""
+    if folder == release:
+        return "the same folder as"
+    if release in folder.parents:
+        return "inside"
+    if folder == release.parent:
+        return "the folder that holds"
+    if release.parent in folder.parents:
+        return "beside"
+    if folder in release.parents:
+        return "a folder above"
+    return ""
 
 
 AUDIT_README = """RESTRICTED: do not publish.
