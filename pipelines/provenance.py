@@ -27,6 +27,7 @@ How the contributing cells are found (see docs/decisions/0010-provenance-and-tra
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -45,6 +46,7 @@ from pipelines.paths import AUDIT_DIR, PROJECT_DIR, REFERENCE_DIR
 from pipelines.reference import REFERENCE_TABLES
 
 INDEX_FILE = "provenance.json"
+AUDIT_STAMP = "release.json"  # in the audit bundle: the SHA-256 of the provenance.json written with it
 FAMILY_DIR = "provenance"
 TRACE_DIR = "trace"
 ROLES = ("numerator", "denominator")
@@ -792,6 +794,11 @@ def _dump(doc) -> str:
     return json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
+def _index_text(index: dict) -> str:
+    """provenance.json, as written into the release."""
+    return json.dumps(index, sort_keys=True, ensure_ascii=False, indent=1) + "\n"
+
+
 def write_public(out_dir: Path, prov: Provenance) -> list[Path]:
     """provenance.json and provenance/<family>.json (one figure per line, sorted keys)."""
     written = []
@@ -807,8 +814,7 @@ def write_public(out_dir: Path, prov: Provenance) -> list[Path]:
         p.write_text(header + ',"figures":{\n' + body + "\n}}\n", encoding="utf-8", newline="\n")
         written.append(p)
     idx = out_dir / INDEX_FILE
-    idx.write_text(json.dumps(prov.index, sort_keys=True, ensure_ascii=False, indent=1) + "\n", encoding="utf-8",
-                   newline="\n")
+    idx.write_text(_index_text(prov.index), encoding="utf-8", newline="\n")
     written.append(idx)
     return written
 
@@ -858,8 +864,9 @@ numerator, denominator and value of every figure (figures.parquet), what each au
 police force area or region contributes to each figure (parts.parquet), and every
 contributing cell of the returns and record of the services extract with its value
 (evidence.parquet, by part: measure, breakdown, financial_year, unit_code, role); referrals
-are counted per region and filter (record_counts.parquet).
-Read it with `dasa trace <figure_id>`.
+are counted per region and filter (record_counts.parquet). release.json gives the SHA-256 of
+the provenance.json of the release it was written with.
+Read it with `dasa trace <figure_id>` (`--audit-dir` when it is not in data/processed/audit).
 """
 
 
@@ -893,10 +900,24 @@ def write_audit(prov: Provenance) -> Path | None:
     prov.audit_figures.write_parquet(staging / "figures.parquet")
     prov.audit_parts.write_parquet(staging / "parts.parquet")
     (staging / "README.txt").write_text(AUDIT_README, encoding="utf-8")
+    stamp = {"release_year": prov.year,
+             "provenance_sha256": hashlib.sha256(_index_text(prov.index).encode("utf-8")).hexdigest()}
+    (staging / AUDIT_STAMP).write_text(json.dumps(stamp, sort_keys=True, indent=1) + "\n", encoding="utf-8")
     if audit_dir.exists():
         shutil.rmtree(audit_dir)
     staging.rename(audit_dir)
     return audit_dir
+
+
+def audit_is_of(audit_dir: Path, release_dir: Path) -> bool:
+    """Whether an audit bundle was written with this release folder's provenance.json (a
+    bundle of another build of the same year, written to the same audit folder since, is
+    not); a bundle without a stamp is taken as it is."""
+    stamp = Path(audit_dir) / AUDIT_STAMP
+    if not stamp.is_file():
+        return True
+    recorded = json.loads(stamp.read_text(encoding="utf-8")).get("provenance_sha256")
+    return recorded == sha256(Path(release_dir) / INDEX_FILE)
 
 
 def entries_of(prov: Provenance, figure_ids) -> dict[str, dict[str, dict]]:

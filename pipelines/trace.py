@@ -203,9 +203,14 @@ def trace(figure_id: str, release_dir: Path, audit_root: Path = AUDIT_DIR) -> tu
         return 1, (f"There is no figure {figure_id!r} in the release in {release_dir}. A figure id reads "
                    f"measure.breakdown.geography_code.year (see data/figures.csv).{hint}\n")
     audit = provenance.audit_dir_for(index.get("release_year") or release_dir.name, audit_root).resolve()
-    if (audit / "figures.parquet").is_file():
+    found = (audit / "figures.parquet").is_file()
+    if found and provenance.audit_is_of(audit, release_dir):
         steps += audit_chain(figure_id, audit, index, fams)
         note = f"Full chain, with restricted values from the audit bundle {audit} (do not publish).\n"
+    elif found:
+        note = (f"Public chain (the audit bundle in {audit} is of another build of {audit.name}, not of this "
+                f"release, so its values are not shown; rebuild the release, or give --audit-dir the folder "
+                f"it was built with).\n")
     else:
         note = (f"Public chain (no audit bundle in {audit}: values withheld by disclosure control are not "
                 f"shown; give --audit-dir for a bundle written elsewhere).\n")

@@ -12,6 +12,8 @@ from __future__ import annotations
 import contextlib
 import inspect
 import io
+import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -19,12 +21,14 @@ import pytest
 from pipelines import provenance
 from pipelines.build import build_release
 from pipelines.cli import main, parser
+from pipelines.manifest import sha256
 from pipelines.paths import AUDIT_DIR, PROCESSED_DIR, RELEASES_DIR
 from pipelines.release_assets import restricted_audit_dir
 from pipelines.resources import DasaSettings
 
 YEAR = "2024-25"
-BUNDLE_FILES = ("figures.parquet", "parts.parquet", "evidence.parquet", "record_counts.parquet", "README.txt")
+BUNDLE_FILES = ("figures.parquet", "parts.parquet", "evidence.parquet", "record_counts.parquet", "README.txt",
+                "release.json")
 FIGURE = f"households_supported.all.E92000001.{YEAR}"
 
 
@@ -148,3 +152,17 @@ def test_dasa_trace_reads_the_bundle_from_the_audit_dir_and_says_which(site_buil
     assert main(["trace", FIGURE, "--release", str(release), "--audit-dir", str(empty)]) == 0
     public = capsys.readouterr().out
     assert public.startswith(f"Public chain (no audit bundle in {(empty / YEAR).resolve()}:")
+
+
+def test_dasa_trace_shows_no_restricted_value_from_a_bundle_of_another_build(site_build, tmp_path, capsys):
+    release, bundle = site_build["site"] / YEAR, site_build["restricted"] / YEAR
+    other = tmp_path / "other"
+    shutil.copytree(bundle, other / YEAR)
+    stamp = json.loads((other / YEAR / "release.json").read_text(encoding="utf-8"))
+    assert stamp == {"release_year": YEAR, "provenance_sha256": sha256(release / "provenance.json")}
+    stamp["provenance_sha256"] = "0" * 64  # as if another build of the year had written it since
+    (other / YEAR / "release.json").write_text(json.dumps(stamp), encoding="utf-8")
+    assert main(["trace", FIGURE, "--release", str(release), "--audit-dir", str(other)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"Public chain (the audit bundle in {(other / YEAR).resolve()} is of another build")
+    assert "unrounded" not in out.lower().split("\n", 1)[1]
