@@ -4,8 +4,8 @@ Builds the latest sample release in this process several times with provenance a
 several times without it (the release asset's provenance step replaced by one that leaves
 the inputs as they are), alternating so that a busy machine slows both alike, and prints
 the median wall time of each, the difference, and the size of the provenance files and
-trace pages against the whole release. Each build goes to a temporary folder; nothing in
-data/processed/releases changes. Run it with `make bench`; it is not a test.
+trace pages against the whole release. Each build goes to a temporary folder (its audit
+bundle to another); nothing in data/processed/releases or data/processed/audit changes. Run it with `make bench`; it is not a test.
 """
 
 from __future__ import annotations
@@ -37,13 +37,14 @@ def main() -> int:
     times: dict[bool, list[float]] = {True: [], False: []}
     sizes: dict[str, int] = {}
     with tempfile.TemporaryDirectory(prefix="dasa-bench-") as tmp:
-        build.build_release(out_dir=Path(tmp) / "warm-up")  # imports and caches, not timed
+        site, restricted = Path(tmp) / "site", Path(tmp) / "restricted"
+        build.build_release(out_dir=site / "warm-up", audit_dir=restricted)  # imports and caches, not timed
         for i in range(ROUNDS):
             for on in (True, False):
-                release_assets.with_provenance = with_prov if on else (lambda con, inputs, target: inputs)
-                out = Path(tmp) / f"{'with' if on else 'without'}-{i}"
+                release_assets.with_provenance = with_prov if on else (lambda con, inputs, audit_dir: inputs)
+                out = site / f"{'with' if on else 'without'}-{i}"
                 start = time.perf_counter()
-                build.build_release(out_dir=out)
+                build.build_release(out_dir=out, audit_dir=restricted)
                 times[on].append(time.perf_counter() - start)
                 if on and not sizes:
                     sizes = {"release": _size(out), "provenance": _size(out, "provenance", "provenance.json"),

@@ -15,9 +15,9 @@ from typing import Callable
 import dagster as dg
 from dagster._core.errors import DagsterAssetCheckFailedError
 
-from pipelines import validation, warehouse
+from pipelines import provenance, validation, warehouse
 from pipelines.assets import SOURCES, build_assets, disclosure_checks, years_in
-from pipelines.paths import PROCESSED_DIR, PROJECT_DIR, RAW_DIR, RELEASES_DIR
+from pipelines.paths import AUDIT_DIR, PROCESSED_DIR, PROJECT_DIR, RAW_DIR, RELEASES_DIR
 from pipelines.resources import DasaSettings
 from pipelines.suppression import UnprotectableError
 
@@ -38,6 +38,7 @@ class BuildResult:
     cell_errors: int
     draft: bool = False
     open_errors: int = 0  # errors of the years shown neither fixed by a resubmission nor accepted
+    audit_dir: Path | None = None  # the restricted audit bundle of the year (never published)
 
 
 def dagster_environment() -> None:
@@ -68,13 +69,18 @@ def build_release(
     echo: Callable[[str], None] = lambda s: None,
     all_years: bool = False,
     final: bool = False,
+    audit_dir: Path = AUDIT_DIR,
 ) -> BuildResult:
     """Build the release of `year` (default: the latest), or of every year with `all_years`.
 
     The release is a DRAFT while an error of the years it shows is neither fixed by a
     resubmission nor accepted in `<raw>/<year>/decisions.yaml` (pipelines/quality.py), or
     when `draft` is set. With `final`, an open error stops the build (BuildError naming
-    each one) before anything is written."""
+    each one) before anything is written.
+
+    The restricted audit bundle of each year goes to `<audit_dir>/<year>/`, wherever the
+    release goes; a build whose audit folder is in, beside or above a release folder stops
+    (BuildError) before anything is written."""
     if final and draft:
         raise BuildError("a release cannot be both final and a draft")
     raw_dir = Path(raw_dir)
@@ -86,6 +92,11 @@ def build_release(
     year = year or years[-1]
     if year not in years:
         raise BuildError(f"{raw_dir} has no folder for {year}; it has {', '.join(years)}")
+    if all_years and out_dir:
+        raise BuildError("--all writes each year to data/processed/releases/<year>; it cannot take --out-dir")
+    release_years = [y for y in years if y <= year] if all_years else [year]
+    targets = {y: Path(out_dir) if out_dir else Path(releases_dir) / y for y in release_years}
+    check_audit_location(Path(audit_dir), targets)
     db_path = Path(db_path) if db_path else work_db_for(raw_dir)
     for p in (db_path, db_path.with_suffix(db_path.suffix + ".wal")):
         p.unlink(missing_ok=True)
@@ -99,6 +110,7 @@ def build_release(
         releases_dir=str(Path(releases_dir).resolve()),
         out_dir=str(Path(out_dir).resolve()) if out_dir else "", draft=draft,
         vintages_dir=str(Path(vintages_dir).resolve()) if vintages_dir else "",
+        audit_dir=str(Path(audit_dir).resolve()),
     )
     assets = build_assets(years)
     # the validation suites, run after the assets they check, and the disclosure audit
@@ -135,9 +147,6 @@ def build_release(
         if not result.success:  # pragma: no cover - raise_on_error raises first
             raise BuildError(f"the build of {selection} failed")
 
-    if all_years and out_dir:
-        raise BuildError("--all writes each year to data/processed/releases/<year>; it cannot take --out-dir")
-    release_years = [y for y in years if y <= year] if all_years else [year]
     shown = [y for y in years if y <= year]
     step, steps = 1, 2 + len(release_years)
     try:
@@ -170,10 +179,19 @@ def build_release(
             "SELECT count(DISTINCT file) FILTER (WHERE level = 'structural'), "
             "count(*) FILTER (WHERE level = 'warning'), count(*) FILTER (WHERE level = 'cell_error') "
             "FROM raw_issues WHERE financial_year = ?", [year]).fetchone()
-    target = Path(out_dir) if out_dir else Path(releases_dir) / year
     open_errors = gates[year].open_errors.height
-    return BuildResult(year, target, db_path, expected, received, quarantined, warnings, cell_errors,
-                       draft=draft or open_errors > 0, open_errors=open_errors)
+    return BuildResult(year, targets[year], db_path, expected, received, quarantined, warnings, cell_errors,
+                       draft=draft or open_errors > 0, open_errors=open_errors,
+                       audit_dir=provenance.audit_dir_for(year, Path(audit_dir).resolve()))
+
+
+def check_audit_location(audit_dir: Path, targets: dict[str, Path]) -> None:
+    """Stop (BuildError) when the audit bundle of a year would be in, beside or above its
+    release folder, where publishing the release would publish it too."""
+    for y, target in targets.items():
+        problem = provenance.audit_location_problem(audit_dir, y, target)
+        if problem:
+            raise BuildError(f"refusing to build: {problem}.")
 
 
 def disclosure_summary(con, limit: int = 25) -> str | None:

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from pipelines.paths import PROJECT_DIR, RAW_DIR
+from pipelines.paths import AUDIT_DIR, PROJECT_DIR, RAW_DIR
 
 
 def _year(text: str) -> str:
@@ -42,6 +42,10 @@ def parser() -> argparse.ArgumentParser:
                    help="folder laid out like data/raw/, one sub-folder per financial year (default: data/raw)")
     r.add_argument("--out-dir", type=Path,
                    help="write the release here instead of data/processed/releases/<year>/")
+    r.add_argument("--audit-dir", type=Path, default=AUDIT_DIR,
+                   help="write the restricted audit bundle (unrounded values, suppressed cells; never publish "
+                        "it) to AUDIT_DIR/<year>/, a folder neither in, beside nor above the release folder "
+                        "(default: data/processed/audit, also with --out-dir)")
     r.add_argument("--all", action="store_true", dest="all_years",
                    help="build the release of every year up to --year (each in data/processed/releases/<year>/)")
     r.add_argument("--final", action="store_true",
@@ -83,6 +87,9 @@ def add_trace_parser(sub) -> None:
     t.add_argument("--year", type=_year, help="the release to read (default: the figure's own year)")
     t.add_argument("--release", type=Path, dest="release_dir",
                    help="a release folder (default: data/processed/releases/<year>)")
+    t.add_argument("--audit-dir", type=Path, default=AUDIT_DIR,
+                   help="read the restricted audit bundle from AUDIT_DIR/<year of the release>/, as "
+                        "'dasa release --audit-dir' wrote it (default: data/processed/audit)")
 
 
 def cmd_trace(args: argparse.Namespace) -> int:
@@ -95,7 +102,7 @@ def cmd_trace(args: argparse.Namespace) -> int:
         print(f"dasa: no release folder for {args.figure_id!r}; give --release DIR or --year YYYY-YY",
               file=sys.stderr)
         return 2
-    code, text = trace(args.figure_id, release_dir)
+    code, text = trace(args.figure_id, release_dir, audit_root=args.audit_dir)
     (sys.stdout if code == 0 else sys.stderr).write(text)
     return code
 
@@ -117,7 +124,7 @@ def cmd_release(args: argparse.Namespace) -> int:
     try:
         result = build_release(raw_dir=args.raw_dir, year=args.year, out_dir=args.out_dir,
                                all_years=args.all_years, echo=lambda line: print(line, flush=True),
-                               draft=args.draft, final=args.final)
+                               draft=args.draft, final=args.final, audit_dir=args.audit_dir)
     except BuildError as exc:
         print(f"dasa: {exc}", file=sys.stderr)
         return 2
@@ -132,6 +139,7 @@ def cmd_release(args: argparse.Namespace) -> int:
           + (f" ({result.quarantined} set aside with structural errors)" if result.quarantined else ""))
     print(f"  cell errors (treated as not collected): {result.cell_errors}; warnings: {result.warnings}")
     print(f"  see quality.html in the release for each one; built in {elapsed:.1f} s")
+    print(f"  restricted audit bundle (unrounded values; do not publish it): {_where(result.audit_dir)}/")
     if result.draft:
         why = (f"{result.open_errors} error(s) neither fixed by a resubmission nor accepted"
                if result.open_errors else "built with --draft")

@@ -12,3 +12,5 @@ RAW_DIR = PROJECT_DIR / "data" / "raw"
 PROCESSED_DIR = PROJECT_DIR / "data" / "processed"
 RELEASES_DIR = PROCESSED_DIR / "releases"
 VINTAGES_DIR = PROCESSED_DIR / "vintages"
+# restricted: the audit bundle of each release year (<AUDIT_DIR>/<year>/), never published
+AUDIT_DIR = PROCESSED_DIR / "audit"

@@ -9,7 +9,8 @@ cell; for a regional or England figure the authorities that contribute and the c
 in each). No public entry holds a value: no cell value, no unrounded numerator or
 denominator, no count of selected records.
 
-Restricted (the audit bundle, outside the release folder): the unrounded numerator,
+Restricted (the audit bundle, `data/processed/audit/<year>/` or `<--audit-dir>/<year>/`,
+never in, beside or above the release folder): the unrounded numerator,
 denominator and value of every figure, what each authority (or area) contributes, and the
 full list of contributing cells and records with their values.
 
@@ -26,6 +27,7 @@ How the contributing cells are found (see docs/decisions/0010-provenance-and-tra
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -40,10 +42,11 @@ import polars as pl
 
 from pipelines import metric_catalog, warehouse
 from pipelines.manifest import sha256
-from pipelines.paths import PROJECT_DIR, REFERENCE_DIR
+from pipelines.paths import AUDIT_DIR, PROJECT_DIR, REFERENCE_DIR
 from pipelines.reference import REFERENCE_TABLES
 
 INDEX_FILE = "provenance.json"
+AUDIT_STAMP = "release.json"  # in the audit bundle: the SHA-256 of the provenance.json written with it
 FAMILY_DIR = "provenance"
 TRACE_DIR = "trace"
 ROLES = ("numerator", "denominator")
@@ -791,6 +794,11 @@ def _dump(doc) -> str:
     return json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
+def _index_text(index: dict) -> str:
+    """provenance.json, as written into the release."""
+    return json.dumps(index, sort_keys=True, ensure_ascii=False, indent=1) + "\n"
+
+
 def write_public(out_dir: Path, prov: Provenance) -> list[Path]:
     """provenance.json and provenance/<family>.json (one figure per line, sorted keys)."""
     written = []
@@ -806,18 +814,47 @@ def write_public(out_dir: Path, prov: Provenance) -> list[Path]:
         p.write_text(header + ',"figures":{\n' + body + "\n}}\n", encoding="utf-8", newline="\n")
         written.append(p)
     idx = out_dir / INDEX_FILE
-    idx.write_text(json.dumps(prov.index, sort_keys=True, ensure_ascii=False, indent=1) + "\n", encoding="utf-8",
-                   newline="\n")
+    idx.write_text(_index_text(prov.index), encoding="utf-8", newline="\n")
     written.append(idx)
     return written
 
 
-def audit_dir_for(release_dir: Path) -> Path:
-    """The restricted audit bundle of a release folder: data/processed/audit/<year>/ for
-    data/processed/releases/<year>/, else an `audit/<name>` folder beside the release."""
-    release_dir = Path(release_dir).resolve()
-    base = release_dir.parent.parent if release_dir.parent.name == "releases" else release_dir.parent
-    return base / "audit" / release_dir.name
+def audit_dir_for(year: str, audit_root: Path = AUDIT_DIR) -> Path:
+    """The restricted audit bundle of a year's release: <audit_root>/<year>/ (by default
+    data/processed/audit/<year>/, wherever the release folder is)."""
+    return Path(audit_root) / year
+
+
+def audit_location_problem(audit_root: Path, year: str, release_dir: Path) -> str | None:
+    """Why the audit bundle of `year` may not be written under `audit_root` for a release
+    written to `release_dir` (None when it may). Whoever publishes the release folder, or the
+    folder it is in, must not publish the bundle too: the bundle, its staging folder and
+    `audit_root` are neither inside nor equal to the release folder or its parent, nor
+    above the release folder. Symlinks and `..` are resolved first."""
+    release = Path(release_dir).resolve()
+    bundle = audit_dir_for(year, audit_root)
+    for folder in (Path(audit_root).resolve(), bundle.resolve(), _staging_of(bundle).resolve()):
+        where = _relation(folder, release)
+        if where:
+            return (f"the restricted audit folder {folder} is {where} the release folder "
+                    f"{release}, so publishing the release could publish it too; give --audit-dir a restricted "
+                    f"folder outside {release.parent} that does not contain it")
+    return None
+
+
+def _relation(folder: Path, release: Path) -> str:
+    """How a resolved folder stands to a resolved release folder, when it is too near it."""
+    if folder == release:
+        return "the same folder as"
+    if release in folder.parents:
+        return "inside"
+    if folder == release.parent:
+        return "the folder that holds"
+    if release.parent in folder.parents:
+        return "beside"
+    if folder in release.parents:
+        return "a folder above"
+    return ""
 
 
 AUDIT_README = """RESTRICTED: do not publish.
@@ -827,8 +864,9 @@ numerator, denominator and value of every figure (figures.parquet), what each au
 police force area or region contributes to each figure (parts.parquet), and every
 contributing cell of the returns and record of the services extract with its value
 (evidence.parquet, by part: measure, breakdown, financial_year, unit_code, role); referrals
-are counted per region and filter (record_counts.parquet).
-Read it with `dasa trace <figure_id>`.
+are counted per region and filter (record_counts.parquet). release.json gives the SHA-256 of
+the provenance.json of the release it was written with.
+Read it with `dasa trace <figure_id>` (`--audit-dir` when it is not in data/processed/audit).
 """
 
 
@@ -862,10 +900,24 @@ def write_audit(prov: Provenance) -> Path | None:
     prov.audit_figures.write_parquet(staging / "figures.parquet")
     prov.audit_parts.write_parquet(staging / "parts.parquet")
     (staging / "README.txt").write_text(AUDIT_README, encoding="utf-8")
+    stamp = {"release_year": prov.year,
+             "provenance_sha256": hashlib.sha256(_index_text(prov.index).encode("utf-8")).hexdigest()}
+    (staging / AUDIT_STAMP).write_text(json.dumps(stamp, sort_keys=True, indent=1) + "\n", encoding="utf-8")
     if audit_dir.exists():
         shutil.rmtree(audit_dir)
     staging.rename(audit_dir)
     return audit_dir
+
+
+def audit_is_of(audit_dir: Path, release_dir: Path) -> bool:
+    """Whether an audit bundle was written with this release folder's provenance.json (a
+    bundle of another build of the same year, written to the same audit folder since, is
+    not); a bundle without a stamp is taken as it is."""
+    stamp = Path(audit_dir) / AUDIT_STAMP
+    if not stamp.is_file():
+        return True
+    recorded = json.loads(stamp.read_text(encoding="utf-8")).get("provenance_sha256")
+    return recorded == sha256(Path(release_dir) / INDEX_FILE)
 
 
 def entries_of(prov: Provenance, figure_ids) -> dict[str, dict[str, dict]]:

@@ -183,15 +183,17 @@ def release_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     def _asset(context: dg.AssetExecutionContext, dasa: DasaSettings) -> dg.MaterializeResult:
         year = context.partition_key
         target = Path(dasa.out_dir) if dasa.out_dir else Path(dasa.releases_dir) / year
+        audit_dir = restricted_audit_dir(Path(dasa.audit_dir), year, target)
         with dasa.connect(read_only=True) as con:
             inputs = gather_release_inputs(con, year, draft=dasa.draft, raw_dir=Path(dasa.raw_dir))
             if dasa.vintages_dir:
                 inputs = revisions.revise(con, inputs, Path(dasa.vintages_dir))
-            inputs = with_provenance(con, inputs, target)
+            inputs = with_provenance(con, inputs, audit_dir)
         written = write_release_atomically(target, inputs, run_id=context.run.run_id)
         vintage = revisions.keep_vintage(Path(dasa.vintages_dir), target, inputs) if dasa.vintages_dir else None
         metadata = {
             "path": dg.MetadataValue.path(str(target)),
+            "audit_bundle": dg.MetadataValue.path(str(audit_dir)),  # restricted: not published
             "files": len(written),
             "figures": inputs.figures.height,
             "draft": bool(inputs.settings.get("draft")),
@@ -266,9 +268,20 @@ def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     return con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]).fetchone()[0] > 0
 
 
-def with_provenance(con: duckdb.DuckDBPyConnection, inputs, target: Path):
+def restricted_audit_dir(audit_root: Path, year: str, release_dir: Path) -> Path:
+    """The audit bundle folder of a year's release, or ValueError when it would be in, beside
+    or above the release folder (pipelines/provenance.py; `dasa release` checks it first)."""
+    from pipelines import provenance
+
+    problem = provenance.audit_location_problem(audit_root, year, release_dir)
+    if problem:
+        raise ValueError(problem)
+    return provenance.audit_dir_for(year, audit_root)
+
+
+def with_provenance(con: duckdb.DuckDBPyConnection, inputs, audit_dir: Path | None):
     """The release inputs with the provenance of every figure; its restricted audit bundle is
-    prepared beside the release folder's audit location (see pipelines/provenance.py)."""
+    prepared for `audit_dir` (see pipelines/provenance.py; None prepares none)."""
     import dataclasses
 
     from pipelines import provenance
@@ -279,7 +292,7 @@ def with_provenance(con: duckdb.DuckDBPyConnection, inputs, target: Path):
         figures = figures.join(inputs.suppression_log.select("figure_id", pl.col("rule").alias("suppression_rule")),
                                on="figure_id", how="left")
     prov = provenance.collect(con, inputs.year, figures, settings,
-                              audit_dir=provenance.audit_dir_for(target))
+                              audit_dir=audit_dir)
     return dataclasses.replace(inputs, provenance=prov)
 
 
@@ -342,7 +355,7 @@ def write_release_atomically(target: Path, inputs, run_id: str = "") -> list[Pat
         if inputs.provenance is not None:
             from pipelines.provenance import write_audit
 
-            write_audit(inputs.provenance)  # restricted: outside the release folder
+            write_audit(inputs.provenance)  # restricted: never in, beside or above the release folder
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

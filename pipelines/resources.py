@@ -6,7 +6,7 @@ from pathlib import Path
 import dagster as dg
 
 from pipelines import warehouse
-from pipelines.paths import PROCESSED_DIR, RAW_DIR, RELEASES_DIR, VINTAGES_DIR
+from pipelines.paths import AUDIT_DIR, PROCESSED_DIR, RAW_DIR, RELEASES_DIR, VINTAGES_DIR
 
 
 class DasaSettings(dg.ConfigurableResource):
@@ -16,6 +16,8 @@ class DasaSettings(dg.ConfigurableResource):
     db_path: str = str(PROCESSED_DIR / "dasa.duckdb")
     releases_dir: str = str(RELEASES_DIR)
     out_dir: str = ""  # when set, the release is written here instead of releases_dir/<year>
+    # restricted: the audit bundle of each year goes to audit_dir/<year>/, wherever the release goes
+    audit_dir: str = str(AUDIT_DIR)
     draft: bool = False
     # final releases kept for comparison (revisions), outside the publishable folder; "" keeps none
     vintages_dir: str = str(VINTAGES_DIR)

@@ -1,7 +1,8 @@
 """`dasa trace <figure_id>`: how one figure was made, for a person.
 
 The public chain comes from the release's provenance files. When the restricted audit
-bundle of the release is present (data/processed/audit/<year>/), the chain also shows the
+bundle of the release is present (data/processed/audit/<year>/, or <--audit-dir>/<year>/
+for a bundle written elsewhere), the chain also shows the
 unrounded numerator, denominator and value, what each unit contributes, and every
 contributing cell with its value. The same public chain is rendered into the release's
 trace pages (pipelines/release/trace_pages.py).
@@ -16,6 +17,7 @@ from pathlib import Path
 import polars as pl
 
 from pipelines import provenance
+from pipelines.paths import AUDIT_DIR
 
 LEVEL_OF_UNITS = {"authority_returns": "authorities", "womens_aid": "areas", "safelives": "police force areas"}
 
@@ -186,8 +188,9 @@ def format_steps(steps: list[Step]) -> str:
     return "\n".join(out) + "\n"
 
 
-def trace(figure_id: str, release_dir: Path) -> tuple[int, str]:
-    """(exit code, text) for `dasa trace`."""
+def trace(figure_id: str, release_dir: Path, audit_root: Path = AUDIT_DIR) -> tuple[int, str]:
+    """(exit code, text) for `dasa trace`; the audit bundle is read from
+    <audit_root>/<year of the release>/ when it is there."""
     release_dir = Path(release_dir)
     if not (release_dir / provenance.INDEX_FILE).is_file():
         return 2, f"{release_dir} has no {provenance.INDEX_FILE}: build the release first (dasa release).\n"
@@ -199,10 +202,16 @@ def trace(figure_id: str, release_dir: Path) -> tuple[int, str]:
         hint = (" Did you mean " + ", ".join(close) + "?") if close else ""
         return 1, (f"There is no figure {figure_id!r} in the release in {release_dir}. A figure id reads "
                    f"measure.breakdown.geography_code.year (see data/figures.csv).{hint}\n")
-    audit = provenance.audit_dir_for(release_dir)
-    if (audit / "figures.parquet").is_file():
+    audit = provenance.audit_dir_for(index.get("release_year") or release_dir.name, audit_root).resolve()
+    found = (audit / "figures.parquet").is_file()
+    if found and provenance.audit_is_of(audit, release_dir):
         steps += audit_chain(figure_id, audit, index, fams)
         note = f"Full chain, with restricted values from the audit bundle {audit} (do not publish).\n"
+    elif found:
+        note = (f"Public chain (the audit bundle in {audit} is of another build of {audit.name}, not of this "
+                f"release, so its values are not shown; rebuild the release, or give --audit-dir the folder "
+                f"it was built with).\n")
     else:
-        note = "Public chain (no audit bundle found beside this release: values withheld by disclosure control are not shown).\n"
+        note = (f"Public chain (no audit bundle in {audit}: values withheld by disclosure control are not "
+                f"shown; give --audit-dir for a bundle written elsewhere).\n")
     return 0, note + format_steps(steps)

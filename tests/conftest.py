@@ -55,13 +55,22 @@ def sample_build(tmp_path_factory) -> tuple[Path, Path]:
 
     tmp = tmp_path_factory.mktemp("sample_release")
     out, db = tmp / "release", tmp / "dasa.duckdb"
-    build_release(raw_dir=RAW_DIR, year="2024-25", out_dir=out, db_path=db, instance=dg.DagsterInstance.ephemeral())
+    build_release(raw_dir=RAW_DIR, year="2024-25", out_dir=out, db_path=db, instance=dg.DagsterInstance.ephemeral(),
+                  audit_dir=tmp_path_factory.mktemp("sample_audit"))
     return out, db
 
 
 @pytest.fixture(scope="session")
 def sample_release(sample_build) -> Path:
     return sample_build[0]
+
+
+@pytest.fixture()
+def audit_root(tmp_path_factory) -> Path:
+    """A restricted folder for the audit bundles of a test build: apart from the test's own
+    tmp_path (a build refuses an audit folder beside its release folder), and never the
+    project's data/processed/audit."""
+    return tmp_path_factory.mktemp("audit")
 
 
 @pytest.fixture()

@@ -319,7 +319,7 @@ def bad_release(small_raw, tmp_path_factory):
     before = _hashes(raw)
     out = tmp / "release"
     result = build_release(raw_dir=raw, year=Y, out_dir=out, db_path=tmp / "dasa.duckdb",
-                           instance=dg.DagsterInstance.ephemeral())
+                           instance=dg.DagsterInstance.ephemeral(), audit_dir=tmp_path_factory.mktemp("bad_audit"))
     assert _hashes(raw) == before, "the build changed a raw file"
     return out, result
 

@@ -34,10 +34,10 @@ YEAR = "2024-25"
 def built(tmp_path_factory) -> tuple[Path, Path, Path]:
     """(release folder, audit bundle, warehouse) of the sample data."""
     tmp = tmp_path_factory.mktemp("prov_release")
-    out = tmp / "release"
+    out, audit_root = tmp / "release", tmp_path_factory.mktemp("prov_audit")
     build_release(raw_dir=RAW_DIR, year=YEAR, out_dir=out, db_path=tmp / "dasa.duckdb",
-                  instance=dg.DagsterInstance.ephemeral())
-    return out, provenance.audit_dir_for(out), tmp / "dasa.duckdb"
+                  instance=dg.DagsterInstance.ephemeral(), audit_dir=audit_root)
+    return out, provenance.audit_dir_for(YEAR, audit_root), tmp / "dasa.duckdb"
 
 
 @pytest.fixture(scope="session")
@@ -290,10 +290,11 @@ def test_two_writes_of_the_provenance_are_byte_identical(built, tmp_path):
 
     from pipelines.release_assets import gather_release_inputs, with_provenance, write_release_atomically
 
-    release, _, db = built
+    release, a1, db = built
+    a2 = tmp_path / "audit" / YEAR
     con = duckdb.connect(str(db), read_only=True)
     try:
-        inputs = with_provenance(con, gather_release_inputs(con, YEAR), tmp_path / "again")
+        inputs = with_provenance(con, gather_release_inputs(con, YEAR), a2)
     finally:
         con.close()
     write_release_atomically(tmp_path / "again", inputs)
@@ -303,7 +304,6 @@ def test_two_writes_of_the_provenance_are_byte_identical(built, tmp_path):
     assert len(names) > 20
     for name in names:
         assert (again / name).read_bytes() == (release / name).read_bytes(), name
-    a1, a2 = provenance.audit_dir_for(release), provenance.audit_dir_for(again)
     assert pl.read_parquet(a1 / "figures.parquet").equals(pl.read_parquet(a2 / "figures.parquet"))
 
 
@@ -328,19 +328,21 @@ def test_provenance_records_code_version_queries_and_inputs(built, public):
 
 def test_dasa_trace_prints_the_full_chain_with_the_audit_bundle_and_the_public_one_without(
         built, audit, tmp_path, capsys):
-    release, _, _ = built
+    release, audit_dir, _ = built
     fid = f"households_supported.all.E12000001.{YEAR}"
-    assert main(["trace", fid, "--release", str(release)]) == 0
+    assert main(["trace", fid, "--release", str(release), "--audit-dir", str(audit_dir.parent)]) == 0
     full = capsys.readouterr().out
     u = _unrounded(audit, fid)
-    assert "audit bundle" in full and f"{int(u['numerator']):,}" in full
+    assert f"audit bundle {audit_dir.resolve()}" in full and f"{int(u['numerator']):,}" in full
     assert "supported!B" in full and ".xlsx" in full and "git commit" in full
 
-    copy = tmp_path / "copy"  # a published copy: no audit bundle beside it
+    copy = tmp_path / "copy"  # a published copy, read where no audit bundle is
     shutil.copytree(release, copy)
-    assert main(["trace", fid, "--release", str(copy)]) == 0
+    empty = tmp_path / "no_audit"
+    assert main(["trace", fid, "--release", str(copy), "--audit-dir", str(empty)]) == 0
     pub = capsys.readouterr().out
     assert "Public chain" in pub and not _standalone(u["numerator"], pub.replace(fid, ""))
+    assert f"no audit bundle in {(empty / YEAR).resolve()}" in pub
     assert "nearest 10" in pub
 
     assert main(["trace", f"households_suported.all.E12000001.{YEAR}", "--release", str(release)]) == 1

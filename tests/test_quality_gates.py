@@ -188,7 +188,7 @@ def draft_build(small_raw, tmp_path_factory):
     is open, so the release is a draft."""
     tmp = tmp_path_factory.mktemp("draft_build")
     result = build_release(raw_dir=small_raw, year=YEAR, out_dir=tmp / "release", db_path=tmp / "dasa.duckdb",
-                           instance=dg.DagsterInstance.ephemeral())
+                           instance=dg.DagsterInstance.ephemeral(), audit_dir=tmp_path_factory.mktemp("draft_audit"))
     return result
 
 

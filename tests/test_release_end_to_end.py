@@ -20,10 +20,10 @@ from pipelines.paths import PROJECT_DIR, RAW_DIR, REFERENCE_DIR
 YEAR = "2024-25"
 
 
-def _build(tmp: Path) -> Path:
+def _build(tmp: Path, audit_root: Path) -> Path:
     out = tmp / "release"
     build_release(raw_dir=RAW_DIR, year=YEAR, out_dir=out, db_path=tmp / "dasa.duckdb",
-                  instance=dg.DagsterInstance.ephemeral())
+                  instance=dg.DagsterInstance.ephemeral(), audit_dir=audit_root)
     return out
 
 
@@ -70,8 +70,8 @@ def test_england_figures_equal_every_published_oracle_figure(sample_release):
     assert checked == len(_oracle()) > 60
 
 
-def test_two_builds_from_scratch_are_byte_identical(sample_release, tmp_path):
-    second = _build(tmp_path)
+def test_two_builds_from_scratch_are_byte_identical(sample_release, tmp_path, audit_root):
+    second = _build(tmp_path, audit_root)
     first_files = sorted(p.relative_to(sample_release) for p in sample_release.rglob("*") if p.is_file())
     second_files = sorted(p.relative_to(second) for p in second.rglob("*") if p.is_file())
     assert first_files == second_files
@@ -95,7 +95,7 @@ def _dasa(*args: str, cwd: Path = PROJECT_DIR) -> subprocess.CompletedProcess:
                           text=True, timeout=600)
 
 
-def test_release_from_a_folder_with_only_a_few_returns(tmp_path):
+def test_release_from_a_folder_with_only_a_few_returns(tmp_path, audit_root):
     raw = tmp_path / "raw"
     returns = sorted((RAW_DIR / YEAR / "authority_returns").glob("*.xlsx"))
     chosen = [p for p in returns if p.name.startswith(("E06000001", "E08000025", "E10000014"))]
@@ -104,7 +104,7 @@ def test_release_from_a_folder_with_only_a_few_returns(tmp_path):
     for p in chosen:
         shutil.copy(p, raw / YEAR / "authority_returns" / p.name)
     out = tmp_path / "out"
-    result = _dasa("release", "--raw-dir", str(raw), "--out-dir", str(out))
+    result = _dasa("release", "--raw-dir", str(raw), "--out-dir", str(out), "--audit-dir", str(audit_root))
     assert result.returncode == 0, result.stderr
     assert "returns received: 3 of 121 expected" in result.stdout
     assert "[3/3] Writing the 2024-25 release" in result.stdout

@@ -28,8 +28,10 @@ ENGLAND = "E92000001"
 
 
 def _build(raw: Path, out: Path, db: Path, vintages: Path, draft: bool = False) -> Path:
+    # the restricted audit bundle goes beside the module's folder, never beside the release
+    audit = out.parent.with_name(f"{out.parent.name}-audit") / out.name
     build_release(raw_dir=raw, out_dir=out, db_path=db, vintages_dir=vintages, draft=draft,
-                  instance=dg.DagsterInstance.ephemeral())
+                  instance=dg.DagsterInstance.ephemeral(), audit_dir=audit)
     return out
 
 

@@ -175,7 +175,8 @@ def test_every_suite_is_a_blocking_asset_check_of_the_asset_writing_its_table():
     assert len(specs) == len(validation.targets()) and all(s.blocking for s in specs)
 
 
-def test_a_blocking_error_stops_the_release_with_a_message_and_a_draft_still_builds(small_raw, tmp_path, monkeypatch):
+def test_a_blocking_error_stops_the_release_with_a_message_and_a_draft_still_builds(
+        small_raw, tmp_path, audit_root, monkeypatch):
     """The suites are the second line of defence: if the reader missed a repeated referral_id
     (its own check switched off here), the suite stops the release."""
     from pipelines.ingest import extracts
@@ -187,7 +188,8 @@ def test_a_blocking_error_stops_the_release_with_a_message_and_a_draft_still_bui
     lines = referrals.read_text(encoding="utf-8").splitlines()
     referrals.write_text("\n".join([*lines, lines[1]]) + "\n", encoding="utf-8")  # R00001 twice
 
-    kwargs = dict(raw_dir=raw, year="2024-25", db_path=tmp_path / "dasa.duckdb", instance=dg.DagsterInstance.ephemeral())
+    kwargs = dict(raw_dir=raw, year="2024-25", db_path=tmp_path / "dasa.duckdb", instance=dg.DagsterInstance.ephemeral(),
+                  audit_dir=audit_root)
     with pytest.raises(BuildError) as stopped:
         build_release(out_dir=tmp_path / "final", **kwargs)
     message = str(stopped.value)
