@@ -33,7 +33,7 @@ import re
 import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
@@ -349,6 +349,9 @@ class Provenance:
     audit_parts: pl.DataFrame  # what each unit contributes: measure, breakdown, financial_year, unit_code, region_code, role, part_value
     mismatches: pl.DataFrame  # parts whose declared cells do not add up to the part
     audit_dir: Path | None = None  # where write_audit puts the bundle
+    # further restricted tables of the bundle, by file name without .parquet (the disclosure
+    # audit's intervals): never written to the release folder
+    audit_tables: dict[str, pl.DataFrame] = field(default_factory=dict)
 
 
 DISCLOSURE_RULES = {
@@ -864,7 +867,10 @@ numerator, denominator and value of every figure (figures.parquet), what each au
 police force area or region contributes to each figure (parts.parquet), and every
 contributing cell of the returns and record of the services extract with its value
 (evidence.parquet, by part: measure, breakdown, financial_year, unit_code, role); referrals
-are counted per region and filter (record_counts.parquet). release.json gives the SHA-256 of
+are counted per region and filter (record_counts.parquet). disclosure_intervals.parquet holds,
+for every suppressed cell, the interval an intruder with every public file could prove it lies
+in (the disclosure audit; exact = false where the audit stopped once it had shown enough
+room, so the true interval is wider). release.json gives the SHA-256 of
 the provenance.json of the release it was written with.
 Read it with `dasa trace <figure_id>` (`--audit-dir` when it is not in data/processed/audit).
 """
@@ -899,6 +905,8 @@ def write_audit(prov: Provenance) -> Path | None:
     staging.mkdir(parents=True, exist_ok=True)
     prov.audit_figures.write_parquet(staging / "figures.parquet")
     prov.audit_parts.write_parquet(staging / "parts.parquet")
+    for name, frame in sorted(prov.audit_tables.items()):
+        frame.write_parquet(staging / f"{name}.parquet")
     (staging / "README.txt").write_text(AUDIT_README, encoding="utf-8")
     stamp = {"release_year": prov.year,
              "provenance_sha256": hashlib.sha256(_index_text(prov.index).encode("utf-8")).hexdigest()}

@@ -125,10 +125,11 @@ def run_disclosure_audit(con: duckdb.DuckDBPyConnection, metric_tables: list[str
         "narrowest_values": pl.Int64, "under_protected": pl.Int64, "protection_width": pl.Int64,
         "seconds": pl.Float64})
     intervals = pl.DataFrame([{
-        "figure_id": figure_id(c[0], c[1], c[3], year), "field": c[2], "lower": iv.lo, "upper": iv.hi,
+        "figure_id": figure_id(c[0], c[1], c[3], year), "time_period": year, "field": c[2],
+        "lower": iv.lo, "upper": iv.hi,
         "feasible_values": iv.values, "exact": iv.exact,
     } for year, a in results.items() for c, iv in sorted(a.intervals.items())], schema={
-        "figure_id": pl.String, "field": pl.String, "lower": pl.Float64, "upper": pl.Float64,
+        "figure_id": pl.String, "time_period": pl.String, "field": pl.String, "lower": pl.Float64, "upper": pl.Float64,
         "feasible_values": pl.Int64, "exact": pl.Boolean})
     for table, frame in ((AUDIT_TABLE, summary), (INTERVALS_TABLE, intervals)):
         con.register("_frame", frame.to_arrow())
@@ -293,6 +294,10 @@ def with_provenance(con: duckdb.DuckDBPyConnection, inputs, audit_dir: Path | No
                                on="figure_id", how="left")
     prov = provenance.collect(con, inputs.year, figures, settings,
                               audit_dir=audit_dir)
+    if _has_table(con, INTERVALS_TABLE):
+        intervals = con.execute(f"SELECT * FROM {INTERVALS_TABLE} WHERE time_period <= ? ORDER BY ALL",
+                                [inputs.year]).pl()
+        prov = dataclasses.replace(prov, audit_tables={**prov.audit_tables, "disclosure_intervals": intervals})
     return dataclasses.replace(inputs, provenance=prov)
 
 
