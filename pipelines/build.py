@@ -131,9 +131,10 @@ def build_release(
                                     tags=tags, resources=resources, instance=instance, raise_on_error=True,
                                     # CRITICAL: a failed check is reported below, not as Dagster's stack trace
                                     run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}})
-        except dg.DagsterExecutionStepExecutionError as exc:
-            if isinstance(exc.user_exception, UnprotectableError):
-                raise BuildError(f"disclosure control cannot protect every suppressed figure: {exc.user_exception}. "
+        except (dg.DagsterExecutionStepExecutionError, UnprotectableError) as exc:
+            cause = exc if isinstance(exc, UnprotectableError) else exc.user_exception
+            if isinstance(cause, UnprotectableError):
+                raise BuildError(f"disclosure control cannot protect every suppressed figure: {cause}. "
                                  "Nothing was published; the table is too small to publish at authority level "
                                  "as it stands (report it with the build's warehouse).") from None
             raise

@@ -284,17 +284,21 @@ class Publisher:
                                (r["measure"], r["breakdown"], "denominator", geo), 2 * scale, 2 * u - 1, 2 * u + 1))
         instances: list[Instance] = []
 
-        def add(label: str, cells: list[Cell], coefs: list[int]) -> None:
+        def add(label: str, cells: list[Cell], coefs: list[int], complete: bool = False) -> None:
             present = [c in values for c in cells]
+            if complete and not all(present):
+                return  # a term not published as a number ([x]) is not a zero to a reader
             if any(present) and sum(k * values.get(c, 0) for c, k in zip(cells, coefs)) == 0:
                 instances.append(Instance(label, tuple(cells), tuple(coefs)))
 
         for rel in self.relations:
             terms = (rel.total, *rel.parts)
             for level in ("local_authority", "regional", "national"):
+                if any(level not in self.measures[t.measure].geographies for t in terms):
+                    continue  # a term not published at this level is not a zero
                 for geo in sorted(places[level]):
                     add(f"{rel} ({geo})", [(t.measure, t.breakdown, t.field, geo) for t in terms],
-                        [1] + [-1] * len(rel.parts))
+                        [1] + [-1] * len(rel.parts), complete=True)
         for region, las in sorted(authorities_in.items()):
             members = sorted(las)
             for term in sorted(people_terms):

@@ -72,7 +72,6 @@ final as (
              else 100.0 * f.numerator / nullif(f.denominator, 0) end::double as value
     from rolled_up f
     join geography g using (financial_year, geographic_level, geography_code)
-    where f.geographic_level <> 'local_authority' or f.measure = 'specialist_characteristic'
 )
 select * from final
 order by measure, breakdown, financial_year, geographic_level, geography_code
