@@ -10,8 +10,9 @@ in each). No public entry holds a value: no cell value, no unrounded numerator o
 denominator, no count of selected records.
 
 Restricted (the audit bundle, outside the release folder): the unrounded numerator,
-denominator and value of every figure, what each authority (or area) contributes, and the
-full list of contributing cells and records with their values.
+denominator and value of every figure, what each authority (or area) contributes, the
+full list of contributing cells and records with their values, and the suppression log (the
+rule that withholds each suppressed figure: the public files say only that it is withheld).
 
 How the contributing cells are found (see docs/decisions/0010-provenance-and-trace.md):
 1. Every metric SQL builds its figures from a `parts` CTE, one row per authority (or
@@ -44,6 +45,7 @@ from pipelines.paths import PROJECT_DIR, REFERENCE_DIR
 from pipelines.reference import REFERENCE_TABLES
 
 INDEX_FILE = "provenance.json"
+SUPPRESSION_LOG_FILE = "suppression_log.parquet"  # in the audit bundle only
 FAMILY_DIR = "provenance"
 TRACE_DIR = "trace"
 ROLES = ("numerator", "denominator")
@@ -346,6 +348,8 @@ class Provenance:
     audit_parts: pl.DataFrame  # what each unit contributes: measure, breakdown, financial_year, unit_code, region_code, role, part_value
     mismatches: pl.DataFrame  # parts whose declared cells do not add up to the part
     audit_dir: Path | None = None  # where write_audit puts the bundle
+    # every suppressed figure with its rule, and what a secondary suppression protects: restricted
+    suppression_log: pl.DataFrame | None = None
 
 
 DISCLOSURE_RULES = {
@@ -355,11 +359,8 @@ DISCLOSURE_RULES = {
     "rate": "computed from the unrounded numerator and denominator, then rounded to {decimals} decimal place, half up",
     "rate_base": "computed from the unrounded numerator and denominator, then rounded to {decimals} decimal place, "
                  "half up; the numerator and denominator shown are rounded to the nearest {rounding_base}",
-    "suppressed": "suppressed [c]: by primary suppression (an authority count of people from 1 to "
-                  "{suppression_threshold}, or a rate or share whose numerator is suppressed or whose denominator "
-                  "is below {minimum_denominator}), by secondary suppression (to stop another suppressed figure "
-                  "being worked out; data/suppression_log.csv says which), or a change where either year is "
-                  "suppressed",
+    # the same words for every [c]: which rule withholds a figure is in the audit bundle only
+    "suppressed": "suppressed [c] by disclosure control",
     "low": "rounds to zero but is not zero: shown as [low]",
     "not_available": "not available [x]: not collected, or no return",
     "not_applicable": "not applicable [z]",
@@ -453,11 +454,12 @@ def expand_units(text: str, universe) -> list[str]:
 
 
 def collect(con: duckdb.DuckDBPyConnection, year: str, figures: pl.DataFrame, settings: dict,
-            audit_dir: Path | None = None) -> Provenance:
+            audit_dir: Path | None = None, suppression_log: pl.DataFrame | None = None) -> Provenance:
     """The provenance of every figure of the release of `year` (figures: its pub_figures rows).
 
     With `audit_dir`, the restricted audit bundle is prepared beside it (`<audit_dir>.writing`);
-    `write_audit` completes it and moves it into place."""
+    `write_audit` completes it, with the `suppression_log` (pub_suppression_log rows) given,
+    and moves it into place."""
 
     catalog = metric_catalog.measures()
     metric_sql = {s.table.removeprefix("metric_"): s for s in warehouse.sql_files("metrics")}
@@ -537,7 +539,7 @@ def collect(con: duckdb.DuckDBPyConnection, year: str, figures: pl.DataFrame, se
         raise
     try:
         return _entries(year, years, figures, settings, catalog, metric_sql, refs, contributors, audit_parts,
-                        metric_rows, workbooks, inputs, mismatches, audit_dir)
+                        metric_rows, workbooks, inputs, mismatches, audit_dir, suppression_log)
     finally:
         if copier is not None:
             copier.result()  # re-raises an error of the copy
@@ -570,7 +572,10 @@ def _entry_lines(fig: pl.DataFrame, catalog, settings: dict, refs: pl.DataFrame,
     column expressions rather than a dictionary per figure:
 
         {"denominator": item, "derived_from": [id, id], "disclosure": code, "numerator": item,
-         "status": status, "suppression_rule": rule}
+         "status": status}
+
+    A suppressed figure says only that it is suppressed (status and disclosure `suppressed`),
+    never by which rule: that would tell which [c] hide a small count.
 
     An item is {"cells": {sheet: A1 references}} for an authority (or police force area)
     figure whose declared cells hold values, {"contributes": true|false} for one without
@@ -650,10 +655,6 @@ def _entry_lines(fig: pl.DataFrame, catalog, settings: dict, refs: pl.DataFrame,
         '"numerator":' + item("numerator"),
         '"status":"' + status + '"',
     ]
-    if "suppression_rule" in f.columns:
-        f = _as_json_strings(f.with_columns(pl.when(pl.col("suppression_rule") != "").then(pl.col("suppression_rule"))
-                                           .alias("suppression_rule")), "suppression_rule")
-        keys.append('"suppression_rule":' + pl.col("suppression_rule"))
     entry = "{" + pl.concat_str(keys, separator=",", ignore_nulls=True) + "}"
     return f.select("family", "figure_id", entry.alias("entry")).sort("family", "figure_id")
 
@@ -677,18 +678,17 @@ def _drop_temporary(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _entries(year, years, figures, settings, catalog, metric_sql, refs, contributors, audit_parts, metric_rows,
-             workbooks, inputs, mismatches, audit_dir) -> Provenance:
+             workbooks, inputs, mismatches, audit_dir, suppression_log) -> Provenance:
     """Steps 3 and 4 of collect: the audit figures and the public entries (Python only)."""
     # 3. unrounded figures, for the audit bundle
-    rule_col = ["suppression_rule"] if "suppression_rule" in figures.columns else []
     fig = figures.select("figure_id", "measure", "breakdown", "time_period", "geographic_level", "geography_code",
-                         "value", "value_status", *rule_col).with_columns(
+                         "value", "value_status").with_columns(
         pl.col("measure").str.replace(r"_change(_percent)?$", "").alias("base_measure"),
         pl.col("measure").str.contains(r"_change(_percent)?$").alias("is_change"))
     fig = fig.join(metric_rows.rename({"measure": "base_measure", "financial_year": "time_period"}),
                    on=["base_measure", "breakdown", "time_period", "geographic_level", "geography_code"], how="left")
     audit_figures = fig.select(
-        "figure_id", "value_status", *rule_col,
+        "figure_id", "value_status",
         *[pl.when(pl.col("is_change")).then(None).otherwise(pl.col(c)).alias(name)
           for c, name in (("n", "numerator"), ("d", "denominator"), ("v", "value"))]).sort("figure_id")
 
@@ -743,7 +743,8 @@ def _entries(year, years, figures, settings, catalog, metric_sql, refs, contribu
         "extract_files": source_files,
     }
     return Provenance(year=year, index=index, families=families, entries=entries, audit_figures=audit_figures,
-                      audit_parts=audit_parts, mismatches=mismatches, audit_dir=audit_dir)
+                      audit_parts=audit_parts, mismatches=mismatches, audit_dir=audit_dir,
+                      suppression_log=suppression_log)
 
 
 def _inputs(con: duckdb.DuckDBPyConnection, years: list[str]) -> dict[str, dict]:
@@ -827,7 +828,10 @@ numerator, denominator and value of every figure (figures.parquet), what each au
 police force area or region contributes to each figure (parts.parquet), and every
 contributing cell of the returns and record of the services extract with its value
 (evidence.parquet, by part: measure, breakdown, financial_year, unit_code, role); referrals
-are counted per region and filter (record_counts.parquet).
+are counted per region and filter (record_counts.parquet). suppression_log.parquet lists
+every suppressed figure with its rule (primary, secondary, change or carried from an earlier
+vintage) and, for a secondary suppression, the figures it protects and the relation: the
+release itself says only that a figure is suppressed.
 Read it with `dasa trace <figure_id>`.
 """
 
@@ -861,6 +865,8 @@ def write_audit(prov: Provenance) -> Path | None:
     staging.mkdir(parents=True, exist_ok=True)
     prov.audit_figures.write_parquet(staging / "figures.parquet")
     prov.audit_parts.write_parquet(staging / "parts.parquet")
+    if prov.suppression_log is not None:
+        prov.suppression_log.write_parquet(staging / SUPPRESSION_LOG_FILE)
     (staging / "README.txt").write_text(AUDIT_README, encoding="utf-8")
     if audit_dir.exists():
         shutil.rmtree(audit_dir)

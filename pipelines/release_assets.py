@@ -61,7 +61,8 @@ def published_figures(metric_tables: list[str]) -> dg.AssetsDefinition:
         kinds={"python", "duckdb"},
         description="Every figure as published: disclosure control and rounding applied, year-on-year "
                     "change computed from unrounded values (table pub_figures), and the log of every "
-                    "suppression with its rule (table pub_suppression_log).",
+                    "suppression with its rule (table pub_suppression_log: restricted, written only to "
+                    "the audit bundle).",
     )
     def _asset(dasa: DasaSettings) -> dg.MaterializeResult:
         with dasa.connect() as con:
@@ -171,28 +172,30 @@ def gather_release_inputs(con: duckdb.DuckDBPyConnection, year: str, draft: bool
             inputs = pl.concat([inputs, pl.DataFrame(quality.decision_files, schema=inputs.schema)]).sort(
                 "financial_year", "source", "path")
     settings = {**DisclosureSettings().as_dict(), "draft": draft}
-    suppression_log = con.execute(
+    return ReleaseInputs(year=year, years=years, figures=figures, returns=returns, issues=issues,
+                         inputs=inputs, settings=settings, notes=notes, quality=quality)
+
+
+def suppression_log(con: duckdb.DuckDBPyConnection, year: str) -> pl.DataFrame:
+    """Every suppressed figure of the years up to `year` with its rule: restricted, for the
+    audit bundle only (the rule of a [c] would say whether it hides a small count)."""
+    return con.execute(
         "SELECT * FROM pub_suppression_log WHERE time_period <= ? ORDER BY measure, breakdown, time_period, "
         "geographic_level, geography_code", [year]).pl()
-    return ReleaseInputs(year=year, years=years, figures=figures, returns=returns, issues=issues,
-                         inputs=inputs, settings=settings, notes=notes, quality=quality,
-                         suppression_log=suppression_log)
 
 
 def with_provenance(con: duckdb.DuckDBPyConnection, inputs, target: Path):
-    """The release inputs with the provenance of every figure; its restricted audit bundle is
-    prepared beside the release folder's audit location (see pipelines/provenance.py)."""
+    """The release inputs with the provenance of every figure; its restricted audit bundle,
+    with the suppression log, is prepared beside the release folder's audit location (see
+    pipelines/provenance.py)."""
     import dataclasses
 
     from pipelines import provenance
 
     settings = {k: v for k, v in inputs.settings.items() if k != "draft"}
-    figures = inputs.figures
-    if inputs.suppression_log is not None:  # each suppressed figure's rule, from the suppression log
-        figures = figures.join(inputs.suppression_log.select("figure_id", pl.col("rule").alias("suppression_rule")),
-                               on="figure_id", how="left")
-    prov = provenance.collect(con, inputs.year, figures, settings,
-                              audit_dir=provenance.audit_dir_for(target))
+    prov = provenance.collect(con, inputs.year, inputs.figures, settings,
+                              audit_dir=provenance.audit_dir_for(target),
+                              suppression_log=suppression_log(con, inputs.year))
     return dataclasses.replace(inputs, provenance=prov)
 
 
