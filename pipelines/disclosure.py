@@ -67,7 +67,8 @@ class DisclosureSettings:
         "Secondary suppression: further authority figures, the smallest non-zero ones first, are "
         "suppressed so that no suppressed figure can be worked out from the published figures "
         "(a breakdown and its total, authorities and their region, a count and the rate built on "
-        "it). The release does not say which rule withholds a figure.",
+        "it). A figure suppressed in an earlier edition of a release stays suppressed in every later "
+        "one. The release does not say which rule withholds a figure.",
     ))
 
     def as_dict(self) -> dict:

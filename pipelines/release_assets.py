@@ -59,14 +59,17 @@ def published_figures(metric_tables: list[str]) -> dg.AssetsDefinition:
         deps=metric_tables,
         group_name="release",
         kinds={"python", "duckdb"},
-        description="Every figure as published: disclosure control and rounding applied, year-on-year "
+        description="Every figure as published: disclosure control and rounding applied (a figure "
+                    "withheld in a kept vintage stays withheld), year-on-year "
                     "change computed from unrounded values (table pub_figures), and the log of every "
                     "suppression with its rule (table pub_suppression_log: restricted, written only to "
                     "the audit bundle).",
     )
     def _asset(dasa: DasaSettings) -> dg.MaterializeResult:
+        # figures [c] in a kept vintage of any year stay [c] (docs/decisions/0011)
+        carried = revisions.withheld(Path(dasa.vintages_dir)) if dasa.vintages_dir else frozenset()
         with dasa.connect() as con:
-            figures = build_published_figures(con, metric_tables)
+            figures = build_published_figures(con, metric_tables, carried=carried)
             rules = con.execute("SELECT split_part(rule, ':', 1) AS r, count(*) FROM pub_suppression_log "
                                 "GROUP BY 1 ORDER BY 1").fetchall()
         counts = figures.group_by("value_status").len().sort("value_status")
@@ -74,16 +77,20 @@ def published_figures(metric_tables: list[str]) -> dg.AssetsDefinition:
             "figures": figures.height,
             "by_status": dg.MetadataValue.json(dict(counts.iter_rows())),
             "suppressed_by_rule": dg.MetadataValue.json(dict(rules)),
+            "withheld_in_earlier_vintages": len(carried),
         })
 
     return _asset
 
 
 def build_published_figures(con: duckdb.DuckDBPyConnection, metric_tables: list[str],
-                            settings: DisclosureSettings | None = None) -> pl.DataFrame:
+                            settings: DisclosureSettings | None = None,
+                            carried: frozenset[str] = frozenset()) -> pl.DataFrame:
+    """Disclosure control on every metric row (tables pub_figures and pub_suppression_log);
+    `carried`: the figure ids withheld in an earlier vintage, which stay suppressed."""
     metrics = collect_metrics(con, metric_tables)
     publisher = Publisher(metric_catalog.measures(), settings or DisclosureSettings())
-    figures = publisher.publish(metrics)
+    figures = publisher.publish(metrics, carried=carried)
     for table, frame in (("pub_figures", figures), ("pub_suppression_log", publisher.suppression_log)):
         con.register("_frame", frame.to_arrow())
         con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM _frame")

@@ -34,7 +34,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from pipelines.disclosure import previous_year
+from pipelines.disclosure import SYMBOLS, previous_year
 from pipelines.metric_catalog import SOURCES, measures
 
 VINTAGE_FIGURES = "figures.csv"
@@ -47,6 +47,7 @@ REVISION_COLUMNS = ("figure_id", "measure", "breakdown", "time_period", "geograp
                     "geography_name", "previous_value", "value", "unit", "reason")
 REVISED = "revised"
 CHANGE_SUFFIXES = ("_change_percent", "_change")
+SUPPRESSED = SYMBOLS["suppressed"]
 NO_INPUT_CHANGED = ("No input file this figure is made from changed since the previous release: the method, "
                     "the code or the reference data changed.")
 
@@ -78,6 +79,10 @@ class Vintage:
     def inputs(self) -> list[dict[str, str]]:
         with (self.path / VINTAGE_INPUTS).open(encoding="utf-8", newline="") as f:
             return list(csv.DictReader(f))
+
+    def suppressed(self) -> frozenset[str]:
+        """The figure ids this vintage shows as [c]."""
+        return frozenset(self.values().filter(pl.col("previous_value") == SUPPRESSED)["figure_id"].to_list())
 
 
 @dataclass(frozen=True)
@@ -185,6 +190,16 @@ def vintages(vintages_dir: Path, year: str) -> list[Vintage]:
             info = json.loads((p / VINTAGE_INFO).read_text(encoding="utf-8"))
             out.append(Vintage(year, int(p.name), p, str(info.get("built_at", ""))))
     return sorted(out, key=lambda v: v.number)
+
+
+def withheld(vintages_dir: Path) -> frozenset[str]:
+    """The figure ids shown [c] in any kept vintage of any year. Once withheld, always
+    withheld: disclosure control keeps them suppressed in every later build
+    (`Publisher.publish(carried=...)`), so no release carries a value of a figure an earlier
+    one withheld."""
+    folder = Path(vintages_dir)
+    years = sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+    return frozenset().union(*(v.suppressed() for year in years for v in vintages(folder, year)))
 
 
 def _same_inputs(a: list[dict[str, str]], b: list[dict[str, str]]) -> bool:

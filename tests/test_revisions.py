@@ -3,7 +3,8 @@ marks exactly the figures whose published value changed ([r]) and says why.
 
 The figures that depend on the resubmitted cells are found independently of the revisions
 code: they are the figures whose published value differs between the first release (built
-when no vintage existed) and a from-scratch build of the new raw folder with no vintages.
+when no vintage existed) and a from-scratch build of the new raw folder with no vintages,
+less the figures the first release withheld ([c]): those stay [c] in every later build.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ import openpyxl
 import polars as pl
 import pytest
 
+from pipelines import provenance
 from pipelines.build import build_release
+from pipelines.disclosure import CARRIED
 from tests.fixtures.small_inputs import BIRMINGHAM, HARTLEPOOL, NORTH_EAST, WEST_MIDLANDS
 
 YEAR = "2024-25"
@@ -117,6 +120,18 @@ def changed(builds) -> dict[str, tuple[str, str]]:
     return {i: (before[i]["value"], after[i]["value"]) for i in before if before[i]["value"] != after[i]["value"]}
 
 
+@pytest.fixture(scope="module")
+def withheld(builds) -> set[str]:
+    """The figures [c] in the first release (vintage 1): they stay [c] in every later build."""
+    return {i for i, f in _figures(builds["first"]).items() if f["value"] == "[c]"}
+
+
+@pytest.fixture(scope="module")
+def revised(changed, withheld) -> dict[str, tuple[str, str]]:
+    """The changed figures a later release shows as revised: none withheld in vintage 1."""
+    return {i: v for i, v in changed.items() if i not in withheld}
+
+
 def test_the_resubmissions_change_figures_in_both_areas_only(changed):
     """The scenario is a real test: figures of both authorities, regions and England change,
     and nothing elsewhere (Middlesbrough is in the North East but its own figures stay)."""
@@ -136,23 +151,49 @@ def test_first_release_is_kept_and_has_no_revisions(builds):
     assert "revised" not in {r["value_status"] for r in _figures(builds["first"]).values()}
 
 
-def test_exactly_the_changed_figures_are_marked_revised(builds, changed):
+def test_a_figure_withheld_in_vintage_1_stays_withheld_in_vintage_2(builds, withheld, changed):
+    # Hartlepool's households turned away for capacity: 4 ([c]) in vintage 1, 9 after its
+    # resubmission, which a build with no vintage publishes
+    capacity = f"households_unable_to_support.capacity.{HARTLEPOOL}.{YEAR}"
+    assert capacity in withheld and changed[capacity] == ("[c]", "9")
+    for build in ("second", "again", "draft"):
+        figures = _figures(builds[build])
+        assert {i for i in withheld if figures[i]["value"] != "[c]"} == set(), build
+    log = pl.read_parquet(provenance.audit_dir_for(builds["second"]) / provenance.SUPPRESSION_LOG_FILE)
+    assert log.filter(pl.col("figure_id") == capacity)["rule"].to_list() == [CARRIED]
+
+
+def test_withheld_gathers_the_c_of_every_kept_vintage_of_every_year(builds, withheld, tmp_path):
+    from pipelines.revisions import withheld as gather
+
+    assert gather(builds["vintages"]) >= withheld
+    assert gather(tmp_path / "none") == frozenset()
+    other = tmp_path / "vintages" / "2023-24" / "1"  # a vintage of another year counts too
+    other.mkdir(parents=True)
+    (other / "vintage.json").write_text("{}", encoding="utf-8")
+    (other / "figures.csv").write_text("figure_id,value\na.all.E06000001.2023-24,[c]\nb.all.E06000001.2023-24,7\n",
+                                       encoding="utf-8")
+    assert gather(tmp_path / "vintages") == {"a.all.E06000001.2023-24"}
+
+
+def test_exactly_the_changed_figures_are_marked_revised(builds, revised, withheld):
     rows = {r["figure_id"]: r for r in _rows(builds["second"] / "data" / "revisions.csv")}
-    assert set(rows) == set(changed)
-    for fid, (old, new) in changed.items():
+    assert set(rows) == set(revised)
+    for fid, (old, new) in revised.items():
         assert (rows[fid]["previous_value"], rows[fid]["value"]) == (old, new), fid
     second, scratch = _figures(builds["second"]), _figures(builds["scratch"])
     assert set(second) == set(scratch)
     for fid, fig in second.items():
-        assert fig["value"] == scratch[fid]["value"], fid  # a revision never changes a value
+        # a revision never changes a value; a figure withheld in vintage 1 stays [c]
+        assert fig["value"] == ("[c]" if fid in withheld else scratch[fid]["value"]), fid
         is_number = re.fullmatch(r"-?\d+(\.\d+)?", fig["value"]) is not None
-        if fid in changed and is_number:
+        if fid in revised and is_number:
             assert fig["value_status"] == "revised", fid
         else:
-            assert fig["value_status"] == scratch[fid]["value_status"], fid
+            assert fig["value_status"] == ("suppressed" if fid in withheld else scratch[fid]["value_status"]), fid
 
 
-def test_the_reason_names_the_resubmissions_of_the_figures_area(builds, changed):
+def test_the_reason_names_the_resubmissions_of_the_figures_area(builds):
     rows = _rows(builds["second"] / "data" / "revisions.csv")
     birmingham = (f"Birmingham ({BIRMINGHAM}) resubmitted its 2023-24 return: "
                   f"2023-24/authority_returns/{BIRMINGHAM}_s2.xlsx (submission 2) replaces "
@@ -174,7 +215,7 @@ def test_the_reason_names_the_resubmissions_of_the_figures_area(builds, changed)
     assert {(True, False), (False, True), (True, True)} <= seen  # both apart, and both for England changes
 
 
-def test_page_and_spreadsheet_show_r_beside_exactly_the_revised_figures(builds, changed):
+def test_page_and_spreadsheet_show_r_beside_exactly_the_revised_figures(builds, revised):
     html = (builds["second"] / "index.html").read_text(encoding="utf-8")
     cells = [(fid, a + b) for fid, a, b in re.findall(
         r'<td class="num[^"]*" data-sort="[^"]*" data-figure-id="([^"]+)">(?:<a [^>]*>)?([^<]*)(?:</a>)?([^<]*)</td>',
@@ -182,19 +223,19 @@ def test_page_and_spreadsheet_show_r_beside_exactly_the_revised_figures(builds, 
     assert cells
     marked = {fid for fid, text in cells if text.endswith(" [r]")}
     shown = {fid for fid, _ in cells}
-    assert marked == shown & set(changed) and marked
+    assert marked == shown & set(revised) and marked
     section = html.split('<h2 id="revisions">', 1)[1].split("</section>", 1)[0]
     assert "There are no revisions" not in section
-    assert f"{len(changed)} figures differ from the previous release of {YEAR}" in section
+    assert f"{len(revised)} figures differ from the previous release of {YEAR}" in section
     assert f"Birmingham ({BIRMINGHAM}) resubmitted its 2023-24 return" in section  # the input changes, once each
     assert section.count(f"Hartlepool ({HARTLEPOOL}) resubmitted its 2024-25 return") == 1
-    for fid in changed:
+    for fid in revised:
         assert f"<code>{fid}</code>" in section
 
     wb = openpyxl.load_workbook(builds["second"] / f"dasa-{YEAR}.xlsx")
     revisions = wb["Revisions"]
-    ids = [row[0].value for row in revisions.iter_rows() if row[0].value in changed]
-    assert sorted(ids) == sorted(changed)
+    ids = [row[0].value for row in revisions.iter_rows() if row[0].value in revised]
+    assert sorted(ids) == sorted(revised)
     flagged = [c for ws in wb.worksheets if ws.title.startswith("Table_") for row in ws.iter_rows() for c in row
                if "[r]" in (c.number_format or "")]
     assert flagged and all(isinstance(c.value, (int, float)) for c in flagged)
@@ -287,7 +328,7 @@ def test_a_figure_that_becomes_a_symbol_is_revised_but_keeps_its_symbol():
     assert rows["E06000002"]["reason"].startswith("Changed through disclosure control or a shared total: Hartlepool")
 
 
-def test_provenance_of_a_revised_figure_says_how_it_is_shown(builds, changed):
+def test_provenance_of_a_revised_figure_says_how_it_is_shown(builds):
     """A revised figure keeps the rounding its status no longer names: an authority count
     published whole is 'exact', a rounded England or regional count 'base'."""
     index = json.loads((builds["second"] / "provenance.json").read_text(encoding="utf-8"))
