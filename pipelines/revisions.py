@@ -12,7 +12,10 @@ whose published value changed is revised. A revised number keeps its value and g
 `value_status = revised`; a figure that became a symbol keeps its symbol and status (the
 symbol says more), and every revised figure, number or symbol, is listed in
 `data/revisions.csv` with the previous value, the new value and the reason, and shown
-with `[r]` beside it in the page and the spreadsheets. The reason is worked out from the
+with `[r]` beside it in the page and the spreadsheets. A figure withheld ([c]) in the
+vintage or now is not listed: no public file carries a value of a withheld figure, and
+figures withheld in any kept vintage stay withheld (`withheld`, passed to disclosure
+control). The reason is worked out from the
 input files that differ between the vintage and now, limited to those the figure can
 depend on: the same source, the figure's year (and the year before, for a change on the
 previous year) and, for authority returns, the authorities of the figure's area.
@@ -245,9 +248,13 @@ def _same_figures(figures: pl.DataFrame, before: pl.DataFrame) -> bool:
 
 
 def compare(figures: pl.DataFrame, before: pl.DataFrame, changes: list[InputChange]) -> pl.DataFrame:
-    """One row per figure present in both whose published value differs, with the reason."""
+    """One row per figure present in both whose published value differs, with the reason.
+    A figure [c] in either is not listed: a row would give its other value, or say by its
+    reason whether it was withheld for its own cells (docs/decisions/0011)."""
     sources = {m.id: m.source for m in measures().values()}
-    differ = figures.join(before, on="figure_id", how="inner").filter(pl.col("value") != pl.col("previous_value"))
+    withheld = (pl.col("value") == SUPPRESSED) | (pl.col("previous_value") == SUPPRESSED)
+    differ = figures.join(before, on="figure_id", how="inner").filter(
+        (pl.col("value") != pl.col("previous_value")) & ~withheld)
     rows = []
     for fig in differ.iter_rows(named=True):
         reason, short = _reason(fig, changes, sources)
@@ -345,6 +352,10 @@ def _day(iso: str) -> str:
         return ""
 
 
+WITHHELD_NOT_LISTED = ("A figure withheld ([c]) in either release is not counted or listed, so that no "
+                       "value of it is published. ")
+
+
 @dataclass(frozen=True)
 class RevisionView:
     """What the page and the spreadsheets say about revisions, besides the rows."""
@@ -382,6 +393,6 @@ def release_rows(inputs, configured: list[dict[str, str]], idx) -> tuple[list[di
         intro = (f"{n} figure{' differs' if n == 1 else 's differ'} from the previous release of {inputs.year} "
                  f"(kept as version {rev.previous.number}{when}). " if rows else
                  f"No figure differs from the previous release of {inputs.year} "
-                 f"(kept as version {rev.previous.number}{when}). ")
+                 f"(kept as version {rev.previous.number}{when}). ") + WITHHELD_NOT_LISTED
     changes = tuple(c.text for c in rev.changes) if rev is not None and rows else ()
     return rows, RevisionView(frozenset(r["figure_id"] for r in rows if r["figure_id"]), intro, changes)

@@ -36,16 +36,18 @@ def _build(raw: Path, out: Path, db: Path, vintages: Path, draft: bool = False) 
     return out
 
 
-def _resubmit(source: Path, target: Path, sheet: str, key: str, column: str, value: int) -> None:
-    """Copy a return, change one cell and give it the next submission number."""
+def _resubmit(source: Path, target: Path, *cells: tuple[str, str, str, int]) -> None:
+    """Copy a return, change cells (sheet, row key, column, value) and give it the next
+    submission number."""
     wb = openpyxl.load_workbook(source)
     about = {row[0].value: row[1] for row in wb["about"].iter_rows(min_row=2)}
     about["submission_number"].value = int(about["submission_number"].value) + 1
-    ws = wb[sheet]
-    header = [c.value for c in ws[1]]
-    rows = [row for row in ws.iter_rows(min_row=2) if row[0].value == key]
-    assert len(rows) == 1
-    rows[0][header.index(column)].value = value
+    for sheet, key, column, value in cells:
+        ws = wb[sheet]
+        header = [c.value for c in ws[1]]
+        rows = [row for row in ws.iter_rows(min_row=2) if row[0].value == key]
+        assert len(rows) == 1
+        rows[0][header.index(column)].value = value
     wb.save(target)
 
 
@@ -97,10 +99,11 @@ def builds(small_raw, tmp_path_factory) -> dict:
     returns_2324, returns_2425 = raw / "2023-24" / "authority_returns", raw / YEAR / "authority_returns"
     # Birmingham (West Midlands) resubmits 2023-24: women in refuges 20 -> 26
     _resubmit(returns_2324 / f"{BIRMINGHAM}_s1.xlsx", returns_2324 / f"{BIRMINGHAM}_s2.xlsx",
-              "supported", "refuge", "women", 26)
+              ("supported", "refuge", "women", 26))
     # Hartlepool (North East) resubmits 2024-25 again: households turned away for capacity 4 -> 9
+    # (withheld in the first release), households supported in sanctuary 5 -> 3 (published in it)
     _resubmit(returns_2425 / "hartlepool_resubmitted.xlsx", returns_2425 / "hartlepool_third.xlsx",
-              "unable_to_support", "capacity", "households", 9)
+              ("unable_to_support", "capacity", "households", 9), ("supported", "sanctuary", "households", 3))
     out["raw"] = raw
     out["second"] = _build(raw, tmp / "second", db, vintages)
     out["kept_second"] = _kept(vintages)
@@ -127,9 +130,9 @@ def withheld(builds) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def revised(changed, withheld) -> dict[str, tuple[str, str]]:
-    """The changed figures a later release shows as revised: none withheld in vintage 1."""
-    return {i: v for i, v in changed.items() if i not in withheld}
+def revised(changed) -> dict[str, tuple[str, str]]:
+    """The changed figures a later release lists as revised: none withheld ([c]) before or after."""
+    return {i: v for i, v in changed.items() if "[c]" not in v}
 
 
 def test_the_resubmissions_change_figures_in_both_areas_only(changed):
@@ -309,23 +312,44 @@ def test_a_figure_that_becomes_a_symbol_is_revised_but_keeps_its_symbol():
 
     before = [_file("2024-25/authority_returns/h1.xlsx", "a" * 64, HARTLEPOOL, "1")]
     after = [_file("2024-25/authority_returns/h2.xlsx", "d" * 64, HARTLEPOOL, "2")]
-    fig = {"measure": "individuals_supported", "breakdown": "all", "time_period": YEAR, "unit": "individuals"}
-    figures = pl.DataFrame([
-        {**fig, "figure_id": f"individuals_supported.all.{HARTLEPOOL}.{YEAR}", "geographic_level": "local_authority",
-         "geography_code": HARTLEPOOL, "geography_name": "Hartlepool", "value": "[c]"},
-        {**fig, "figure_id": f"individuals_supported.all.E06000002.{YEAR}", "geographic_level": "local_authority",
-         "geography_code": "E06000002", "geography_name": "Middlesbrough", "value": "[c]"},
-        {**fig, "figure_id": f"individuals_supported.all.E08000025.{YEAR}", "geographic_level": "local_authority",
-         "geography_code": BIRMINGHAM, "geography_name": "Birmingham", "value": "30"},
-    ])
-    previous = pl.DataFrame({"figure_id": figures["figure_id"], "previous_value": ["7", "12", "30"]})
+    fig = {"measure": "individuals_supported", "breakdown": "all", "time_period": YEAR, "unit": "individuals",
+           "geographic_level": "local_authority"}
+    places = {HARTLEPOOL: ("Hartlepool", "7", "[x]"), "E06000002": ("Middlesbrough", "12", "13"),
+              BIRMINGHAM: ("Birmingham", "30", "30"), "E06000003": ("Redcar and Cleveland", "8", "[c]"),
+              "E06000004": ("Stockton-on-Tees", "[c]", "6")}
+    figures = pl.DataFrame([{**fig, "figure_id": f"individuals_supported.all.{code}.{YEAR}", "geography_code": code,
+                             "geography_name": name, "value": now} for code, (name, _, now) in places.items()])
+    previous = pl.DataFrame({"figure_id": figures["figure_id"], "previous_value": [p[1] for p in places.values()]})
     table = compare(figures, previous, input_changes(before, after))
     rows = {r["geography_code"]: r for r in table.iter_rows(named=True)}
-    assert set(rows) == {HARTLEPOOL, "E06000002"}  # Birmingham's value did not change
-    assert (rows[HARTLEPOOL]["previous_value"], rows[HARTLEPOOL]["value"]) == ("7", "[c]")
+    # Birmingham's value did not change; a figure withheld before or now is not listed
+    assert set(rows) == {HARTLEPOOL, "E06000002"}
+    assert (rows[HARTLEPOOL]["previous_value"], rows[HARTLEPOOL]["value"]) == ("7", "[x]")
     assert rows[HARTLEPOOL]["reason"].startswith("Hartlepool (E06000001) resubmitted its 2024-25 return")
-    # Middlesbrough's own return did not change: hidden to protect Hartlepool's cell
+    # Middlesbrough's own return did not change: it changed through a shared total
     assert rows["E06000002"]["reason"].startswith("Changed through disclosure control or a shared total: Hartlepool")
+
+
+def test_a_figure_withheld_before_or_after_a_resubmission_shows_no_value(builds, changed):
+    """Hartlepool's capacity count was [c] in vintage 1 and would be 9 now; its sanctuary
+    households were 5 in vintage 1 and are 3 ([c]) now. Neither shows a value in
+    figures.csv, and no revision (csv, page or spreadsheet) is listed for either."""
+    capacity = f"households_unable_to_support.capacity.{HARTLEPOOL}.{YEAR}"
+    sanctuary = f"households_supported.sanctuary.{HARTLEPOOL}.{YEAR}"
+    assert (changed[capacity], changed[sanctuary]) == (("[c]", "9"), ("5", "[c]"))
+    first, second = _figures(builds["first"]), _figures(builds["second"])
+    rows = {r["figure_id"]: r for r in _rows(builds["second"] / "data" / "revisions.csv")}
+    assert rows
+    for fid in (capacity, sanctuary):
+        assert second[fid]["value"] == "[c]" and fid not in rows, fid
+    for fid, r in rows.items():  # no row carries a value of a figure withheld in either release
+        assert "[c]" not in (first[fid]["value"], second[fid]["value"], r["previous_value"], r["value"]), fid
+    html = (builds["second"] / "index.html").read_text(encoding="utf-8")
+    section = html.split('<h2 id="revisions">', 1)[1].split("</section>", 1)[0]
+    assert "A figure withheld ([c]) in either release is not counted or listed" in section
+    assert "[c]" not in section.replace("withheld ([c])", "")
+    revisions = openpyxl.load_workbook(builds["second"] / f"dasa-{YEAR}.xlsx")["Revisions"]
+    assert not {capacity, sanctuary} & {row[0].value for row in revisions.iter_rows()}
 
 
 def test_provenance_of_a_revised_figure_says_how_it_is_shown(builds):

@@ -70,7 +70,8 @@ REVISION_DESCRIPTIONS = {
     "geographic_level": "national, regional, local_authority or police_force_area.",
     "geography_code": "ONS GSS code of the geography.",
     "geography_name": "Name of the geography.",
-    "previous_value": "The figure as published in the previous release of this year: a number or a symbol.",
+    "previous_value": "The figure as published in the previous release of this year: a number or a symbol "
+                      "(a figure withheld, [c], in either release is not listed).",
     "value": "The figure as published in this release: a number or a symbol.",
     "unit": "Unit of the value.",
     "reason": "Why it changed: the input files that differ from the previous release (resubmitted returns "
