@@ -24,6 +24,7 @@ import pytest
 from pipelines import provenance
 from pipelines.build import build_release
 from pipelines.disclosure import CARRIED
+from tests.fixtures.public_text import rules_beside_figure_ids
 from tests.fixtures.small_inputs import BIRMINGHAM, HARTLEPOOL, NORTH_EAST, WEST_MIDLANDS
 
 YEAR = "2024-25"
@@ -350,6 +351,8 @@ def test_a_figure_withheld_before_or_after_a_resubmission_shows_no_value(builds,
     assert "[c]" not in section.replace("withheld ([c])", "")
     revisions = openpyxl.load_workbook(builds["second"] / f"dasa-{YEAR}.xlsx")["Revisions"]
     assert not {capacity, sanctuary} & {row[0].value for row in revisions.iter_rows()}
+    # nor does any file of the rebuilt release give the rule (carried, primary, secondary) of a figure
+    assert rules_beside_figure_ids(builds["second"]) == []
 
 
 def test_provenance_of_a_revised_figure_says_how_it_is_shown(builds):
