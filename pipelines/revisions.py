@@ -12,13 +12,14 @@ whose published value changed is revised. A revised number keeps its value and g
 `value_status = revised`; a figure that became a symbol keeps its symbol and status (the
 symbol says more), and every revised figure, number or symbol, is listed in
 `data/revisions.csv` with the previous value, the new value and the reason, and shown
-with `[r]` beside it in the page and the spreadsheets. A figure withheld ([c]) in the
-vintage or now is not listed: no public file carries a value of a withheld figure, and
-figures withheld in any kept vintage stay withheld (`withheld`, passed to disclosure
-control). The reason is worked out from the
+with `[r]` beside it in the page and the spreadsheets. The reason is worked out from the
 input files that differ between the vintage and now, limited to those the figure can
 depend on: the same source, the figure's year (and the year before, for a change on the
 previous year) and, for authority returns, the authorities of the figure's area.
+
+No public file carries a value of a figure withheld ([c]) in any release or vintage: a
+figure [c] in the vintage or now is not listed, and the figures [c] in any kept vintage
+(`withheld`) are passed to disclosure control, which keeps them suppressed.
 
 An identical rebuild makes no new vintage and compares with the same vintage as before,
 so two builds from the same inputs (and the same vintages) stay byte-identical. A draft

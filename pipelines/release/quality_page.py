@@ -4,8 +4,8 @@
 It shows every check and its outcome, what failed and where, the decisions on each issue
 (accepted with the reason and who decided, or fixed by a resubmission), the returns set
 aside, the results of every validation suite (table `val_results`), and the number of
-suppressed figures of each measure. The assessment itself is made in `pipelines/quality.py`; nothing
-here changes a status or a figure.
+suppressed figures of each measure. The assessment itself is made in `pipelines/quality.py`;
+nothing here changes a status or a figure.
 """
 
 from __future__ import annotations
