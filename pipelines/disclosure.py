@@ -74,6 +74,8 @@ class DisclosureSettings:
         "earlier releases (breakdowns and their totals, authorities and their region, counts and the rates "
         "built on them, rounded totals). The build proves this with a linear-programming audit and does not "
         "publish otherwise.",
+        "A figure suppressed in an earlier edition of a release stays suppressed in every later one. The "
+        "release does not say which rule withholds a figure.",
         "Changes at England and regional level are the differences between the published (rounded) figures "
         "of the two years; an authority's percentage change is not shown ([z]) when either year's count is "
         "below 10.",

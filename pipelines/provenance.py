@@ -11,8 +11,10 @@ denominator, no count of selected records.
 
 Restricted (the audit bundle, `data/processed/audit/<year>/` or `<--audit-dir>/<year>/`,
 never in, beside or above the release folder): the unrounded numerator,
-denominator and value of every figure, what each authority (or area) contributes, and the
-full list of contributing cells and records with their values.
+denominator and value of every figure, what each authority (or area) contributes, the
+full list of contributing cells and records with their values, the suppression log (the
+rule that withholds each suppressed figure: the public files say only that it is withheld)
+and the disclosure audit's interval of every suppressed cell.
 
 How the contributing cells are found (see docs/decisions/0010-provenance-and-trace.md):
 1. Every metric SQL builds its figures from a `parts` CTE, one row per authority (or
@@ -47,6 +49,7 @@ from pipelines.reference import REFERENCE_TABLES
 
 INDEX_FILE = "provenance.json"
 AUDIT_STAMP = "release.json"  # in the audit bundle: the SHA-256 of the provenance.json written with it
+SUPPRESSION_LOG_FILE = "suppression_log.parquet"  # in the audit bundle only
 FAMILY_DIR = "provenance"
 TRACE_DIR = "trace"
 ROLES = ("numerator", "denominator")
@@ -352,6 +355,8 @@ class Provenance:
     # further restricted tables of the bundle, by file name without .parquet (the disclosure
     # audit's intervals): never written to the release folder
     audit_tables: dict[str, pl.DataFrame] = field(default_factory=dict)
+    # every suppressed figure with its rule, and what a secondary suppression protects: restricted
+    suppression_log: pl.DataFrame | None = None
 
 
 DISCLOSURE_RULES = {
@@ -361,11 +366,8 @@ DISCLOSURE_RULES = {
     "rate": "computed from the unrounded numerator and denominator, then rounded to {decimals} decimal place, half up",
     "rate_base": "computed from the unrounded numerator and denominator, then rounded to {decimals} decimal place, "
                  "half up; the numerator and denominator shown are rounded to the nearest {rounding_base}",
-    "suppressed": "suppressed [c]: by primary suppression (an authority count of people from 1 to "
-                  "{suppression_threshold}, or a rate or share whose numerator is suppressed or whose denominator "
-                  "is below {minimum_denominator}), by secondary suppression (to stop another suppressed figure "
-                  "being worked out; data/suppression_log.csv says which), or a change where either year is "
-                  "suppressed",
+    # the same words for every [c]: which rule withholds a figure is in the audit bundle only
+    "suppressed": "suppressed [c] by disclosure control",
     "low": "rounds to zero but is not zero: shown as [low]",
     "not_available": "not available [x]: not collected, or no return",
     "not_applicable": "not applicable [z]",
@@ -459,11 +461,12 @@ def expand_units(text: str, universe) -> list[str]:
 
 
 def collect(con: duckdb.DuckDBPyConnection, year: str, figures: pl.DataFrame, settings: dict,
-            audit_dir: Path | None = None) -> Provenance:
+            audit_dir: Path | None = None, suppression_log: pl.DataFrame | None = None) -> Provenance:
     """The provenance of every figure of the release of `year` (figures: its pub_figures rows).
 
     With `audit_dir`, the restricted audit bundle is prepared beside it (`<audit_dir>.writing`);
-    `write_audit` completes it and moves it into place."""
+    `write_audit` completes it, with the `suppression_log` (pub_suppression_log rows) given,
+    and moves it into place."""
 
     catalog = metric_catalog.measures()
     metric_sql = {s.table.removeprefix("metric_"): s for s in warehouse.sql_files("metrics")}
@@ -543,7 +546,7 @@ def collect(con: duckdb.DuckDBPyConnection, year: str, figures: pl.DataFrame, se
         raise
     try:
         return _entries(year, years, figures, settings, catalog, metric_sql, refs, contributors, audit_parts,
-                        metric_rows, workbooks, inputs, mismatches, audit_dir)
+                        metric_rows, workbooks, inputs, mismatches, audit_dir, suppression_log)
     finally:
         if copier is not None:
             copier.result()  # re-raises an error of the copy
@@ -576,7 +579,10 @@ def _entry_lines(fig: pl.DataFrame, catalog, settings: dict, refs: pl.DataFrame,
     column expressions rather than a dictionary per figure:
 
         {"denominator": item, "derived_from": [id, id], "disclosure": code, "numerator": item,
-         "status": status, "suppression_rule": rule}
+         "status": status}
+
+    A suppressed figure says only that it is suppressed (status and disclosure `suppressed`),
+    never by which rule: that would tell which [c] hide a small count.
 
     An item is {"cells": {sheet: A1 references}} for an authority (or police force area)
     figure whose declared cells hold values, {"contributes": true|false} for one without
@@ -656,10 +662,6 @@ def _entry_lines(fig: pl.DataFrame, catalog, settings: dict, refs: pl.DataFrame,
         '"numerator":' + item("numerator"),
         '"status":"' + status + '"',
     ]
-    if "suppression_rule" in f.columns:
-        f = _as_json_strings(f.with_columns(pl.when(pl.col("suppression_rule") != "").then(pl.col("suppression_rule"))
-                                           .alias("suppression_rule")), "suppression_rule")
-        keys.append('"suppression_rule":' + pl.col("suppression_rule"))
     entry = "{" + pl.concat_str(keys, separator=",", ignore_nulls=True) + "}"
     return f.select("family", "figure_id", entry.alias("entry")).sort("family", "figure_id")
 
@@ -683,18 +685,17 @@ def _drop_temporary(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _entries(year, years, figures, settings, catalog, metric_sql, refs, contributors, audit_parts, metric_rows,
-             workbooks, inputs, mismatches, audit_dir) -> Provenance:
+             workbooks, inputs, mismatches, audit_dir, suppression_log) -> Provenance:
     """Steps 3 and 4 of collect: the audit figures and the public entries (Python only)."""
     # 3. unrounded figures, for the audit bundle
-    rule_col = ["suppression_rule"] if "suppression_rule" in figures.columns else []
     fig = figures.select("figure_id", "measure", "breakdown", "time_period", "geographic_level", "geography_code",
-                         "value", "value_status", *rule_col).with_columns(
+                         "value", "value_status").with_columns(
         pl.col("measure").str.replace(r"_change(_percent)?$", "").alias("base_measure"),
         pl.col("measure").str.contains(r"_change(_percent)?$").alias("is_change"))
     fig = fig.join(metric_rows.rename({"measure": "base_measure", "financial_year": "time_period"}),
                    on=["base_measure", "breakdown", "time_period", "geographic_level", "geography_code"], how="left")
     audit_figures = fig.select(
-        "figure_id", "value_status", *rule_col,
+        "figure_id", "value_status",
         *[pl.when(pl.col("is_change")).then(None).otherwise(pl.col(c)).alias(name)
           for c, name in (("n", "numerator"), ("d", "denominator"), ("v", "value"))]).sort("figure_id")
 
@@ -749,7 +750,8 @@ def _entries(year, years, figures, settings, catalog, metric_sql, refs, contribu
         "extract_files": source_files,
     }
     return Provenance(year=year, index=index, families=families, entries=entries, audit_figures=audit_figures,
-                      audit_parts=audit_parts, mismatches=mismatches, audit_dir=audit_dir)
+                      audit_parts=audit_parts, mismatches=mismatches, audit_dir=audit_dir,
+                      suppression_log=suppression_log)
 
 
 def _inputs(con: duckdb.DuckDBPyConnection, years: list[str]) -> dict[str, dict]:
@@ -867,7 +869,10 @@ numerator, denominator and value of every figure (figures.parquet), what each au
 police force area or region contributes to each figure (parts.parquet), and every
 contributing cell of the returns and record of the services extract with its value
 (evidence.parquet, by part: measure, breakdown, financial_year, unit_code, role); referrals
-are counted per region and filter (record_counts.parquet). disclosure_intervals.parquet holds,
+are counted per region and filter (record_counts.parquet). suppression_log.parquet lists
+every suppressed figure with its rule (primary, secondary, change or carried from an earlier
+vintage) and, for a secondary suppression, the figures it protects and the relation: the
+release itself says only that a figure is suppressed. disclosure_intervals.parquet holds,
 for every suppressed cell, the interval an intruder with every public file could prove it lies
 in (the disclosure audit; exact = false where the audit stopped once it had shown enough
 room, so the true interval is wider). release.json gives the SHA-256 of
@@ -907,6 +912,8 @@ def write_audit(prov: Provenance) -> Path | None:
     prov.audit_parts.write_parquet(staging / "parts.parquet")
     for name, frame in sorted(prov.audit_tables.items()):
         frame.write_parquet(staging / f"{name}.parquet")
+    if prov.suppression_log is not None:
+        prov.suppression_log.write_parquet(staging / SUPPRESSION_LOG_FILE)
     (staging / "README.txt").write_text(AUDIT_README, encoding="utf-8")
     stamp = {"release_year": prov.year,
              "provenance_sha256": hashlib.sha256(_index_text(prov.index).encode("utf-8")).hexdigest()}

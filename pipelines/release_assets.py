@@ -59,13 +59,17 @@ def published_figures(metric_tables: list[str]) -> dg.AssetsDefinition:
         deps=metric_tables,
         group_name="release",
         kinds={"python", "duckdb"},
-        description="Every figure as published: disclosure control and rounding applied, year-on-year "
+        description="Every figure as published: disclosure control and rounding applied (a figure "
+                    "withheld in a kept vintage stays withheld), year-on-year "
                     "change computed from unrounded values (table pub_figures), and the log of every "
-                    "suppression with its rule (table pub_suppression_log).",
+                    "suppression with its rule (table pub_suppression_log: restricted, written only to "
+                    "the audit bundle).",
     )
     def _asset(dasa: DasaSettings) -> dg.MaterializeResult:
+        # figures [c] in a kept vintage of any year stay [c] (docs/decisions/0011)
+        carried = revisions.withheld(Path(dasa.vintages_dir)) if dasa.vintages_dir else frozenset()
         with dasa.connect() as con:
-            figures = build_published_figures(con, metric_tables)
+            figures = build_published_figures(con, metric_tables, carried=carried)
             rules = con.execute("SELECT split_part(rule, ':', 1) AS r, count(*) FROM pub_suppression_log "
                                 "GROUP BY 1 ORDER BY 1").fetchall()
         counts = figures.group_by("value_status").len().sort("value_status")
@@ -73,6 +77,7 @@ def published_figures(metric_tables: list[str]) -> dg.AssetsDefinition:
             "figures": figures.height,
             "by_status": dg.MetadataValue.json(dict(counts.iter_rows())),
             "suppressed_by_rule": dg.MetadataValue.json(dict(rules)),
+            "withheld_in_earlier_vintages": len(carried),
         })
 
     return _asset
@@ -159,10 +164,13 @@ def information_loss(figures: pl.DataFrame, log: pl.DataFrame) -> pl.DataFrame:
 
 
 def build_published_figures(con: duckdb.DuckDBPyConnection, metric_tables: list[str],
-                            settings: DisclosureSettings | None = None) -> pl.DataFrame:
+                            settings: DisclosureSettings | None = None,
+                            carried: frozenset[str] = frozenset()) -> pl.DataFrame:
+    """Disclosure control on every metric row (tables pub_figures and pub_suppression_log);
+    `carried`: the figure ids withheld in an earlier vintage, which stay suppressed."""
     metrics = collect_metrics(con, metric_tables)
     publisher = Publisher(metric_catalog.measures(), settings or DisclosureSettings())
-    figures = publisher.publish(metrics)
+    figures = publisher.publish(metrics, carried=carried)
     loss = information_loss(figures, publisher.suppression_log)
     for table, frame in (("pub_figures", figures), ("pub_suppression_log", publisher.suppression_log),
                          (LOSS_TABLE, loss)):
@@ -257,16 +265,20 @@ def gather_release_inputs(con: duckdb.DuckDBPyConnection, year: str, draft: bool
     settings = {**DisclosureSettings().as_dict(), "draft": draft}
     disclosure = {name: con.execute(f"SELECT * FROM {name} WHERE time_period <= ? ORDER BY ALL", [year]).pl()
                   for name in (AUDIT_TABLE, LOSS_TABLE) if _has_table(con, name)}
-    suppression_log = con.execute(
-        "SELECT * FROM pub_suppression_log WHERE time_period <= ? ORDER BY measure, breakdown, time_period, "
-        "geographic_level, geography_code", [year]).pl()
     return ReleaseInputs(year=year, years=years, figures=figures, returns=returns, issues=issues,
-                         inputs=inputs, settings=settings, notes=notes, quality=quality,
-                         suppression_log=suppression_log, disclosure=disclosure)
+                         inputs=inputs, settings=settings, notes=notes, quality=quality, disclosure=disclosure)
 
 
 def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     return con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]).fetchone()[0] > 0
+
+
+def suppression_log(con: duckdb.DuckDBPyConnection, year: str) -> pl.DataFrame:
+    """Every suppressed figure of the years up to `year` with its rule: restricted, for the
+    audit bundle only (the rule of a [c] would say whether it hides a small count)."""
+    return con.execute(
+        "SELECT * FROM pub_suppression_log WHERE time_period <= ? ORDER BY measure, breakdown, time_period, "
+        "geographic_level, geography_code", [year]).pl()
 
 
 def restricted_audit_dir(audit_root: Path, year: str, release_dir: Path) -> Path:
@@ -281,19 +293,16 @@ def restricted_audit_dir(audit_root: Path, year: str, release_dir: Path) -> Path
 
 
 def with_provenance(con: duckdb.DuckDBPyConnection, inputs, audit_dir: Path | None):
-    """The release inputs with the provenance of every figure; its restricted audit bundle is
-    prepared for `audit_dir` (see pipelines/provenance.py; None prepares none)."""
+    """The release inputs with the provenance of every figure; its restricted audit bundle,
+    with the suppression log and the disclosure audit's intervals, is prepared for `audit_dir`
+    (see pipelines/provenance.py; None prepares none)."""
     import dataclasses
 
     from pipelines import provenance
 
     settings = {k: v for k, v in inputs.settings.items() if k != "draft"}
-    figures = inputs.figures
-    if inputs.suppression_log is not None:  # each suppressed figure's rule, from the suppression log
-        figures = figures.join(inputs.suppression_log.select("figure_id", pl.col("rule").alias("suppression_rule")),
-                               on="figure_id", how="left")
-    prov = provenance.collect(con, inputs.year, figures, settings,
-                              audit_dir=audit_dir)
+    prov = provenance.collect(con, inputs.year, inputs.figures, settings, audit_dir=audit_dir,
+                              suppression_log=suppression_log(con, inputs.year))
     if _has_table(con, INTERVALS_TABLE):
         intervals = con.execute(f"SELECT * FROM {INTERVALS_TABLE} WHERE time_period <= ? ORDER BY ALL",
                                 [inputs.year]).pl()

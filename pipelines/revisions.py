@@ -17,6 +17,10 @@ input files that differ between the vintage and now, limited to those the figure
 depend on: the same source, the figure's year (and the year before, for a change on the
 previous year) and, for authority returns, the authorities of the figure's area.
 
+No public file carries a value of a figure withheld ([c]) in any release or vintage: a
+figure [c] in the vintage or now is not listed, and the figures [c] in any kept vintage
+(`withheld`) are passed to disclosure control, which keeps them suppressed.
+
 An identical rebuild makes no new vintage and compares with the same vintage as before,
 so two builds from the same inputs (and the same vintages) stay byte-identical. A draft
 is compared like a final release but never kept.
@@ -34,7 +38,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from pipelines.disclosure import previous_year
+from pipelines.disclosure import SYMBOLS, previous_year
 from pipelines.metric_catalog import SOURCES, measures
 
 VINTAGE_FIGURES = "figures.csv"
@@ -47,6 +51,7 @@ REVISION_COLUMNS = ("figure_id", "measure", "breakdown", "time_period", "geograp
                     "geography_name", "previous_value", "value", "unit", "reason")
 REVISED = "revised"
 CHANGE_SUFFIXES = ("_change_percent", "_change")
+SUPPRESSED = SYMBOLS["suppressed"]
 NO_INPUT_CHANGED = ("No input file this figure is made from changed since the previous release: the method, "
                     "the code or the reference data changed.")
 
@@ -78,6 +83,10 @@ class Vintage:
     def inputs(self) -> list[dict[str, str]]:
         with (self.path / VINTAGE_INPUTS).open(encoding="utf-8", newline="") as f:
             return list(csv.DictReader(f))
+
+    def suppressed(self) -> frozenset[str]:
+        """The figure ids this vintage shows as [c]."""
+        return frozenset(self.values().filter(pl.col("previous_value") == SUPPRESSED)["figure_id"].to_list())
 
 
 @dataclass(frozen=True)
@@ -187,6 +196,16 @@ def vintages(vintages_dir: Path, year: str) -> list[Vintage]:
     return sorted(out, key=lambda v: v.number)
 
 
+def withheld(vintages_dir: Path) -> frozenset[str]:
+    """The figure ids shown [c] in any kept vintage of any year. Once withheld, always
+    withheld: disclosure control keeps them suppressed in every later build
+    (`Publisher.publish(carried=...)`), so no release carries a value of a figure an earlier
+    one withheld."""
+    folder = Path(vintages_dir)
+    years = sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+    return frozenset().union(*(v.suppressed() for year in years for v in vintages(folder, year)))
+
+
 def _same_inputs(a: list[dict[str, str]], b: list[dict[str, str]]) -> bool:
     return sorted((r["path"], r["sha256"]) for r in a) == sorted((r["path"], r["sha256"]) for r in b)
 
@@ -230,9 +249,13 @@ def _same_figures(figures: pl.DataFrame, before: pl.DataFrame) -> bool:
 
 
 def compare(figures: pl.DataFrame, before: pl.DataFrame, changes: list[InputChange]) -> pl.DataFrame:
-    """One row per figure present in both whose published value differs, with the reason."""
+    """One row per figure present in both whose published value differs, with the reason.
+    A figure [c] in either is not listed: a row would give its other value, or say by its
+    reason whether it was withheld for its own cells (docs/decisions/0011)."""
     sources = {m.id: m.source for m in measures().values()}
-    differ = figures.join(before, on="figure_id", how="inner").filter(pl.col("value") != pl.col("previous_value"))
+    withheld = (pl.col("value") == SUPPRESSED) | (pl.col("previous_value") == SUPPRESSED)
+    differ = figures.join(before, on="figure_id", how="inner").filter(
+        (pl.col("value") != pl.col("previous_value")) & ~withheld)
     rows = []
     for fig in differ.iter_rows(named=True):
         reason, short = _reason(fig, changes, sources)
@@ -330,6 +353,10 @@ def _day(iso: str) -> str:
         return ""
 
 
+WITHHELD_NOT_LISTED = ("A figure withheld ([c]) in either release is not counted or listed, so that no "
+                       "value of it is published. ")
+
+
 @dataclass(frozen=True)
 class RevisionView:
     """What the page and the spreadsheets say about revisions, besides the rows."""
@@ -367,6 +394,6 @@ def release_rows(inputs, configured: list[dict[str, str]], idx) -> tuple[list[di
         intro = (f"{n} figure{' differs' if n == 1 else 's differ'} from the previous release of {inputs.year} "
                  f"(kept as version {rev.previous.number}{when}). " if rows else
                  f"No figure differs from the previous release of {inputs.year} "
-                 f"(kept as version {rev.previous.number}{when}). ")
+                 f"(kept as version {rev.previous.number}{when}). ") + WITHHELD_NOT_LISTED
     changes = tuple(c.text for c in rev.changes) if rev is not None and rows else ()
     return rows, RevisionView(frozenset(r["figure_id"] for r in rows if r["figure_id"]), intro, changes)

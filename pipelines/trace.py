@@ -1,10 +1,11 @@
 """`dasa trace <figure_id>`: how one figure was made, for a person.
 
-The public chain comes from the release's provenance files. When the restricted audit
-bundle of the release is present (data/processed/audit/<year>/, or <--audit-dir>/<year>/
-for a bundle written elsewhere), the chain also shows the
-unrounded numerator, denominator and value, what each unit contributes, and every
-contributing cell with its value. The same public chain is rendered into the release's
+The public chain comes from the release's provenance files: a suppressed figure is only said
+to be suppressed by disclosure control. When the restricted audit bundle of the release is
+present (data/processed/audit/<year>/, or <--audit-dir>/<year>/ for a bundle written
+elsewhere), the chain also shows the unrounded numerator, denominator and value, the rule
+that suppressed a figure, what each unit contributes, and every contributing cell with its
+value. The same public chain is rendered into the release's
 trace pages (pipelines/release/trace_pages.py).
 """
 
@@ -50,7 +51,7 @@ def public_chain(figure_id: str, index: dict, fams: dict[str, dict], compact: bo
     m = doc["measures"].get(base_measure, {})
     steps = [
         Step("Figure", f"{figure_id}: {measure}, breakdown {breakdown}, geography {code}, {year}"),
-        Step("Status", entry["status"] + (f" (rule: {entry['suppression_rule']})" if entry.get("suppression_rule") else "")),
+        Step("Status", entry["status"]),
         Step("Rounding and suppression", index["disclosure_rules"].get(entry["disclosure"], entry["disclosure"])),
         Step("Metric", f"{base_measure}, method version {m.get('method_version', '?')}, unit {m.get('unit', '?')}"),
         Step("Query", f"{info['sql_file']} (SHA-256 {info['sql_sha256']})", [f"reads {t}" for t in info["reads"]]),
@@ -136,6 +137,7 @@ def audit_chain(figure_id: str, audit_dir: Path, index: dict, fams: dict[str, di
         r = figs.row(0, named=True)
         steps.append(Step("Unrounded (restricted)", f"numerator {_num(r['numerator'])}, denominator "
                           f"{_num(r['denominator'])}, value {_num(r['value'])}"))
+    steps += suppression_steps(figure_id, audit_dir)
     doc = fams[fam]
     entry = doc["figures"][figure_id]
     if "derived_from" in entry:
@@ -171,6 +173,21 @@ def audit_chain(figure_id: str, audit_dir: Path, index: dict, fams: dict[str, di
         steps.append(Step(f"{role.capitalize()} by unit, with cell values (restricted)",
                           f"{mine.height} unit(s), adding up to {_num(total)}", lines))
     return steps
+
+
+def suppression_steps(figure_id: str, audit_dir: Path) -> list[Step]:
+    """The rule that suppressed a figure, from the audit bundle's suppression log (none for a
+    figure that is not suppressed)."""
+    path = audit_dir / provenance.SUPPRESSION_LOG_FILE
+    if not path.is_file():
+        return []
+    log = pl.read_parquet(path).filter(pl.col("figure_id") == figure_id)
+    if not log.height:
+        return []
+    r = log.row(0, named=True)
+    protects = [f"protects {fid}" for fid in r["protects"].split(";") if fid]
+    relation = [f"in the relation {r['relation']}"] if r["relation"] else []
+    return [Step("Suppression rule (restricted)", r["rule"], protects + relation)]
 
 
 def suggestions(figure_id: str, fams: dict[str, dict], n: int = 5) -> list[str]:

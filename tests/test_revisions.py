@@ -3,7 +3,8 @@ marks exactly the figures whose published value changed ([r]) and says why.
 
 The figures that depend on the resubmitted cells are found independently of the revisions
 code: they are the figures whose published value differs between the first release (built
-when no vintage existed) and a from-scratch build of the new raw folder with no vintages.
+when no vintage existed) and a from-scratch build of the new raw folder with no vintages,
+less the figures the first release withheld ([c]): those stay [c] in every later build.
 """
 
 from __future__ import annotations
@@ -20,7 +21,10 @@ import openpyxl
 import polars as pl
 import pytest
 
+from pipelines import provenance
 from pipelines.build import build_release
+from pipelines.disclosure import CARRIED
+from tests.fixtures.public_text import rules_beside_figure_ids
 from tests.fixtures.small_inputs import BIRMINGHAM, HARTLEPOOL, NORTH_EAST, WEST_MIDLANDS
 
 YEAR = "2024-25"
@@ -35,16 +39,18 @@ def _build(raw: Path, out: Path, db: Path, vintages: Path, draft: bool = False) 
     return out
 
 
-def _resubmit(source: Path, target: Path, sheet: str, key: str, column: str, value: int) -> None:
-    """Copy a return, change one cell and give it the next submission number."""
+def _resubmit(source: Path, target: Path, *cells: tuple[str, str, str, int]) -> None:
+    """Copy a return, change cells (sheet, row key, column, value) and give it the next
+    submission number."""
     wb = openpyxl.load_workbook(source)
     about = {row[0].value: row[1] for row in wb["about"].iter_rows(min_row=2)}
     about["submission_number"].value = int(about["submission_number"].value) + 1
-    ws = wb[sheet]
-    header = [c.value for c in ws[1]]
-    rows = [row for row in ws.iter_rows(min_row=2) if row[0].value == key]
-    assert len(rows) == 1
-    rows[0][header.index(column)].value = value
+    for sheet, key, column, value in cells:
+        ws = wb[sheet]
+        header = [c.value for c in ws[1]]
+        rows = [row for row in ws.iter_rows(min_row=2) if row[0].value == key]
+        assert len(rows) == 1
+        rows[0][header.index(column)].value = value
     wb.save(target)
 
 
@@ -96,10 +102,11 @@ def builds(small_raw, tmp_path_factory) -> dict:
     returns_2324, returns_2425 = raw / "2023-24" / "authority_returns", raw / YEAR / "authority_returns"
     # Birmingham (West Midlands) resubmits 2023-24: women in refuges 20 -> 26
     _resubmit(returns_2324 / f"{BIRMINGHAM}_s1.xlsx", returns_2324 / f"{BIRMINGHAM}_s2.xlsx",
-              "supported", "refuge", "women", 26)
+              ("supported", "refuge", "women", 26))
     # Hartlepool (North East) resubmits 2024-25 again: households turned away for capacity 4 -> 9
+    # (withheld in the first release), households supported in sanctuary 5 -> 3 (published in it)
     _resubmit(returns_2425 / "hartlepool_resubmitted.xlsx", returns_2425 / "hartlepool_third.xlsx",
-              "unable_to_support", "capacity", "households", 9)
+              ("unable_to_support", "capacity", "households", 9), ("supported", "sanctuary", "households", 3))
     out["raw"] = raw
     out["second"] = _build(raw, tmp / "second", db, vintages)
     out["kept_second"] = _kept(vintages)
@@ -117,6 +124,18 @@ def changed(builds) -> dict[str, tuple[str, str]]:
     before, after = _figures(builds["first"]), _figures(builds["scratch"])
     assert set(before) == set(after)
     return {i: (before[i]["value"], after[i]["value"]) for i in before if before[i]["value"] != after[i]["value"]}
+
+
+@pytest.fixture(scope="module")
+def withheld(builds) -> set[str]:
+    """The figures [c] in the first release (vintage 1): they stay [c] in every later build."""
+    return {i for i, f in _figures(builds["first"]).items() if f["value"] == "[c]"}
+
+
+@pytest.fixture(scope="module")
+def revised(changed) -> dict[str, tuple[str, str]]:
+    """The changed figures a later release lists as revised: none withheld ([c]) before or after."""
+    return {i: v for i, v in changed.items() if "[c]" not in v}
 
 
 def test_the_resubmissions_change_figures_in_both_areas_only(changed):
@@ -138,23 +157,49 @@ def test_first_release_is_kept_and_has_no_revisions(builds):
     assert "revised" not in {r["value_status"] for r in _figures(builds["first"]).values()}
 
 
-def test_exactly_the_changed_figures_are_marked_revised(builds, changed):
+def test_a_figure_withheld_in_vintage_1_stays_withheld_in_vintage_2(builds, withheld, changed):
+    # Hartlepool's households turned away for capacity: 4 ([c]) in vintage 1, 9 after its
+    # resubmission, which a build with no vintage publishes
+    capacity = f"households_unable_to_support.capacity.{HARTLEPOOL}.{YEAR}"
+    assert capacity in withheld and changed[capacity] == ("[c]", "9")
+    for build in ("second", "again", "draft"):
+        figures = _figures(builds[build])
+        assert {i for i in withheld if figures[i]["value"] != "[c]"} == set(), build
+    log = pl.read_parquet(provenance.audit_dir_for(builds["second"]) / provenance.SUPPRESSION_LOG_FILE)
+    assert log.filter(pl.col("figure_id") == capacity)["rule"].to_list() == [CARRIED]
+
+
+def test_withheld_gathers_the_c_of_every_kept_vintage_of_every_year(builds, withheld, tmp_path):
+    from pipelines.revisions import withheld as gather
+
+    assert gather(builds["vintages"]) >= withheld
+    assert gather(tmp_path / "none") == frozenset()
+    other = tmp_path / "vintages" / "2023-24" / "1"  # a vintage of another year counts too
+    other.mkdir(parents=True)
+    (other / "vintage.json").write_text("{}", encoding="utf-8")
+    (other / "figures.csv").write_text("figure_id,value\na.all.E06000001.2023-24,[c]\nb.all.E06000001.2023-24,7\n",
+                                       encoding="utf-8")
+    assert gather(tmp_path / "vintages") == {"a.all.E06000001.2023-24"}
+
+
+def test_exactly_the_changed_figures_are_marked_revised(builds, revised, withheld):
     rows = {r["figure_id"]: r for r in _rows(builds["second"] / "data" / "revisions.csv")}
-    assert set(rows) == set(changed)
-    for fid, (old, new) in changed.items():
+    assert set(rows) == set(revised)
+    for fid, (old, new) in revised.items():
         assert (rows[fid]["previous_value"], rows[fid]["value"]) == (old, new), fid
     second, scratch = _figures(builds["second"]), _figures(builds["scratch"])
     assert set(second) == set(scratch)
     for fid, fig in second.items():
-        assert fig["value"] == scratch[fid]["value"], fid  # a revision never changes a value
+        # a revision never changes a value; a figure withheld in vintage 1 stays [c]
+        assert fig["value"] == ("[c]" if fid in withheld else scratch[fid]["value"]), fid
         is_number = re.fullmatch(r"-?\d+(\.\d+)?", fig["value"]) is not None
-        if fid in changed and is_number:
+        if fid in revised and is_number:
             assert fig["value_status"] == "revised", fid
         else:
-            assert fig["value_status"] == scratch[fid]["value_status"], fid
+            assert fig["value_status"] == ("suppressed" if fid in withheld else scratch[fid]["value_status"]), fid
 
 
-def test_the_reason_names_the_resubmissions_of_the_figures_area(builds, changed):
+def test_the_reason_names_the_resubmissions_of_the_figures_area(builds):
     rows = _rows(builds["second"] / "data" / "revisions.csv")
     birmingham = (f"Birmingham ({BIRMINGHAM}) resubmitted its 2023-24 return: "
                   f"2023-24/authority_returns/{BIRMINGHAM}_s2.xlsx (submission 2) replaces "
@@ -176,7 +221,7 @@ def test_the_reason_names_the_resubmissions_of_the_figures_area(builds, changed)
     assert {(True, False), (False, True), (True, True)} <= seen  # both apart, and both for England changes
 
 
-def test_page_and_spreadsheet_show_r_beside_exactly_the_revised_figures(builds, changed):
+def test_page_and_spreadsheet_show_r_beside_exactly_the_revised_figures(builds, revised):
     html = (builds["second"] / "index.html").read_text(encoding="utf-8")
     cells = [(fid, a + b) for fid, a, b in re.findall(
         r'<td class="num[^"]*" data-sort="[^"]*" data-figure-id="([^"]+)">(?:<a [^>]*>)?([^<]*)(?:</a>)?([^<]*)</td>',
@@ -184,19 +229,19 @@ def test_page_and_spreadsheet_show_r_beside_exactly_the_revised_figures(builds, 
     assert cells
     marked = {fid for fid, text in cells if text.endswith(" [r]")}
     shown = {fid for fid, _ in cells}
-    assert marked == shown & set(changed) and marked
+    assert marked == shown & set(revised) and marked
     section = html.split('<h2 id="revisions">', 1)[1].split("</section>", 1)[0]
     assert "There are no revisions" not in section
-    assert f"{len(changed)} figures differ from the previous release of {YEAR}" in section
+    assert f"{len(revised)} figures differ from the previous release of {YEAR}" in section
     assert f"Birmingham ({BIRMINGHAM}) resubmitted its 2023-24 return" in section  # the input changes, once each
     assert section.count(f"Hartlepool ({HARTLEPOOL}) resubmitted its 2024-25 return") == 1
-    for fid in changed:
+    for fid in revised:
         assert f"<code>{fid}</code>" in section
 
     wb = openpyxl.load_workbook(builds["second"] / f"dasa-{YEAR}.xlsx")
     revisions = wb["Revisions"]
-    ids = [row[0].value for row in revisions.iter_rows() if row[0].value in changed]
-    assert sorted(ids) == sorted(changed)
+    ids = [row[0].value for row in revisions.iter_rows() if row[0].value in revised]
+    assert sorted(ids) == sorted(revised)
     flagged = [c for ws in wb.worksheets if ws.title.startswith("Table_") for row in ws.iter_rows() for c in row
                if "[r]" in (c.number_format or "")]
     assert flagged and all(isinstance(c.value, (int, float)) for c in flagged)
@@ -270,26 +315,49 @@ def test_a_figure_that_becomes_a_symbol_is_revised_but_keeps_its_symbol():
 
     before = [_file("2024-25/authority_returns/h1.xlsx", "a" * 64, HARTLEPOOL, "1")]
     after = [_file("2024-25/authority_returns/h2.xlsx", "d" * 64, HARTLEPOOL, "2")]
-    fig = {"measure": "individuals_supported", "breakdown": "all", "time_period": YEAR, "unit": "individuals"}
-    figures = pl.DataFrame([
-        {**fig, "figure_id": f"individuals_supported.all.{HARTLEPOOL}.{YEAR}", "geographic_level": "local_authority",
-         "geography_code": HARTLEPOOL, "geography_name": "Hartlepool", "value": "[c]"},
-        {**fig, "figure_id": f"individuals_supported.all.E06000002.{YEAR}", "geographic_level": "local_authority",
-         "geography_code": "E06000002", "geography_name": "Middlesbrough", "value": "[c]"},
-        {**fig, "figure_id": f"individuals_supported.all.E08000025.{YEAR}", "geographic_level": "local_authority",
-         "geography_code": BIRMINGHAM, "geography_name": "Birmingham", "value": "30"},
-    ])
-    previous = pl.DataFrame({"figure_id": figures["figure_id"], "previous_value": ["7", "12", "30"]})
+    fig = {"measure": "individuals_supported", "breakdown": "all", "time_period": YEAR, "unit": "individuals",
+           "geographic_level": "local_authority"}
+    places = {HARTLEPOOL: ("Hartlepool", "7", "[x]"), "E06000002": ("Middlesbrough", "12", "13"),
+              BIRMINGHAM: ("Birmingham", "30", "30"), "E06000003": ("Redcar and Cleveland", "8", "[c]"),
+              "E06000004": ("Stockton-on-Tees", "[c]", "6")}
+    figures = pl.DataFrame([{**fig, "figure_id": f"individuals_supported.all.{code}.{YEAR}", "geography_code": code,
+                             "geography_name": name, "value": now} for code, (name, _, now) in places.items()])
+    previous = pl.DataFrame({"figure_id": figures["figure_id"], "previous_value": [p[1] for p in places.values()]})
     table = compare(figures, previous, input_changes(before, after))
     rows = {r["geography_code"]: r for r in table.iter_rows(named=True)}
-    assert set(rows) == {HARTLEPOOL, "E06000002"}  # Birmingham's value did not change
-    assert (rows[HARTLEPOOL]["previous_value"], rows[HARTLEPOOL]["value"]) == ("7", "[c]")
+    # Birmingham's value did not change; a figure withheld before or now is not listed
+    assert set(rows) == {HARTLEPOOL, "E06000002"}
+    assert (rows[HARTLEPOOL]["previous_value"], rows[HARTLEPOOL]["value"]) == ("7", "[x]")
     assert rows[HARTLEPOOL]["reason"].startswith("Hartlepool (E06000001) resubmitted its 2024-25 return")
-    # Middlesbrough's own return did not change: hidden to protect Hartlepool's cell
+    # Middlesbrough's own return did not change: it changed through a shared total
     assert rows["E06000002"]["reason"].startswith("Changed through disclosure control or a shared total: Hartlepool")
 
 
-def test_provenance_of_a_revised_figure_says_how_it_is_shown(builds, changed):
+def test_a_figure_withheld_before_or_after_a_resubmission_shows_no_value(builds, changed):
+    """Hartlepool's capacity count was [c] in vintage 1 and would be 9 now; its sanctuary
+    households were 5 in vintage 1 and are 3 ([c]) now. Neither shows a value in
+    figures.csv, and no revision (csv, page or spreadsheet) is listed for either."""
+    capacity = f"households_unable_to_support.capacity.{HARTLEPOOL}.{YEAR}"
+    sanctuary = f"households_supported.sanctuary.{HARTLEPOOL}.{YEAR}"
+    assert (changed[capacity], changed[sanctuary]) == (("[c]", "9"), ("5", "[c]"))
+    first, second = _figures(builds["first"]), _figures(builds["second"])
+    rows = {r["figure_id"]: r for r in _rows(builds["second"] / "data" / "revisions.csv")}
+    assert rows
+    for fid in (capacity, sanctuary):
+        assert second[fid]["value"] == "[c]" and fid not in rows, fid
+    for fid, r in rows.items():  # no row carries a value of a figure withheld in either release
+        assert "[c]" not in (first[fid]["value"], second[fid]["value"], r["previous_value"], r["value"]), fid
+    html = (builds["second"] / "index.html").read_text(encoding="utf-8")
+    section = html.split('<h2 id="revisions">', 1)[1].split("</section>", 1)[0]
+    assert "A figure withheld ([c]) in either release is not counted or listed" in section
+    assert "[c]" not in section.replace("withheld ([c])", "")
+    revisions = openpyxl.load_workbook(builds["second"] / f"dasa-{YEAR}.xlsx")["Revisions"]
+    assert not {capacity, sanctuary} & {row[0].value for row in revisions.iter_rows()}
+    # nor does any file of the rebuilt release give the rule (carried, primary, secondary) of a figure
+    assert rules_beside_figure_ids(builds["second"]) == []
+
+
+def test_provenance_of_a_revised_figure_says_how_it_is_shown(builds):
     """A revised figure keeps the rounding its status no longer names: an authority count
     published whole is 'exact', a rounded England or regional count 'base'."""
     index = json.loads((builds["second"] / "provenance.json").read_text(encoding="utf-8"))

@@ -2,10 +2,12 @@
 
 `write_release(out_dir, inputs)` writes `index.html` (with `assets/plotly.min.js`),
 `data/figures.csv`, one CSV per table, `data/returns.csv`, `data/issues.csv`,
-`data/quality_issues.csv`, `data/metadata.csv`, `data/suppression_log.csv`, `quality.html` (the
-quality report) and `dasa-<year>.ods` / `.xlsx`. It never changes a published figure
-(values arrive as strings; the only display change is thousands separators in HTML), never
-reads the clock, and never writes `build.json` (the caller does).
+`data/quality_issues.csv`, `data/metadata.csv`, `quality.html` (the quality report) and
+`dasa-<year>.ods` / `.xlsx`. Everything it writes is public, so it is never given the rule
+that suppressed a figure (the suppression log goes to the restricted audit bundle, see
+pipelines/provenance.py). It never changes a published figure (values arrive as strings;
+the only display change is thousands separators in HTML), never reads the clock, and never
+writes `build.json` (the caller does).
 
 Modules: `config` (reports/release.yaml), `model` (figure index and labels), `tables`
 (table and chart layout), `context` (everything assembled once), `csvfiles`,
@@ -34,8 +36,6 @@ class ReleaseInputs:
     settings: dict = field(default_factory=dict)  # disclosure settings recorded in the release; "draft"
     notes: dict[str, str] = field(default_factory=dict)  # extra notes by id (may be empty)
     quality: Any = None  # pipelines.quality.Assessment of the years shown, or None when not assessed
-    # one row per suppressed figure: its rule, and what a secondary suppression protects (no values)
-    suppression_log: pl.DataFrame | None = None
     # the disclosure audit's summary per year (pub_disclosure_audit) and the information lost per
     # measure and year (pub_information_loss), by table name; empty when not audited
     disclosure: dict[str, pl.DataFrame] = field(default_factory=dict)

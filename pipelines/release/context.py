@@ -495,6 +495,5 @@ def build_context(inputs, config: ReleaseConfig, catalog: dict[str, Measure]) ->
         revisions=revisions,
         revised=revised,
         extra={"status_words": STATUS_WORDS, "level_words": LEVEL_WORDS, "theme_titles": THEME_TITLES,
-               "geographic_levels": GEOGRAPHIC_LEVELS, "suppression_log": inputs.suppression_log,
-               "disclosure": inputs.disclosure},
+               "geographic_levels": GEOGRAPHIC_LEVELS, "disclosure": inputs.disclosure},
     )

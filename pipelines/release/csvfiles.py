@@ -52,18 +52,6 @@ RETURNS_DESCRIPTIONS = {
     "supported_completeness": "Completeness of the people supported section: complete, partial or not_collected.",
     "characteristics_completeness": "Completeness of the characteristics section: complete, partial or not_collected.",
 }
-SUPPRESSION_LOG_DESCRIPTIONS = {
-    "figure_id": "Identifier of the suppressed figure (as in figures.csv).",
-    "measure": "Measure of the suppressed figure.",
-    "breakdown": "Breakdown of the suppressed figure.",
-    "time_period": "Financial year of the suppressed figure.",
-    "geographic_level": "Geographic level of the suppressed figure.",
-    "geography_code": "GSS code of the suppressed figure's geography.",
-    "rule": "Why it is suppressed: primary (a small count or a rate on one), secondary (to protect "
-            "another suppressed figure), or change (a change from or to a suppressed figure).",
-    "protects": "For a secondary suppression: the figure_id(s) it stops being recovered, separated by ';'.",
-    "relation": "For a secondary suppression: the relation between published figures it protects them in.",
-}
 ISSUE_DESCRIPTIONS = {
     "financial_year": "Financial year of the input.",
     "source": "Source of the input: authority_returns, womens_aid or safelives.",
@@ -82,7 +70,8 @@ REVISION_DESCRIPTIONS = {
     "geographic_level": "national, regional, local_authority or police_force_area.",
     "geography_code": "ONS GSS code of the geography.",
     "geography_name": "Name of the geography.",
-    "previous_value": "The figure as published in the previous release of this year: a number or a symbol.",
+    "previous_value": "The figure as published in the previous release of this year: a number or a symbol "
+                      "(a figure withheld, [c], in either release is not listed).",
     "value": "The figure as published in this release: a number or a symbol.",
     "unit": "Unit of the value.",
     "reason": "Why it changed: the input files that differ from the previous release (resubmitted returns "
@@ -302,10 +291,6 @@ def write_csvs(out_dir: Path, ctx: ReleaseContext) -> list[Path]:
          [(c, "text", RETURNS_DESCRIPTIONS[c]) for c in RETURNS_COLUMNS])
     emit("issues.csv", ctx.issue_columns, [[r[c] for c in ctx.issue_columns] for r in ctx.issues], set(),
          [(c, "text", ISSUE_DESCRIPTIONS.get(c, f"{c.replace('_', ' ').capitalize()} (recorded with the issue).")) for c in ctx.issue_columns])
-    log = ctx.extra.get("suppression_log")
-    if log is not None:
-        emit("suppression_log.csv", list(SUPPRESSION_LOG_DESCRIPTIONS), log.select(list(SUPPRESSION_LOG_DESCRIPTIONS)),
-             set(), [(c, "text", d) for c, d in SUPPRESSION_LOG_DESCRIPTIONS.items()])
     from pipelines.release.quality_page import quality_csvs
 
     for name, header, rows, docs in quality_csvs(ctx):

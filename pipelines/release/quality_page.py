@@ -3,9 +3,9 @@
 
 It shows every check and its outcome, what failed and where, the decisions on each issue
 (accepted with the reason and who decided, or fixed by a resubmission), the returns set
-aside, the results of every validation suite (table `val_results`), and the suppressed
-cells of each measure. The assessment itself is made in `pipelines/quality.py`; nothing
-here changes a status or a figure.
+aside, the results of every validation suite (table `val_results`), and the number of
+suppressed figures of each measure. The assessment itself is made in `pipelines/quality.py`;
+nothing here changes a status or a figure.
 """
 
 from __future__ import annotations
@@ -140,23 +140,14 @@ def _validation(quality) -> tuple[list[dict[str, str]] | None, list[dict[str, st
 
 
 def _suppressed(ctx: ReleaseContext) -> tuple[list[dict[str, str]], tuple[str, ...]]:
-    """Cells withheld by disclosure control ([c]) per measure in the release year, by rule
-    (from the suppression log), with the count over every year shown."""
-    log = ctx.extra.get("suppression_log")
-    if log is None or log.height == 0:
-        return [], ctx.years
-    rule = pl.col("rule").str.split(":").list.first()
-    counts = log.with_columns(kind=rule).group_by("measure", "time_period", "kind").len()
-    by_measure: dict[str, dict[tuple[str, str], int]] = {}
-    for measure, period, kind, n in counts.iter_rows():
-        by_measure.setdefault(measure, {})[(period, kind)] = int(n)
-    rows = []
-    for measure in sorted(by_measure, key=lambda m: (ctx.idx.title(m).casefold(), m)):
-        c = by_measure[measure]
-        year = {k: sum(n for (p, kk), n in c.items() if p == ctx.year and kk == k) for k in ("primary", "secondary", "change")}
-        rows.append({"measure": measure, "title": ctx.idx.title(measure), **{k: str(v) for k, v in year.items()},
-                     "year_total": str(sum(year.values())), "total": str(sum(c.values()))})
-    return rows, ctx.years
+    """The number of figures withheld by disclosure control ([c]) per measure, in the release
+    year and over every year shown, from the published figures. No split by rule: which rule
+    withholds a figure would say which [c] hide a small count (it is in the audit bundle only)."""
+    counts = (ctx.figures.filter(pl.col("value_status") == "suppressed").group_by("measure")
+              .agg(year=(pl.col("time_period") == ctx.year).sum(), total=pl.len()))
+    rows = [{"measure": m, "title": ctx.idx.title(m), "year_total": str(year), "total": str(total)}
+            for m, year, total in counts.iter_rows()]
+    return sorted(rows, key=lambda r: (r["title"].casefold(), r["measure"])), ctx.years
 
 
 def _share(part: int, whole: int) -> str:

@@ -1,0 +1,74 @@
+"""Everything in a release folder is public: nothing in it says by which rule a figure is
+suppressed, since the rule of a [c] would tell an intruder which ones hide 1 to 4 people.
+The rules are in the restricted audit bundle only, where `dasa trace` reads them.
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from pipelines import disclosure, provenance
+from pipelines.cli import main
+from tests.fixtures.public_text import RULE_WORDS, rules_beside_figure_ids, texts
+
+
+def _figures(release: Path) -> list[dict[str, str]]:
+    with (release / "data" / "figures.csv").open(encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="module")
+def log(sample_build) -> pl.DataFrame:
+    release, _ = sample_build
+    return pl.read_parquet(provenance.audit_dir_for(release) / provenance.SUPPRESSION_LOG_FILE)
+
+
+def test_the_suppression_log_is_in_the_audit_bundle_not_in_the_release(sample_build, log):
+    release, _ = sample_build
+    assert not [p for p in release.rglob("*") if "suppression_log" in p.name]
+    assert "suppression_log" not in (release / "data" / "metadata.csv").read_text(encoding="utf-8")
+    suppressed = {f["figure_id"] for f in _figures(release) if f["value_status"] == "suppressed"}
+    assert suppressed and set(log["figure_id"].to_list()) == suppressed
+    assert set(log.columns) == set(disclosure.LOG_COLUMNS)
+    readme = (provenance.audit_dir_for(release) / "README.txt").read_text(encoding="utf-8")
+    assert provenance.SUPPRESSION_LOG_FILE in readme
+
+
+def test_no_public_file_carries_the_rule_of_a_figure(sample_build, log):
+    release, _ = sample_build
+    rules = set(log["rule"].to_list())
+    assert {disclosure.PRIMARY_COUNT, disclosure.SECONDARY} <= rules  # the sample has both to hide
+    assert len(list(texts(release))) > 20
+    assert rules_beside_figure_ids(release) == []
+
+
+def test_a_suppressed_figure_is_only_said_to_be_suppressed(sample_build, log):
+    release, _ = sample_build
+    _, fams = provenance.load_public(release)
+    entries = {fid: e for doc in fams.values() for fid, e in doc["figures"].items()}
+    for fid in log["figure_id"].to_list():
+        assert entries[fid]["status"] == entries[fid]["disclosure"] == "suppressed", fid
+        assert set(entries[fid]) <= {"denominator", "derived_from", "disclosure", "numerator", "status"}, fid
+
+
+def test_dasa_trace_gives_the_rule_only_with_the_audit_bundle(sample_build, log, tmp_path, capsys):
+    release, _ = sample_build
+    primary = log.filter(pl.col("rule") == disclosure.PRIMARY_COUNT).row(0, named=True)
+    secondary = log.filter(pl.col("rule") == disclosure.SECONDARY).row(0, named=True)
+    copy = tmp_path / "copy"  # a published copy: no audit bundle beside it
+    shutil.copytree(release, copy)
+    for r in (primary, secondary):
+        assert main(["trace", r["figure_id"], "--release", str(copy)]) == 0
+        public = capsys.readouterr().out
+        assert "suppressed [c] by disclosure control" in public
+        assert not RULE_WORDS.search(public), public
+
+        assert main(["trace", r["figure_id"], "--release", str(release)]) == 0
+        full = capsys.readouterr().out
+        assert f"Suppression rule (restricted): {r['rule']}" in full
+    assert f"protects {secondary['protects'].split(';')[0]}" in full
