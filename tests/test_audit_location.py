@@ -28,7 +28,7 @@ from pipelines.resources import DasaSettings
 
 YEAR = "2024-25"
 BUNDLE_FILES = ("figures.parquet", "parts.parquet", "evidence.parquet", "record_counts.parquet", "README.txt",
-                "release.json", "disclosure_intervals.parquet")
+                "release.json", "disclosure_intervals.parquet", "suppression_log.parquet")
 FIGURE = f"households_supported.all.E92000001.{YEAR}"
 
 

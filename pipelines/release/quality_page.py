@@ -156,8 +156,8 @@ def _share(part: int, whole: int) -> str:
 
 def _disclosure(ctx: ReleaseContext) -> tuple[list[dict[str, str]], list[dict[str, str]], list[dict[str, str]]]:
     """The disclosure audit per year, and what disclosure control withholds at authority
-    level before secondary suppression (primary rules alone) and after, per measure for the
-    release year and in all per year. Counts only: no cell is named."""
+    level: per year over every table, before secondary suppression (primary rules alone) and
+    after; per measure for the release year, after only. Counts only: no cell is named."""
     frames = ctx.extra.get("disclosure") or {}
     audit, loss = frames.get("pub_disclosure_audit"), frames.get("pub_information_loss")
     audit_rows = [] if audit is None else [{
