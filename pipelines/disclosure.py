@@ -298,6 +298,8 @@ class Publisher:
             for level in ("local_authority", "regional", "national"):
                 if any(level not in self.measures[t.measure].geographies for t in terms):
                     continue  # a term not published at this level is not a zero
+                if rel.levels and level not in rel.levels:
+                    continue  # equal there by coincidence at most
                 for geo in sorted(places[level]):
                     add(f"{rel} ({geo})", [(t.measure, t.breakdown, t.field, geo) for t in terms],
                         [1] + [-1] * len(rel.parts), complete=True)

@@ -74,6 +74,7 @@ class Relation:
     total: Term
     parts: tuple[Term, ...]
     family: str
+    levels: tuple[str, ...] = ()  # where it holds, when not at every level its terms are published at
 
     def __str__(self) -> str:
         return f"{self.total} = {' + '.join(str(p) for p in self.parts)}"
@@ -158,8 +159,16 @@ def _parse_relation(text: str, family: str, yaml_file: Path) -> Relation:
     where = f"{yaml_file.name}: relation {' '.join(text.split())!r}"
     if text.count("=") != 1:
         raise ValueError(f"{where}: write it as total = part + part")
+    levels: tuple[str, ...] = ()
+    if " at " in text:  # `total = part at local_authority`: the relation holds at those levels only
+        text, at = text.split(" at ")
+        levels = tuple(x.strip() for x in at.split(","))
+        unknown = [x for x in levels if x not in GEOGRAPHIC_LEVELS]
+        if unknown:
+            raise ValueError(f"{where}: unknown geographic level(s) {unknown}")
     left, right = text.split("=")
-    return Relation(_parse_term(left, where), tuple(_parse_term(t, where) for t in right.split("+")), family)
+    return Relation(_parse_term(left, where), tuple(_parse_term(t, where) for t in right.split("+")), family,
+                    levels)
 
 
 @cache

@@ -358,6 +358,9 @@ def write_release_atomically(target: Path, inputs, run_id: str = "") -> list[Pat
             "release_status": "DRAFT" if draft else "final",
             "release_year": inputs.year,
         }
+        audit = inputs.disclosure.get(AUDIT_TABLE)
+        if audit is not None:  # a time: here, not in quality.html, so rebuilds stay byte-identical
+            build["disclosure_audit_seconds"] = {r["time_period"]: r["seconds"] for r in audit.iter_rows(named=True)}
         (tmp / "build.json").write_text(json.dumps(build, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         old = None
         if target.exists():

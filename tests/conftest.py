@@ -12,6 +12,7 @@ import pytest
 from pipelines import warehouse
 from pipelines.assets import build_assets, years_in
 from pipelines.resources import DasaSettings
+from tests.fixtures import builders as B
 from tests.fixtures import small_inputs
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
@@ -56,7 +57,7 @@ def sample_build(tmp_path_factory) -> tuple[Path, Path]:
     tmp = tmp_path_factory.mktemp("sample_release")
     out, db = tmp / "release", tmp / "dasa.duckdb"
     build_release(raw_dir=RAW_DIR, year="2024-25", out_dir=out, db_path=db, instance=dg.DagsterInstance.ephemeral(),
-                  audit_dir=tmp_path_factory.mktemp("sample_audit"))
+                  audit_dir=B.audit_root_beside(out))
     return out, db
 
 

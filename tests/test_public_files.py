@@ -14,6 +14,7 @@ import pytest
 
 from pipelines import disclosure, provenance
 from pipelines.cli import main
+from tests.fixtures import builders as B
 from tests.fixtures.public_text import RULE_WORDS, rules_beside_figure_ids, texts
 
 
@@ -25,7 +26,7 @@ def _figures(release: Path) -> list[dict[str, str]]:
 @pytest.fixture(scope="module")
 def log(sample_build) -> pl.DataFrame:
     release, _ = sample_build
-    return pl.read_parquet(provenance.audit_dir_for(release) / provenance.SUPPRESSION_LOG_FILE)
+    return pl.read_parquet(B.audit_bundle_of(release, "2024-25") / provenance.SUPPRESSION_LOG_FILE)
 
 
 def test_the_suppression_log_is_in_the_audit_bundle_not_in_the_release(sample_build, log):

@@ -24,6 +24,7 @@ import pytest
 from pipelines import provenance
 from pipelines.build import build_release
 from pipelines.disclosure import CARRIED
+from tests.fixtures import builders as B
 from tests.fixtures.public_text import rules_beside_figure_ids
 from tests.fixtures.small_inputs import BIRMINGHAM, HARTLEPOOL, NORTH_EAST, WEST_MIDLANDS
 
@@ -33,7 +34,7 @@ ENGLAND = "E92000001"
 
 def _build(raw: Path, out: Path, db: Path, vintages: Path, draft: bool = False) -> Path:
     # the restricted audit bundle goes beside the module's folder, never beside the release
-    audit = out.parent.with_name(f"{out.parent.name}-audit") / out.name
+    audit = B.audit_root_beside(out)
     build_release(raw_dir=raw, out_dir=out, db_path=db, vintages_dir=vintages, draft=draft,
                   instance=dg.DagsterInstance.ephemeral(), audit_dir=audit)
     return out
@@ -165,7 +166,7 @@ def test_a_figure_withheld_in_vintage_1_stays_withheld_in_vintage_2(builds, with
     for build in ("second", "again", "draft"):
         figures = _figures(builds[build])
         assert {i for i in withheld if figures[i]["value"] != "[c]"} == set(), build
-    log = pl.read_parquet(provenance.audit_dir_for(builds["second"]) / provenance.SUPPRESSION_LOG_FILE)
+    log = pl.read_parquet(B.audit_bundle_of(builds["second"], YEAR) / provenance.SUPPRESSION_LOG_FILE)
     assert log.filter(pl.col("figure_id") == capacity)["rule"].to_list() == [CARRIED]
 
 

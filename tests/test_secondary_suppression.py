@@ -21,6 +21,7 @@ from pipelines.metric_catalog import Measure, Relation, Term
 from pipelines.suppression import UnprotectableError
 from pipelines.paths import REFERENCE_DIR
 from pipelines.release_assets import collect_metrics
+from tests.fixtures import builders as B
 from tests.fixtures.recovery_checker import find_recoveries
 
 METRIC_COLS = ("measure", "breakdown", "financial_year", "geographic_level", "geography_code", "geography_name",
@@ -50,7 +51,7 @@ def sample(sample_build):
     release, db = sample_build
     figures = _read_csv(release / "data" / "figures.csv")
     # the log with its rules is restricted: in the audit bundle, never in the release
-    log = pl.read_parquet(provenance.audit_dir_for(release) / provenance.SUPPRESSION_LOG_FILE).to_dicts()
+    log = pl.read_parquet(B.audit_bundle_of(release, "2024-25") / provenance.SUPPRESSION_LOG_FILE).to_dicts()
     con = duckdb.connect(str(db), read_only=True)
     tables = [r[0] for r in con.execute(
         "SELECT table_name FROM information_schema.tables WHERE table_name LIKE 'metric_%' ORDER BY 1").fetchall()]
