@@ -320,12 +320,17 @@ def secure(problem: Problem, primary: set[Figure], width: int, threshold: int):
     for inst in problem.instances:
         for cell in inst.cells:
             containing[cell].append(inst)
+    # a figure hidden takes with it every figure that prints the same number: a count, the
+    # rates printing it as numerator or denominator (not the other way: a hidden rate's
+    # denominator is a count published in its own right)
     ties: dict[Figure, set[Figure]] = defaultdict(set)
     for inst in problem.instances:
         if len(inst.cells) == 2:
-            a, b = (figure_of(c) for c in inst.cells)
-            ties[a].add(b)
-            ties[b].add(a)
+            x, y = inst.cells
+            if not (x[2] != "value" and y[2] == "value"):
+                ties[figure_of(x)].add(figure_of(y))
+            if not (y[2] != "value" and x[2] == "value"):
+                ties[figure_of(y)].add(figure_of(x))
     proved = AuditResult()
     only = None
     constraints = Constraints(problem)

@@ -36,7 +36,7 @@ def test_the_suppression_log_is_in_the_audit_bundle_not_in_the_release(sample_bu
     suppressed = {f["figure_id"] for f in _figures(release) if f["value_status"] == "suppressed"}
     assert suppressed and set(log["figure_id"].to_list()) == suppressed
     assert set(log.columns) == set(disclosure.LOG_COLUMNS)
-    readme = (provenance.audit_dir_for(release) / "README.txt").read_text(encoding="utf-8")
+    readme = (B.audit_bundle_of(release, "2024-25") / "README.txt").read_text(encoding="utf-8")
     assert provenance.SUPPRESSION_LOG_FILE in readme
 
 
@@ -69,7 +69,8 @@ def test_dasa_trace_gives_the_rule_only_with_the_audit_bundle(sample_build, log,
         assert "suppressed [c] by disclosure control" in public
         assert not RULE_WORDS.search(public), public
 
-        assert main(["trace", r["figure_id"], "--release", str(release)]) == 0
+        assert main(["trace", r["figure_id"], "--release", str(release),
+                     "--audit-dir", str(B.audit_root_beside(release))]) == 0
         full = capsys.readouterr().out
         assert f"Suppression rule (restricted): {r['rule']}" in full
     assert f"protects {secondary['protects'].split(';')[0]}" in full

@@ -112,7 +112,9 @@ def test_release_from_a_folder_with_only_a_few_returns(tmp_path, audit_root):
     newcastle = rows[f"individuals_supported.all.E08000021.{YEAR}"]
     assert (newcastle["value"], newcastle["value_status"]) == ("[x]", "not_available")
     hartlepool = rows[f"individuals_supported.all.E06000001.{YEAR}"]
-    assert hartlepool["value_status"] == "published" and int(hartlepool["value"]) > 0
+    # the only return of its region: published, or withheld to protect a small count beside it
+    assert hartlepool["value_status"] in {"published", "suppressed"}
+    assert hartlepool["value_status"] == "suppressed" or int(hartlepool["value"]) > 0
     coverage = rows[f"return_coverage.all.E92000001.{YEAR}"]
     assert (coverage["numerator"], coverage["denominator"]) == ("3", "121")
     # the raw folder is never written
