@@ -70,6 +70,7 @@ def build_release(
     all_years: bool = False,
     final: bool = False,
     audit_dir: Path = AUDIT_DIR,
+    protection_width: int = 5,
 ) -> BuildResult:
     """Build the release of `year` (default: the latest), or of every year with `all_years`.
 
@@ -110,7 +111,7 @@ def build_release(
         releases_dir=str(Path(releases_dir).resolve()),
         out_dir=str(Path(out_dir).resolve()) if out_dir else "", draft=draft,
         vintages_dir=str(Path(vintages_dir).resolve()) if vintages_dir else "",
-        audit_dir=str(Path(audit_dir).resolve()),
+        audit_dir=str(Path(audit_dir).resolve()), protection_width=protection_width,
     )
     assets = build_assets(years)
     # the validation suites, run after the assets they check, and the disclosure audit

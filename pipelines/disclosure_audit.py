@@ -69,7 +69,10 @@ class AuditResult:
 
 
 def under_protected(iv: Interval, width: int, threshold: int) -> bool:
-    """Fewer than `width` feasible values, or a proof that the count is from 1 to the threshold."""
+    """Fewer than `width` feasible values, or a proof that the count is from 1 to the threshold
+    (a width of 0 asks only that no cell be recovered exactly, which `protect` ensures)."""
+    if width <= 0:
+        return False
     lo, hi = math.ceil(iv.lo - EPS), math.floor(iv.hi + EPS)
     return iv.values < width or (lo >= 1 and hi <= threshold)
 

@@ -69,7 +69,7 @@ def published_figures(metric_tables: list[str]) -> dg.AssetsDefinition:
         # figures [c] in a kept vintage of any year stay [c] (docs/decisions/0011)
         carried = revisions.withheld(Path(dasa.vintages_dir)) if dasa.vintages_dir else frozenset()
         with dasa.connect() as con:
-            figures = build_published_figures(con, metric_tables, carried=carried)
+            figures = build_published_figures(con, metric_tables, settings=dasa.disclosure(), carried=carried)
             rules = con.execute("SELECT split_part(rule, ':', 1) AS r, count(*) FROM pub_suppression_log "
                                 "GROUP BY 1 ORDER BY 1").fetchall()
         counts = figures.group_by("value_status").len().sort("value_status")
@@ -97,8 +97,9 @@ def disclosure_check(metric_tables: list[str]) -> dg.AssetChecksDefinition:
                     required_resource_keys={"dasa"},
                     description="Linear-programming audit of every suppressed cell against every published figure")
     def _check(context) -> dg.AssetCheckResult:
-        with context.resources.dasa.connect() as con:
-            summary, failing = run_disclosure_audit(con, metric_tables)
+        dasa = context.resources.dasa
+        with dasa.connect() as con:
+            summary, failing = run_disclosure_audit(con, metric_tables, dasa.disclosure())
         return dg.AssetCheckResult(
             passed=not failing, severity=dg.AssetCheckSeverity.ERROR,
             metadata={
@@ -151,7 +152,9 @@ def information_loss(figures: pl.DataFrame, log: pl.DataFrame) -> pl.DataFrame:
     """What disclosure control withholds at authority level, per measure and year: the figures
     that have a value, those a primary rule hides (before secondary suppression) and all those
     hidden (after). Year-on-year changes are left out: they follow their two years."""
-    primary = log.filter(pl.col("rule").str.starts_with("primary") | pl.col("rule").str.starts_with("carried"))
+    # carried figures (withheld in an earlier vintage) are not counted before: a rebuild
+    # carries every earlier [c], and the same release must give the same figures
+    primary = log.filter(pl.col("rule").str.starts_with("primary"))
     levels = figures.filter((pl.col("geographic_level") == "local_authority")
                             & pl.col("value_status").is_in(["published", "rounded", "low", "suppressed"])
                             & ~pl.col("measure").str.contains("_change"))
@@ -194,7 +197,8 @@ def release_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
         target = Path(dasa.out_dir) if dasa.out_dir else Path(dasa.releases_dir) / year
         audit_dir = restricted_audit_dir(Path(dasa.audit_dir), year, target)
         with dasa.connect(read_only=True) as con:
-            inputs = gather_release_inputs(con, year, draft=dasa.draft, raw_dir=Path(dasa.raw_dir))
+            inputs = gather_release_inputs(con, year, draft=dasa.draft, raw_dir=Path(dasa.raw_dir),
+                                           disclosure=dasa.disclosure())
             if dasa.vintages_dir:
                 inputs = revisions.revise(con, inputs, Path(dasa.vintages_dir))
             inputs = with_provenance(con, inputs, audit_dir)
@@ -219,7 +223,7 @@ def release_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
 
 
 def gather_release_inputs(con: duckdb.DuckDBPyConnection, year: str, draft: bool = False,
-                          raw_dir: Path | None = None):
+                          raw_dir: Path | None = None, disclosure: DisclosureSettings | None = None):
     """Everything the writer needs. Given the raw folder, the issues of the years shown are
     assessed against their decisions files (pipelines/quality.py): the release is a draft
     when `draft` is set or an error is still open."""
@@ -262,7 +266,7 @@ def gather_release_inputs(con: duckdb.DuckDBPyConnection, year: str, draft: bool
         if quality.decision_files:  # the decisions are inputs of the release too
             inputs = pl.concat([inputs, pl.DataFrame(quality.decision_files, schema=inputs.schema)]).sort(
                 "financial_year", "source", "path")
-    settings = {**DisclosureSettings().as_dict(), "draft": draft}
+    settings = {**(disclosure or DisclosureSettings()).as_dict(), "draft": draft}
     disclosure = {name: con.execute(f"SELECT * FROM {name} WHERE time_period <= ? ORDER BY ALL", [year]).pl()
                   for name in (AUDIT_TABLE, LOSS_TABLE) if _has_table(con, name)}
     return ReleaseInputs(year=year, years=years, figures=figures, returns=returns, issues=issues,

@@ -21,6 +21,16 @@ class DasaSettings(dg.ConfigurableResource):
     draft: bool = False
     # final releases kept for comparison (revisions), outside the publishable folder; "" keeps none
     vintages_dir: str = str(VINTAGES_DIR)
+    # fewest values every suppressed count must keep for an intruder with every public file
+    # (decision 0012); 0 protects against exact recovery only, for hand-made test worlds of a
+    # few authorities that no pattern short of suppressing England could protect further
+    protection_width: int = 5
+
+    def disclosure(self):
+        """The disclosure settings of this build."""
+        from pipelines.disclosure import DisclosureSettings
+
+        return DisclosureSettings(protection_width=self.protection_width)
 
     def connect(self, read_only: bool = False):
         return warehouse.connect(Path(self.db_path), read_only=read_only)

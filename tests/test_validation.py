@@ -145,7 +145,7 @@ def sample_db(tmp_path_factory) -> Path:
     """The warehouse of the bundled sample data's latest year alone."""
     raw = tmp_path_factory.mktemp("sample_raw")
     (raw / SAMPLE_YEAR).symlink_to(RAW_DIR / SAMPLE_YEAR, target_is_directory=True)
-    return build_warehouse(raw, tmp_path_factory.mktemp("sample_db") / "dasa.duckdb")
+    return build_warehouse(raw, tmp_path_factory.mktemp("sample_db") / "dasa.duckdb", protection_width=5)
 
 
 def test_sample_year_passes_every_blocking_expectation_and_warns_only_on_its_known_imperfection(sample_db):
