@@ -255,6 +255,20 @@ def protect(problem: Problem, primary: set[Figure]) -> dict[Figure, Protection]:
         suppress(fig, (figure_of(cell),), label + " (with other relations)")
 
 
+def _held_at_zero(problem: Problem, cell: Cell, containing: dict[Cell, list[Instance]],
+                  hidden_figs: set[Figure]) -> bool:
+    """Whether a cell is a part of a total published as exactly 0: hiding it protects nothing
+    (every part of a zero total is 0, and a reader knows it)."""
+    for inst in containing.get(cell, []):
+        total = inst.cells[0]
+        if inst.coefs[0] != 1 or total == cell or figure_of(total) in hidden_figs:
+            continue
+        if all(k == -1 for k in inst.coefs[1:]) and problem.values.get(total, 0) == 0 and \
+                problem.rounded.get(total, (0, 0)) == (0, 0):
+            return True
+    return False
+
+
 def _repair(problem: Problem, cell: Cell, containing: dict[Cell, list[Instance]], hidden_figs: set[Figure],
             width: int) -> tuple[Figure | None, Instance | None]:
     """The figure to hide next for an under-protected cell: the cheapest authority figure in
@@ -281,7 +295,7 @@ def _repair(problem: Problem, cell: Cell, containing: dict[Cell, list[Instance]]
                             seen_cells.add(c)
                             nxt.append(c)
                         continue
-                    if fig not in problem.tier:
+                    if fig not in problem.tier or _held_at_zero(problem, c, containing, hidden_figs):
                         continue
                     v = problem.values.get(c, 0)
                     key = (n_hidden, v < width, v, fig)
