@@ -12,6 +12,7 @@ binary floating point.
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
@@ -349,15 +350,15 @@ class Publisher:
         # 2. secondary suppression, per year
         s = self.settings
         rule_of: dict[tuple, tuple[str, str, str]] = {}
+        jobs = {}
         for year, year_records in sorted(by_year.items()):
             for key, rule in primary[year].items():
                 rule_of[(*key, year)] = (rule, "", "")
-            level_of = {r["geography_code"]: r["geographic_level"] for r in year_records}
-            if not primary[year]:
-                continue
-            problem = self._problem(year_records, primary[year])
-            hidden = {(k[0], k[1], k[3]) for k in primary[year]}
-            added, self.audits[year] = secure(problem, hidden, s.protection_width, s.suppression_threshold)
+            if primary[year]:
+                jobs[year] = (self._problem(year_records, primary[year]), {(k[0], k[1], k[3]) for k in primary[year]},
+                              s.protection_width, s.suppression_threshold)
+        for year, (added, self.audits[year]) in _secure_years(jobs).items():
+            level_of = {r["geography_code"]: r["geographic_level"] for r in by_year[year]}
             for fig, p in added.items():
                 protects = ";".join(figure_id(f[0], f[1], f[2], year) for f in p.protects)
                 rule_of[(fig[0], fig[1], level_of[fig[2]], fig[2], year)] = (SECONDARY, protects, p.relation)
@@ -491,6 +492,22 @@ class Publisher:
             "region_code": r.get("region_code"),
             "region_name": r.get("region_name"),
         }
+
+
+def _secure_one(job):
+    return secure(*job)
+
+
+def _secure_years(jobs: dict) -> dict:
+    """`secure` for each year. The years are independent (decision 0012), so with more than
+    one they run in two worker processes; the result is the same as one after another."""
+    if len(jobs) < 2 or os.environ.get("DASA_SERIAL_DISCLOSURE"):
+        return {year: secure(*job) for year, job in jobs.items()}
+    from concurrent.futures import ProcessPoolExecutor
+    import multiprocessing
+
+    with ProcessPoolExecutor(max_workers=min(2, len(jobs)), mp_context=multiprocessing.get_context("fork")) as pool:
+        return dict(zip(jobs, pool.map(_secure_one, jobs.values())))
 
 
 def previous_year(year: str) -> str:
