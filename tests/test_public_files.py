@@ -64,7 +64,8 @@ def test_dasa_trace_gives_the_rule_only_with_the_audit_bundle(sample_build, log,
     copy = tmp_path / "copy"  # a published copy: no audit bundle beside it
     shutil.copytree(release, copy)
     for r in (primary, secondary):
-        assert main(["trace", r["figure_id"], "--release", str(copy)]) == 0
+        # a reader of the copy has no audit bundle (not even the project's own default one)
+        assert main(["trace", r["figure_id"], "--release", str(copy), "--audit-dir", str(tmp_path / "none")]) == 0
         public = capsys.readouterr().out
         assert "suppressed [c] by disclosure control" in public
         assert not RULE_WORDS.search(public), public
