@@ -200,8 +200,7 @@ def disclosure_summary(con, limit: int = 25) -> str | None:
     """The under-protected figures the disclosure audit found (ids only, no values), or None."""
     from pipelines.release_assets import AUDIT_TABLE, INTERVALS_TABLE
 
-    tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
-    if AUDIT_TABLE not in tables or not con.execute(f"SELECT sum(under_protected) FROM {AUDIT_TABLE}").fetchone()[0]:
+    if not warehouse.table_exists(con, AUDIT_TABLE) or not con.execute(f"SELECT sum(under_protected) FROM {AUDIT_TABLE}").fetchone()[0]:
         return None
     width = con.execute(f"SELECT max(protection_width) FROM {AUDIT_TABLE}").fetchone()[0]
     ids = [r[0] for r in con.execute(

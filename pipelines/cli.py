@@ -201,11 +201,10 @@ def cmd_check(args: argparse.Namespace) -> int:
 def print_validation_summary(con, year: str) -> int:
     """Run the validation suites of the raw tables (the staged ones need a build) and print
     what failed; returns the number of blocking failures."""
-    from pipelines import validation
+    from pipelines import validation, warehouse
 
     tables = [t.table for t in validation.targets() if t.table.startswith("raw_")
-              and con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
-                              [t.table]).fetchone()[0]]
+              and warehouse.table_exists(con, t.table)]
     results = validation.validate_year(con, year, tables)
     blocking, warnings = validation.failures(results), validation.failures(results, validation.WARNING)
     print(f"  validation suites ({len(tables)} raw tables, {results.height} expectations): "

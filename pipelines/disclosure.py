@@ -495,6 +495,7 @@ class Publisher:
 
 
 def _secure_one(job):
+    # looks `secure` up in the worker (forked): the function itself need not be picklable
     return secure(*job)
 
 

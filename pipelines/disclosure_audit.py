@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import highspy
 import numpy as np
 
-from pipelines.suppression import AUTHORITY, Cell, Problem, figure_of
+from pipelines.suppression import AUTHORITY, Cell, CellSets, Problem, figure_of
 
 UPPER = 1e7  # above any count of people in England: keeps every maximum finite
 EPS = 1e-6
@@ -170,29 +170,17 @@ def components(problem: Problem, hidden: set[Cell], constraints: Constraints | N
                ) -> list[tuple[list[Cell], list]]:
     """The independent groups of unknown cells, each with its constraints (union-find)."""
     rows = (constraints or Constraints(problem)).update(hidden)
-    parent: dict[Cell, Cell] = {}
-
-    def find(x: Cell) -> Cell:
-        parent.setdefault(x, x)
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
+    sets = CellSets()
     for cells, *_ in rows:
-        root = find(cells[0])
-        for c in cells[1:]:
-            r = find(c)
-            if r != root:
-                parent[r] = root
+        sets.join(cells)
     groups: dict[Cell, list] = defaultdict(list)
     for row in rows:
-        groups[find(row[0][0])].append(row)
+        groups[sets.find(row[0][0])].append(row)
     for c in hidden:  # a hidden cell in no constraint at all is a component of its own
-        find(c)
+        sets.find(c)
     members: dict[Cell, list[Cell]] = defaultdict(list)
-    for c in parent:
-        members[find(c)].append(c)
+    for c in list(sets.parent):
+        members[sets.find(c)].append(c)
     return [(sorted(cells), groups.get(root, [])) for root, cells in sorted(members.items())]
 
 

@@ -36,6 +36,7 @@ import duckdb
 import polars as pl
 import yaml
 
+from pipelines import warehouse
 from pipelines.manifest import sha256
 
 DECISIONS_FILE = "decisions.yaml"
@@ -267,10 +268,6 @@ class Assessment:
             f"... and {len(lines) - limit} more"]
 
 
-def _table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    return con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
-                       [table]).fetchone()[0] > 0
-
 
 def assess(con: duckdb.DuckDBPyConnection, raw_dir: Path, years: list[str] | tuple[str, ...]) -> Assessment:
     """The status of every issue of `years`, from raw_issues, the returns in use
@@ -284,7 +281,7 @@ def assess(con: duckdb.DuckDBPyConnection, raw_dir: Path, years: list[str] | tup
                f.gss_code AS file_gss_code, f.submission_number AS file_submission
         FROM raw_issues i
         LEFT JOIN raw_authority_returns__files f ON f.financial_year = i.financial_year AND f.file = i.file
-        WHERE i.financial_year IN ({marks})""", list(years)).pl() if _table_exists(con, "raw_issues") else None
+        WHERE i.financial_year IN ({marks})""", list(years)).pl() if warehouse.table_exists(con, "raw_issues") else None
     if issues is None:
         issues = pl.DataFrame(schema={c: pl.String for c in ("financial_year", "source", "file", "sheet", "location",
                                                                 "level", "code", "message", "issue_id",
@@ -363,7 +360,7 @@ def assess(con: duckdb.DuckDBPyConnection, raw_dir: Path, years: list[str] | tup
 def validation_results(con: duckdb.DuckDBPyConnection, year: str) -> pl.DataFrame | None:
     """The rows of `val_results` (written by the validation suites) for the years up to `year`,
     or None when the suites have not run (no such table)."""
-    if not _table_exists(con, "val_results"):
+    if not warehouse.table_exists(con, "val_results"):
         return None
     return con.execute("""
         SELECT * FROM val_results

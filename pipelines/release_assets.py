@@ -13,7 +13,7 @@ import dagster as dg
 import duckdb
 import polars as pl
 
-from pipelines import metric_catalog, revisions
+from pipelines import metric_catalog, revisions, warehouse
 from pipelines.disclosure import DisclosureSettings, Publisher
 from pipelines.manifest import write_manifest
 from pipelines.resources import DasaSettings
@@ -138,9 +138,7 @@ def run_disclosure_audit(con: duckdb.DuckDBPyConnection, metric_tables: list[str
         "figure_id": pl.String, "time_period": pl.String, "field": pl.String, "lower": pl.Float64, "upper": pl.Float64,
         "feasible_values": pl.Int64, "exact": pl.Boolean})
     for table, frame in ((AUDIT_TABLE, summary), (INTERVALS_TABLE, intervals)):
-        con.register("_frame", frame.to_arrow())
-        con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM _frame")
-        con.unregister("_frame")
+        warehouse.replace_table(con, table, frame)
     failing = sorted({figure_id(c[0], c[1], c[3], year) for year, a in results.items() for c in a.failing})
     return summary, failing
 
@@ -177,9 +175,7 @@ def build_published_figures(con: duckdb.DuckDBPyConnection, metric_tables: list[
     loss = information_loss(figures, publisher.suppression_log)
     for table, frame in (("pub_figures", figures), ("pub_suppression_log", publisher.suppression_log),
                          (LOSS_TABLE, loss)):
-        con.register("_frame", frame.to_arrow())
-        con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM _frame")
-        con.unregister("_frame")
+        warehouse.replace_table(con, table, frame)
     return figures
 
 
@@ -268,13 +264,9 @@ def gather_release_inputs(con: duckdb.DuckDBPyConnection, year: str, draft: bool
                 "financial_year", "source", "path")
     settings = {**(disclosure or DisclosureSettings()).as_dict(), "draft": draft}
     disclosure = {name: con.execute(f"SELECT * FROM {name} WHERE time_period <= ? ORDER BY ALL", [year]).pl()
-                  for name in (AUDIT_TABLE, LOSS_TABLE) if _has_table(con, name)}
+                  for name in (AUDIT_TABLE, LOSS_TABLE) if warehouse.table_exists(con, name)}
     return ReleaseInputs(year=year, years=years, figures=figures, returns=returns, issues=issues,
                          inputs=inputs, settings=settings, notes=notes, quality=quality, disclosure=disclosure)
-
-
-def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    return con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]).fetchone()[0] > 0
 
 
 def suppression_log(con: duckdb.DuckDBPyConnection, year: str) -> pl.DataFrame:
@@ -307,7 +299,7 @@ def with_provenance(con: duckdb.DuckDBPyConnection, inputs, audit_dir: Path | No
     settings = {k: v for k, v in inputs.settings.items() if k != "draft"}
     prov = provenance.collect(con, inputs.year, inputs.figures, settings, audit_dir=audit_dir,
                               suppression_log=suppression_log(con, inputs.year))
-    if _has_table(con, INTERVALS_TABLE):
+    if warehouse.table_exists(con, INTERVALS_TABLE):
         intervals = con.execute(f"SELECT * FROM {INTERVALS_TABLE} WHERE time_period <= ? ORDER BY ALL",
                                 [inputs.year]).pl()
         prov = dataclasses.replace(prov, audit_tables={**prov.audit_tables, "disclosure_intervals": intervals})

@@ -42,6 +42,28 @@ def figure_of(cell: Cell) -> Figure:
 
 
 
+class CellSets:
+    """Disjoint sets of cells (union-find): the cells tied together by shared constraints."""
+
+    def __init__(self) -> None:
+        self.parent: dict[Cell, Cell] = {}
+
+    def find(self, x: Cell) -> Cell:
+        parent = self.parent
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    def join(self, cells) -> None:
+        root = self.find(cells[0])
+        for c in cells[1:]:
+            r = self.find(c)
+            if r != root:
+                self.parent[r] = root
+
+
 @dataclass(frozen=True)
 class Instance:
     """One relation at one place: sum(coef x cell) == 0, exactly, on the unrounded values."""
@@ -133,14 +155,6 @@ def determined_cells(problem: Problem, hidden: set[Cell]) -> set[Cell]:
     connected group of hidden cells, with a singular value decomposition.
     """
     rows = []
-    parent: dict[Cell, Cell] = {}
-
-    def find(x: Cell) -> Cell:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
     for inst in problem.instances:
         if any(cell in problem.rounded for cell in inst.cells):
             continue  # a rounded figure gives an interval, not an equation
@@ -149,20 +163,14 @@ def determined_cells(problem: Problem, hidden: set[Cell]) -> set[Cell]:
             if cell in hidden:
                 row[cell] = row.get(cell, 0) + c
         row = {k: v for k, v in row.items() if v}
-        if not row:
-            continue
-        rows.append(row)
-        cells = list(row)
-        for cell in cells:
-            parent.setdefault(cell, cell)
-        root = find(cells[0])
-        for cell in cells[1:]:
-            r = find(cell)
-            if r != root:
-                parent[r] = root
+        if row:
+            rows.append(row)
+    sets = CellSets()
+    for row in rows:
+        sets.join(list(row))
     groups: dict[Cell, list[dict]] = defaultdict(list)
     for row in rows:
-        groups[find(next(iter(row)))].append(row)
+        groups[sets.find(next(iter(row)))].append(row)
     out: set[Cell] = set()
     for group_rows in groups.values():
         cols = sorted({c for row in group_rows for c in row})

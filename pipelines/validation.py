@@ -407,7 +407,7 @@ def parameters(con: duckdb.DuckDBPyConnection, year: str) -> dict:
     start = int(year[:4])
     returns_read = con.execute(
         "SELECT count(*) FROM raw_authority_returns__files WHERE financial_year = ? AND status = 'ok'", [year]
-    ).fetchone()[0] if _exists(con, "raw_authority_returns__files") else 0
+    ).fetchone()[0] if warehouse.table_exists(con, "raw_authority_returns__files") else 0
     return {
         "financial_year": year,
         "returns_read": returns_read,
@@ -417,9 +417,6 @@ def parameters(con: duckdb.DuckDBPyConnection, year: str) -> dict:
         "quarter_ends": [f"{start}-06-30", f"{start}-09-30", f"{start}-12-31", f"{start + 1}-03-31"],
     }
 
-
-def _exists(con, table: str) -> bool:
-    return con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]).fetchone()[0] > 0
 
 
 def _fmt(v, limit: int | None = 40) -> str:
@@ -487,7 +484,7 @@ def run_suite(con: duckdb.DuckDBPyConnection, table: str, year: str, params: dic
     """Run one table's suite on one year's rows; one result row per expectation."""
     t = target(table)
     suite = load_suite(t)
-    if not _exists(con, t.table):
+    if not warehouse.table_exists(con, t.table):
         return [dict(financial_year=year, suite=t.table, table_name=t.table, expectation="table_exists",
                      column_name=None, severity=BLOCKING, success=False, unexpected_count=None,
                      element_count=None, details=f"the table {t.table} does not exist in the warehouse")]
@@ -577,7 +574,7 @@ def _years_to_validate(context, con: duckdb.DuckDBPyConnection, tables: list[str
     except Exception:  # a run without partitions (staging assets, or checks run on their own)
         keys = []
     if not keys:
-        present = [t for t in tables if _exists(con, t)]
+        present = [t for t in tables if warehouse.table_exists(con, t)]
         keys = sorted({y for t in present for (y,) in con.execute(f'SELECT DISTINCT financial_year FROM "{t}"').fetchall()})
     if tagged:
         wanted = set(tagged.split(","))
@@ -645,7 +642,7 @@ def _asset_check(dg, name: str, ts: list[Target]):
 
 def blocking_summary(con: duckdb.DuckDBPyConnection, years: list[str], limit: int = 10) -> str:
     """A few lines a person can act on: the blocking expectations that failed."""
-    if not _exists(con, RESULTS_TABLE):
+    if not warehouse.table_exists(con, RESULTS_TABLE):
         return "a blocking validation check failed"
     rows = con.execute(
         f"SELECT financial_year, table_name, details FROM {RESULTS_TABLE} "

@@ -98,15 +98,26 @@ def build_table(con: duckdb.DuckDBPyConnection, sql: SqlFile) -> int:
     return con.execute(f'SELECT count(*) FROM "{sql.table}"').fetchone()[0]
 
 
+def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    return con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
+                       [table]).fetchone()[0] > 0
+
+
+def replace_table(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
+    """Create or replace a table with a frame's rows."""
+    con.register("_frame", frame.to_arrow())
+    try:
+        con.execute(f'CREATE OR REPLACE TABLE "{table}" AS SELECT * FROM _frame')
+    finally:
+        con.unregister("_frame")
+
+
 def replace_partition(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, year: str,
                       source: str | None = None) -> None:
     """Replace one financial year's rows of a table (created from the frame's schema if absent)."""
     con.register("_incoming", frame.to_arrow())
     try:
-        exists = con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]
-        ).fetchone()[0]
-        if not exists:
+        if not table_exists(con, table):
             con.execute(f'CREATE TABLE "{table}" AS SELECT * FROM _incoming LIMIT 0')
         where = "financial_year = ?" + (" AND source = ?" if source else "")
         params = [year] + ([source] if source else [])
