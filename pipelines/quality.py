@@ -105,6 +105,9 @@ CHECKS: dict[str, Check] = {
                        "Enter a whole number 0 or more, or leave the cell blank if it was not collected; "
                        "then send the file again."),
     "bad_int": Check("Whole-number cells hold a whole number", _RESUBMIT),
+    "count_above_population": Check("A count is no more than the people living in the authority",
+                                    "Check the figure (a count of people or households supported cannot be "
+                                    "larger than the population), then send the file again."),
     "bad_code": Check("Code cells hold one of the codes of the template",
                       "Use one of the codes listed in the template, then send the file again."),
     "bad_yesno": Check("Yes/no cells hold yes or no", "Enter yes or no, then send the file again."),
@@ -131,6 +134,11 @@ CHECKS: dict[str, Check] = {
                                             "Check the from_outside_area figure and the figures of the row."),
     "any_below_single": Check("'any' characteristic is at least the largest single characteristic",
                               "Check the 'any' row of the characteristics sheet."),
+    "implausible_count": Check("A count is plausible for the authority's population",
+                               "Confirm the figure with the authority, or send a correction."),
+    "submission_out_of_order": Check("A higher submission number is not dated before a lower one",
+                                     "Confirm which return is the latest; resend it with the highest "
+                                     "submission_number."),
     "any_above_individuals": Check("'any' characteristic is at most the individuals supported",
                                    "Check the 'any' row against the individuals supported."),
 }

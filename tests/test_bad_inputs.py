@@ -130,6 +130,9 @@ def test_each_bad_input_is_reported_exactly_and_nothing_else_is_lost(case, small
         for sheet, cell, raw_value in case.not_collected:
             c = cells[(sheet, cell)]
             assert (c["value"], c["cell_status"], c["raw_value"]) == (None, "error", raw_value)
+            # and the row the metrics read holds nothing there either
+            (row,) = [r for r in got.rows(sheet, case.file) if r["sheet_row"] == c["sheet_row"]]
+            assert row[c["field"]] is None, (sheet, cell, row[c["field"]])
         if case.notes is not None:
             (record,) = got.rows("files", case.file)
             assert record["notes"] == case.notes and record["status"] == "ok"

@@ -24,10 +24,14 @@ from pipelines.ingest import cells as C
 from pipelines.manifest import sha256 as sha256_file
 from pipelines.ingest.issues import Issue
 from pipelines.paths import REFERENCE_DIR
-from pipelines.reference import expected_authorities
+from pipelines.reference import expected_authorities, population
 
 SOURCE = "authority_returns"
 FOLDER = "authority_returns"
+# A count of people or households supported by one authority in a year can never exceed its
+# residents (a cell error); above this many per 1,000 residents it is possible but far beyond
+# any return (the sample's largest is 1.4 per 1,000), so it is a warning to check the figure.
+PLAUSIBLE_PER_1000 = 10
 
 
 @dataclass
@@ -49,6 +53,7 @@ def read_year(raw_dir: Path, year: str) -> ReturnsRead:
     for path in paths:
         _read_workbook(path, raw_dir, year, expected, out)
     _flag_duplicate_submissions(out)
+    _check_submission_dates(out)
     return out
 
 
@@ -123,6 +128,7 @@ def _read_workbook(path: Path, raw_dir: Path, year: str, expected: dict[str, dic
     if any(i.level == "structural" for i in issues):
         _finish(record, issues, out)
         return
+    _check_magnitudes(record["gss_code"], year, expected, sheet_rows, sheet_cells, issue)
     _check_consistency(sheet_rows, letters, issue)
     for name, rows in sheet_rows.items():
         out.rows[name].extend(rows)
@@ -398,6 +404,35 @@ def _raw_text(value: object, err: str | None) -> str | None:
     return str(value)
 
 
+def _check_magnitudes(code: str, year: str, expected: dict[str, dict], sheet_rows: dict[str, list[dict]],
+                      cells: list[dict], issue) -> None:
+    """Counts against the authority's population (ONS mid-year estimate): more than its residents
+    is impossible (a cell error: the cell is treated as not collected, in the cells and in the
+    rows); more than PLAUSIBLE_PER_1000 per 1,000 residents is a warning."""
+    held = population(code, year)
+    if held is None:
+        return
+    residents, mid = held
+    name = expected[code]["name"]
+    records = {(sheet, rec["sheet_row"]): rec for sheet, recs in sheet_rows.items() for rec in recs}
+    for cell in cells:
+        value = cell["value"]
+        if value is None or value * 1000 <= residents * PLAUSIBLE_PER_1000:
+            continue
+        at = {"sheet": cell["sheet"], "row": cell["sheet_row"], "col": cell["column_letter"], "fld": cell["field"]}
+        if value > residents:
+            issue("cell_error", "count_above_population",
+                  f"column '{cell['field']}' holds {value:,}, more than the {residents:,} people living in {name} "
+                  f"(ONS mid-{mid} estimate); treated as not collected", **at)
+            cell["value"], cell["cell_status"] = None, "error"
+            records[(cell["sheet"], cell["sheet_row"])][cell["field"]] = None
+        else:
+            issue("warning", "implausible_count",
+                  f"column '{cell['field']}' holds {value:,}: {value * 1000 / residents:,.1f} per 1,000 residents of "
+                  f"{name} (ONS mid-{mid} estimate), more than the {PLAUSIBLE_PER_1000} per 1,000 that any return "
+                  "has come near; the figure is used", **at)
+
+
 def _check_consistency(sheet_rows: dict[str, list[dict]], letters: dict[str, dict[str, str]], issue) -> None:
     def at(sheet: str, rec: dict, fld: str) -> dict:
         return {"sheet": sheet, "row": rec["sheet_row"], "col": letters.get(sheet, {}).get(fld), "fld": fld}
@@ -462,3 +497,27 @@ def _flag_duplicate_submissions(out: ReturnsRead) -> None:
         for name in list(out.rows):
             out.rows[name] = [r for r in out.rows[name] if r["file"] not in bad_files]
         out.cells = [c for c in out.cells if c["file"] not in bad_files]
+
+
+def _check_submission_dates(out: ReturnsRead) -> None:
+    """A higher submission number dated before a lower one (a warning on the higher one): the
+    highest number is used, which may not be the return the authority sent last."""
+    groups: dict[str, list[dict]] = defaultdict(list)
+    for rec in out.files:
+        if rec["status"] == "ok" and rec["submitted_on"] is not None:
+            groups[rec["gss_code"]].append(rec)
+    for code, recs in sorted(groups.items()):
+        recs.sort(key=lambda r: r["submission_number"])
+        for i, later in enumerate(recs):
+            earlier = [r for r in recs[:i] if r["submitted_on"] > later["submitted_on"]]
+            if not earlier:
+                continue
+            first = max(earlier, key=lambda r: r["submitted_on"])
+            used = recs[-1]
+            msg = (f"is submission {later['submission_number']} of {code}, dated {later['submitted_on']}, but "
+                   f"submission {first['submission_number']} ({first['file']}) is dated later, "
+                   f"{first['submitted_on']}; the highest number is used (submission {used['submission_number']}, "
+                   f"{used['file']}): confirm which return is the latest")
+            row, col = out.about_cells.get(later["file"], {}).get("submitted_on", (None, None))
+            out.issues.append(Issue(later["financial_year"], SOURCE, later["file"], "about", row, col,
+                                    "submitted_on", "warning", "submission_out_of_order", msg))

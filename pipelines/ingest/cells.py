@@ -12,6 +12,9 @@ import difflib
 import re
 
 _WHOLE = re.compile(r"^[0-9]+$")
+# The largest whole number a spreadsheet stores exactly (2^53 - 1): anything larger is not a
+# count, and could not be held in the warehouse's 64-bit columns either.
+MAX_WHOLE = 2**53 - 1
 _YEAR = re.compile(r"^(\d{4})-(\d{2})$")
 
 
@@ -37,6 +40,8 @@ def parse_count(value: object, *, error_code: str | None = None) -> tuple[int | 
     if isinstance(value, int):
         if value < 0:
             return None, f"holds the negative number {value}; a count must be 0 or more"
+        if value > MAX_WHOLE:
+            return None, f"holds {describe(value)}, far too large to be a count"
         return value, None
     if isinstance(value, float):
         if value != value or value in (float("inf"), float("-inf")):
@@ -45,6 +50,8 @@ def parse_count(value: object, *, error_code: str | None = None) -> tuple[int | 
             return None, f"holds the decimal {value:g}; a count must be a whole number"
         if value < 0:
             return None, f"holds the negative number {value:g}; a count must be 0 or more"
+        if value > MAX_WHOLE:
+            return None, f"holds {value:g}, far too large to be a count"
         return int(value), None
     if isinstance(value, str):
         text = value.strip()
@@ -67,13 +74,18 @@ def parse_int(value: object) -> tuple[int | None, str | None]:
         return None, None
     if isinstance(value, bool):
         return None, f"holds {describe(value)}; expected a whole number"
+    number = None
     if isinstance(value, int):
-        return value, None
-    if isinstance(value, float) and value.is_integer():
-        return int(value), None
-    if isinstance(value, str) and re.fullmatch(r"-?[0-9]+", value.strip()):
-        return int(value.strip()), None
-    return None, f"holds {describe(value)}; expected a whole number"
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and re.fullmatch(r"-?[0-9]{1,30}", value.strip()):
+        number = int(value.strip())
+    if number is None:
+        return None, f"holds {describe(value)}; expected a whole number"
+    if abs(number) > MAX_WHOLE:
+        return None, f"holds {describe(value)}, far too large for a whole number here"
+    return number, None
 
 
 def parse_text(value: object) -> tuple[str | None, str | None]:
