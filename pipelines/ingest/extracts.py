@@ -252,7 +252,7 @@ def _read_csv(data: bytes, table: schemas.Table, issue) -> tuple[pl.DataFrame, p
 
 def _expected(col: schemas.Column) -> str:
     if col.type == "count":
-        return "but a count must be a whole number 0 or more"
+        return "but a count must be a whole number 0 or more, of at most 15 digits"
     if col.type == "date":
         return "but a date must be YYYY-MM-DD"
     if col.type in ("code", "yesno"):
@@ -268,7 +268,7 @@ def _type_column(col: schemas.Column) -> tuple[pl.Expr, pl.Expr]:
     s = pl.col(col.name).str.strip_chars()
     blank = s.is_null() | (s == "")
     if col.type == "count":
-        ok = s.str.contains(r"^[0-9]+$")
+        ok = s.str.contains(r"^[0-9]{1,15}$")  # more digits would not fit (or be a count): an error, not a null
         return pl.when(ok).then(s.cast(pl.Int64, strict=False)).otherwise(None), ~blank & ~ok.fill_null(False)
     if col.type in ("code", "yesno"):
         codes = list(col.codes or schemas.YES_NO)
