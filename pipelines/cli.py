@@ -163,6 +163,7 @@ def _years_in(raw_dir: Path) -> list[str]:
 def cmd_check(args: argparse.Namespace) -> int:
     from pipelines.paths import PROCESSED_DIR
     from pipelines.quality import DecisionsError, assess, read_for_check, write_query_lists
+    from pipelines.safe_paths import one_name
 
     start = time.monotonic()
     raw_dir: Path = args.raw_dir
@@ -187,7 +188,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             if args.out is None:
                 out = PROCESSED_DIR / "queries" / y
             else:
-                out = args.out / y if args.all_years else args.out
+                out = args.out / one_name(y) if args.all_years else args.out
             written = write_query_lists(assessment, out)
             print_check_summary(assessment, y, raw_dir, out, len(written) - 1)
             blocking += assessment.open_errors.height

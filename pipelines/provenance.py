@@ -46,6 +46,7 @@ from pipelines import metric_catalog, warehouse
 from pipelines.manifest import sha256
 from pipelines.paths import AUDIT_DIR, PROJECT_DIR, REFERENCE_DIR
 from pipelines.reference import REFERENCE_TABLES
+from pipelines.safe_paths import inside, one_name
 
 INDEX_FILE = "provenance.json"
 AUDIT_STAMP = "release.json"  # in the audit bundle: the SHA-256 of the provenance.json written with it
@@ -813,7 +814,7 @@ def write_public(out_dir: Path, prov: Provenance) -> list[Path]:
         g = lines.get(fam)
         body = ",\n".join(f'"{fid}":{entry}' for fid, entry in g.select("figure_id", "entry").iter_rows()) \
             if g is not None else ""
-        p = out_dir / FAMILY_DIR / f"{fam}.json"
+        p = inside(out_dir / FAMILY_DIR, f"{fam}.json")  # a family is a file name of assets/metrics
         header = _dump({"family": fam, **prov.index["families"].get(fam, {}),
                         "measures": doc["measures"], "bases": doc["bases"]})[:-1]
         p.write_text(header + ',"figures":{\n' + body + "\n}}\n", encoding="utf-8", newline="\n")
@@ -826,8 +827,9 @@ def write_public(out_dir: Path, prov: Provenance) -> list[Path]:
 
 def audit_dir_for(year: str, audit_root: Path = AUDIT_DIR) -> Path:
     """The restricted audit bundle of a year's release: <audit_root>/<year>/ (by default
-    data/processed/audit/<year>/, wherever the release folder is)."""
-    return Path(audit_root) / year
+    data/processed/audit/<year>/, wherever the release folder is). `year` must be one plain
+    file name (safe_paths.one_name)."""
+    return Path(audit_root) / one_name(year)
 
 
 def audit_location_problem(audit_root: Path, year: str, release_dir: Path) -> str | None:
@@ -911,7 +913,7 @@ def write_audit(prov: Provenance) -> Path | None:
     prov.audit_figures.write_parquet(staging / "figures.parquet")
     prov.audit_parts.write_parquet(staging / "parts.parquet")
     for name, frame in sorted(prov.audit_tables.items()):
-        frame.write_parquet(staging / f"{name}.parquet")
+        frame.write_parquet(inside(staging, f"{name}.parquet"))
     if prov.suppression_log is not None:
         prov.suppression_log.write_parquet(staging / SUPPRESSION_LOG_FILE)
     (staging / "README.txt").write_text(AUDIT_README, encoding="utf-8")

@@ -37,7 +37,9 @@ import polars as pl
 import yaml
 
 from pipelines import warehouse
+from pipelines.cell_text import csv_bytes
 from pipelines.manifest import sha256
+from pipelines.safe_paths import file_name_for, hashed_name, inside, is_gss_code
 
 DECISIONS_FILE = "decisions.yaml"
 DECISION_KINDS = ("accepted", "rejected")
@@ -398,11 +400,29 @@ def query_rows(assessment: Assessment) -> list[dict[str, str]]:
     } for r in pending.iter_rows(named=True)]
 
 
+def query_list_name(row: dict[str, str]) -> str:
+    """The file stem of the query list a row belongs to, never text of the inputs as given:
+
+    - an authority whose code is an England GSS code (E and eight digits) named in the
+      reference data for the year: `<code>_<name>`, e.g. `E06000001_hartlepool`;
+    - a GSS code that is not an authority in force that year: the code, e.g. `E10000006`;
+    - an extract: its source, e.g. `womens_aid`;
+    - anything else (no code, or a code that is not a GSS code, such as `../../x`):
+      `unidentified_<first 12 hex digits of the SHA-256 of the file's path>`, one list per file.
+    The code the workbook gave is still in the rows (authority_code, problem), formula-safe."""
+    code, name = row["authority_code"], row["authority_name"]
+    if is_gss_code(code):
+        return file_name_for(f"{code}_{_slug(name)}", prefix=code) if name else code
+    if code in SOURCE_NAMES:
+        return code
+    return hashed_name(row["file"] or "", "unidentified")
+
+
 def write_query_lists(assessment: Assessment, out_dir: Path) -> list[Path]:
     """One CSV per authority (or extract) with something to answer, and `all_queries.csv`.
-    CSV files already in out_dir are replaced, so the folder always shows the current list."""
-    from pipelines.release.csvfiles import csv_bytes  # formula-safe cells: messages quote what was typed
-
+    CSV files already in out_dir are replaced, so the folder always shows the current list.
+    Files are named by `query_list_name` and written through `safe_paths.inside`; every
+    cell is formula-safe (`cell_text.csv_bytes`): messages quote what was typed."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     for old in out_dir.glob("*.csv"):
@@ -411,19 +431,13 @@ def write_query_lists(assessment: Assessment, out_dir: Path) -> list[Path]:
     header = list(QUERY_COLUMNS)
     groups: dict[str, list[dict[str, str]]] = {}
     for r in rows:
-        if r["authority_code"] and r["authority_code"] not in SOURCE_NAMES:
-            name = f"{r['authority_code']}_{_slug(r['authority_name'])}" if r["authority_name"] else r["authority_code"]
-        elif r["authority_code"]:
-            name = r["authority_code"]
-        else:  # a workbook that does not say who sent it
-            name = "unidentified_" + _slug(Path(r["file"]).stem)
-        groups.setdefault(name, []).append(r)
+        groups.setdefault(query_list_name(r), []).append(r)
     written = []
     for name, group in sorted(groups.items()):
-        path = out_dir / f"{name}.csv"
+        path = inside(out_dir, f"{name}.csv")
         path.write_bytes(csv_bytes(header, [[g[c] for c in header] for g in group]))
         written.append(path)
-    path = out_dir / "all_queries.csv"
+    path = inside(out_dir, "all_queries.csv")
     path.write_bytes(csv_bytes(header, [[g[c] for c in header] for g in rows]))
     written.append(path)
     return written

@@ -40,6 +40,7 @@ import polars as pl
 
 from pipelines.disclosure import SYMBOLS, previous_year
 from pipelines.metric_catalog import SOURCES, measures
+from pipelines.safe_paths import one_name
 
 VINTAGE_FIGURES = "figures.csv"
 VINTAGE_INPUTS = "inputs.csv"
@@ -304,7 +305,7 @@ def keep_vintage(vintages_dir: Path, release_dir: Path, inputs) -> Path | None:
     rev = inputs.revisions
     if rev is None or rev.identical_to is not None:
         return None
-    folder = Path(vintages_dir) / inputs.year
+    folder = Path(vintages_dir) / one_name(inputs.year)
     folder.mkdir(parents=True, exist_ok=True)
     kept = vintages(vintages_dir, inputs.year)
     number = (kept[-1].number if kept else 0) + 1

@@ -70,6 +70,16 @@ def sample_release(sample_build) -> Path:
     return sample_build[0]
 
 
+@pytest.fixture(scope="session")
+def bad_release(small_raw, tmp_path_factory):
+    """The 2024-25 release of the small raw folder with many bad and hostile inputs
+    (tests/fixtures/bad_inputs.py, build_bad_release), built once: (release folder, result)."""
+    from tests.fixtures import bad_inputs
+
+    return bad_inputs.build_bad_release(small_raw, tmp_path_factory.mktemp("bad_release"),
+                                        tmp_path_factory.mktemp("bad_audit"))
+
+
 @pytest.fixture()
 def audit_root(tmp_path_factory) -> Path:
     """A restricted folder for the audit bundles of a test build: apart from the test's own

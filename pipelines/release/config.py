@@ -4,6 +4,7 @@ of tables and charts. Loaded and checked here; nothing in it is a number."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import yaml
 
 from pipelines.metric_catalog import GEOGRAPHIC_LEVELS
 from pipelines.paths import REPORTS_DIR
+from pipelines.safe_paths import name_problem
 
 CONFIG_FILE = REPORTS_DIR / "release.yaml"
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when built in: the same values, faster
@@ -135,11 +137,19 @@ def _chart(raw: dict[str, Any] | None, where: str) -> ChartSpec | None:
     )
 
 
+# Names of the release's own CSV files (data/<name>.csv): a table id, which names the
+# table's CSV and trace page, may not be one of them.
+RESERVED_TABLE_IDS = frozenset({"figures", "metadata", "returns", "issues", "revisions", "quality_issues",
+                                "validation_results"})
+
+
 def _table(raw: dict[str, Any], sections: set[str]) -> TableSpec:
     tid = str(raw.get("id", ""))
     where = f"table {tid or '?'}"
-    if not tid or not tid.replace("_", "").isalnum() or tid != tid.lower():
-        raise ConfigError(f"{where}: id must be lower-case letters, digits and _")
+    # the id names data/<id>.csv and trace/<id>.html: ASCII only, and never a device name
+    if not re.fullmatch(r"[a-z0-9_]+", tid) or name_problem(tid) is not None:
+        raise ConfigError(f"{where}: id must be lower-case letters (a-z), digits and _, and not a name "
+                          "Windows keeps for a device (con, nul, com1, ...)")
     theme = raw.get("theme")
     if theme not in sections:
         raise ConfigError(f"{where}: theme {theme!r} is not a section")
@@ -216,8 +226,10 @@ def load_config(path: Path | None = None) -> ReleaseConfig:
     ids = [t.id for t in tables]
     if len(set(ids)) != len(ids):
         raise ConfigError("table ids must be unique")
-    if {"figures", "metadata", "returns", "issues"} & set(ids):
-        raise ConfigError("table ids figures, metadata, returns and issues are reserved")
+    reserved = sorted(RESERVED_TABLE_IDS & set(ids))
+    if reserved:
+        raise ConfigError(f"table id(s) {', '.join(reserved)} are reserved: they name other files of the "
+                          f"release's data folder ({', '.join(sorted(RESERVED_TABLE_IDS))})")
     main_points = []
     for mp in raw.get("main_points") or []:
         main_points.append((str(mp["measure"]), str(mp.get("breakdown", "all"))))

@@ -2,7 +2,9 @@
 
 UTF-8, `\\n` line endings, deterministic row order. Text cells that a spreadsheet program
 would read as a formula (starting `=`, `+`, `-`, `@`, tab or carriage return) get a `'`
-prefix; published numbers such as `-3.2` in value columns stay numbers.
+prefix; published numbers such as `-3.2` in value columns stay numbers. The rule is
+`pipelines.cell_text`'s, shared with the spreadsheets and the query lists. Every file is
+written inside `data/` through `pipelines.safe_paths.inside` (table ids become file names).
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ from pathlib import Path
 
 import polars as pl
 
+from pipelines.cell_text import (FORMULA_START_RE, FORMULA_STARTS, NUMBER_RE, QUOTE, csv_bytes,  # noqa: F401
+                                 safe_cell, safe_text)
 from pipelines.metric_catalog import SOURCES
 from pipelines.release.context import RETURNS_COLUMNS, ReleaseContext
-from pipelines.release.model import FIGURE_COLUMNS, LEVEL_ORDER, is_number_text
+from pipelines.release.model import FIGURE_COLUMNS, LEVEL_ORDER
 from pipelines.release.tables import Table
+from pipelines.safe_paths import inside
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 NUMERIC_FIGURE_COLUMNS = {"value", "numerator", "denominator"}
 VALUE_TEXT = "number or symbol"
 
@@ -86,32 +90,6 @@ METADATA_DESCRIPTIONS = {
 }
 
 
-def safe_text(value: str) -> str:
-    """Make a text cell safe to open in a spreadsheet program."""
-    if "\r" in value:
-        value = value.replace("\r\n", "\n").replace("\r", "\n")
-    return "'" + value if value[:1] in _FORMULA_CHARS and value else value
-
-
-_FORMULA_CHARS = frozenset(FORMULA_STARTS)
-
-
-def safe_cell(value: str, numeric: bool) -> str:
-    if numeric and value[:1] == "-" and is_number_text(value):
-        return value  # a negative number, not a formula
-    return safe_text(value)
-
-
-def csv_bytes(header: list[str], rows: list[list[str]], numeric: set[int] | None = None) -> bytes:
-    numeric = numeric or set()
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
-    writer.writerow([safe_text(h) for h in header])
-    for row in rows:
-        writer.writerow([safe_cell(v, i in numeric) for i, v in enumerate(row)])
-    return buf.getvalue().encode("utf-8")
-
-
 def safe_series(col: pl.Series, numeric: bool, *, has_cr: bool = True, has_risky: bool = True) -> pl.Series:
     """`safe_cell` over a whole String column (polars, not a Python call per cell).
     `has_cr` / `has_risky` False say the column has no carriage return / no cell starting
@@ -121,17 +99,12 @@ def safe_series(col: pl.Series, numeric: bool, *, has_cr: bool = True, has_risky
         text = col.str.replace_all("\r\n", "\n", literal=True).str.replace_all("\r", "\n", literal=True)
     if not (has_risky or has_cr):
         return text
-    risky = text.str.contains(_FORMULA_START_RE)
+    risky = text.str.contains(FORMULA_START_RE)
     if not risky.any():
         return text
-    if numeric:  # a negative number is not a formula; `\n?$` is Python's `$` in NUMBER_RE
-        risky = risky & ~col.str.contains(_NUMBER_RE)
-    return pl.select(pl.when(risky).then(pl.lit("'") + text).otherwise(text)).to_series().alias(col.name)
-
-
-_FORMULA_START_RE = "^[" + "".join("\\" + c if c in "-\\]^" else c for c in FORMULA_STARTS
-                                   if c != "\r") + "]"  # a CR is a newline by then
-_NUMBER_RE = r"^-?\d+(\.\d+)?\n?$"
+    if numeric:  # a negative number is not a formula (cell_text.is_negative_number)
+        risky = risky & ~col.str.contains(NUMBER_RE)
+    return pl.select(pl.when(risky).then(pl.lit(QUOTE) + text).otherwise(text)).to_series().alias(col.name)
 
 
 def frame_csv_bytes(header: list[str], frame: pl.DataFrame, numeric: set[int] | None = None) -> bytes:
@@ -147,7 +120,7 @@ def frame_csv_bytes(header: list[str], frame: pl.DataFrame, numeric: set[int] | 
     # Which columns need work, found in one parallel pass: nearly all need none.
     flags = frame.select(
         *(pl.col(c).str.contains("\r", literal=True).any().alias(f"cr{i}") for i, c in enumerate(frame.columns)),
-        *(pl.col(c).str.contains(_FORMULA_START_RE).any().alias(f"risky{i}") for i, c in enumerate(frame.columns)),
+        *(pl.col(c).str.contains(FORMULA_START_RE).any().alias(f"risky{i}") for i, c in enumerate(frame.columns)),
     ).row(0, named=True)
     columns = []
     for i, col in enumerate(frame.get_columns()):
@@ -270,7 +243,9 @@ def write_csvs(out_dir: Path, ctx: ReleaseContext) -> list[Path]:
 
     def emit(name: str, header: list[str], rows: list[list[str]] | pl.DataFrame, numeric: set[int],
              docs: list[tuple[str, str, str]]) -> None:
-        path = data / name
+        path = inside(data, name)
+        if path in written:  # a table id that is the name of another file (config.RESERVED_TABLE_IDS)
+            raise ValueError(f"{name} would be written twice in {data}")
         if ctx.draft:  # a draft says so on every row of every file (docs/decisions/0009)
             header, rows, docs = draft_marked(header, rows, docs)
         if isinstance(rows, pl.DataFrame):

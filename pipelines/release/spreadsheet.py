@@ -3,8 +3,13 @@ guidance and gptables: a cover sheet, contents, notes, then one table per sheet 
 the column headings, `[note n]` markers in titles and symbols where a value is missing.
 
 Published numbers are stored as numbers (`value_num`) with a number format showing the
-published decimal places; symbols are stored as text. Text is never stored as a formula.
-Both files are byte-deterministic: fixed document dates and zip entry timestamps.
+published decimal places; symbols are stored as text. Text is never stored as a formula,
+and text a spreadsheet program would read as one (`pipelines.cell_text.reads_as_formula`)
+is marked so that editing the cell does not make it one: the `.xlsx` gives the cell the
+quote-prefix style, and the `.ods`, whose format has no such mark, holds the text with a
+`'` in front, as the CSV files do (docs/decisions/0005-spreadsheet-writers.md). Characters
+XML cannot hold become U+FFFD in both. Both files are byte-deterministic: fixed document
+dates and zip entry timestamps.
 """
 
 from __future__ import annotations
@@ -16,11 +21,13 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipelines.cell_text import neutralise, xml_chars
 from pipelines.metric_catalog import SOURCES
 from pipelines.release.context import LEVEL_WORDS, RETURNS_COLUMNS, ReleaseContext
 from pipelines.release.csvfiles import table_frame
 from pipelines.release.model import decimals_of, is_number_text, with_commas
 from pipelines.release.tables import Table
+from pipelines.safe_paths import inside
 
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
@@ -311,21 +318,12 @@ ODS_MIMETYPE = "application/vnd.oasis.opendocument.spreadsheet"
 ODS_GENERATOR = "dasa"  # the program that wrote the file (ODF meta:generator)
 
 
-def _ranges_re(ranges: tuple[tuple[int, int], ...]) -> re.Pattern:
-    return re.compile("[" + "".join(f"{re.escape(chr(lo))}-{re.escape(chr(hi))}" for lo, hi in ranges) + "]")
-
-
-# Characters XML 1.0 cannot hold, and those it discourages, become U+FFFD.
-_XML_UNREPRESENTABLE = _ranges_re(
-    ((0x0, 0x0), (0xD800, 0xDFFF), (0xFFFE, 0xFFFF), (0x01, 0x08), (0x0B, 0x0C), (0x0E, 0x1F),
-     (0x7F, 0x84), (0x86, 0x9F), *((p * 0x10000 + 0xFFFE, p * 0x10000 + 0xFFFF) for p in range(1, 17)))
-)
 _ODF_WHITESPACE = re.compile(r"\t|\n|  +")
 
 
 def odf_text(text: str) -> str:
-    """Character data: unrepresentable characters replaced, &, < and > escaped."""
-    text = _XML_UNREPRESENTABLE.sub("\ufffd", text)
+    """Character data: characters XML cannot hold as U+FFFD (cell_text.xml_chars), &, < and > escaped."""
+    text = xml_chars(text)
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
@@ -402,7 +400,10 @@ def ods_content_xml(sheets: list[XSheet]) -> bytes:
             shown = c.shown or str(c.value)
             return (f'<table:table-cell office:value-type="float" office:value={odf_attr(value)} '
                     f'table:style-name="{num_style(c.decimals, c.suffix)}"><text:p>{odf_text(shown)}</text:p></table:table-cell>')
-        text = "" if c.value is None else str(c.value)
+        # text that would read as a formula is stored with ' in front, as in the CSV files:
+        # an OpenDocument cell has no quote-prefix mark, and a string cell starting = can
+        # become a formula when the cell is edited (docs/decisions/0005)
+        text = "" if c.value is None else neutralise(str(c.value))
         if style is None and "\n" in text:
             style = "wrap"
         if style is not None:
@@ -464,6 +465,6 @@ def write_ods(path: Path, ctx: ReleaseContext, sheets: list[XSheet]) -> Path:
 def write_spreadsheets(out_dir: Path, ctx: ReleaseContext) -> list[Path]:
     sheets = build_workbook(ctx)
     return [
-        write_ods(out_dir / f"dasa-{ctx.year}.ods", ctx, sheets),
-        write_xlsx(out_dir / f"dasa-{ctx.year}.xlsx", ctx, sheets),
+        write_ods(inside(out_dir, f"dasa-{ctx.year}.ods"), ctx, sheets),
+        write_xlsx(inside(out_dir, f"dasa-{ctx.year}.xlsx"), ctx, sheets),
     ]

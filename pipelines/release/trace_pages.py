@@ -11,6 +11,7 @@ from markupsafe import Markup
 from pipelines import provenance
 from pipelines.release.context import ReleaseContext
 from pipelines.release.render import STATIC_DIR, environment
+from pipelines.safe_paths import inside
 from pipelines.trace import public_chain
 
 
@@ -31,7 +32,7 @@ def write_provenance_and_trace(out_dir: Path, ctx: ReleaseContext, prov) -> list
                 figures.append({"id": fid, "steps": public_chain(fid, index, fams, compact=True)})
             except KeyError:
                 continue
-        page = folder / f"{t.id}.html"
+        page = inside(folder, f"{t.id}.html")  # table ids are checked by release.config too
         page.write_text(template.render(ctx=ctx, table=t, figures=figures, css=css), encoding="utf-8", newline="\n")
         written.append(page)
     ctx.extra["trace_pages"] = True

@@ -8,7 +8,10 @@ what openpyxl 3.1 wrote for the same workbook, part for part and in the same ord
 files are unchanged; `tests/test_release_render.py` checks the two agree.
 
 Text is never stored as a formula: every text cell is an inline string, and text a
-spreadsheet program would read as a formula gets the quote-prefix style.
+spreadsheet program would read as a formula (`pipelines.cell_text.reads_as_formula`, the
+rule of the CSV files and the `.ods` too) gets the quote-prefix style, titles and headings
+included. Characters XML 1.0 cannot hold (`cell_text.XML_UNREPRESENTABLE`, as in the `.ods`)
+become U+FFFD wherever text is written, so no input text makes the file ill-formed.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import re
 import zipfile
 from typing import TYPE_CHECKING
 
-from pipelines.release.csvfiles import FORMULA_STARTS
+from pipelines.cell_text import XML_UNREPRESENTABLE, reads_as_formula, xml_chars
 from pipelines.release.xlsx_theme import THEME_XML
 
 if TYPE_CHECKING:
@@ -55,11 +58,11 @@ INDEXED_COLOURS = (
     "00003366 00339966 00003300 00333300 00993300 00993366 00333399 00333333"
 ).split()
 
-# Characters a worksheet cannot hold (openpyxl refused them); here they become U+FFFD.
-_ILLEGAL = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
-
 
 def xml_text(text: str) -> str:
+    """Character data: characters XML cannot hold as U+FFFD, then &, < and > escaped."""
+    if XML_UNREPRESENTABLE.search(text):
+        text = xml_chars(text)
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
@@ -157,8 +160,9 @@ def _text_cell(ref: str, text: str, style: int) -> str:
 
 
 def _clean(text: str) -> str:
+    """Text as a cell keeps it: at most MAX_TEXT characters, those XML cannot hold as U+FFFD."""
     text = text[:MAX_TEXT]
-    return _ILLEGAL.sub("\ufffd", text) if _ILLEGAL.search(text) else text
+    return xml_chars(text) if XML_UNREPRESENTABLE.search(text) else text
 
 
 class _SheetWriter:
@@ -183,7 +187,7 @@ class _SheetWriter:
             style = st.xf(font, st.number_format(code), alignment, False)
             return f'<c r="{ref}" s="{style}" t="n"><v>{_number(cell.value)}</v></c>'
         text = "" if cell.value is None else str(cell.value)
-        quote = bool(text) and text.startswith(FORMULA_STARTS)
+        quote = reads_as_formula(text)
         if "\n" in text and not alignment:
             alignment = st.alignment(WRAP_TOP)
         if cell.kind == "link":
@@ -208,7 +212,8 @@ def _sheet_xml(sheet: XSheet, number: int, styles: _Styles) -> tuple[str, str | 
     rows: list[tuple[int, list[str]]] = []
     max_col = 1
     title_font = styles.font(TITLE_FONT)
-    rows.append((1, [_text_cell("A1", _clean(sheet.title), styles.xf(title_font, 0, 0, False))]))
+    rows.append((1, [_text_cell("A1", _clean(sheet.title),
+                                styles.xf(title_font, 0, 0, reads_as_formula(sheet.title)))]))
     r = 2
     for line in sheet.lines:
         cell = w.put(f"A{r}", line, cover=sheet.is_cover)
@@ -224,7 +229,8 @@ def _sheet_xml(sheet: XSheet, number: int, styles: _Styles) -> tuple[str, str | 
         bold = styles.font(BOLD_FONT)
         bottom = styles.alignment(WRAP_BOTTOM)
         header_style = styles.xf(bold, 0, bottom, False)
-        rows.append((r, [_text_cell(f"{letters[j]}{r}", _clean(h), header_style)
+        rows.append((r, [_text_cell(f"{letters[j]}{r}", _clean(h),
+                                    styles.xf(bold, 0, bottom, True) if reads_as_formula(h) else header_style)
                          for j, h in enumerate(sheet.header)]))
         for data_row in sheet.rows:
             r += 1
