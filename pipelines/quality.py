@@ -151,6 +151,39 @@ _DEFAULT_ACTION = {
 }
 
 
+# Checks whose messages quote no value of a cell (names, codes and headings only): the release
+# shows them as written. Every other cell error and warning quotes what a cell holds, which
+# may be a true count that no figure publishes (a number typed as text) or a part of a
+# suppressed one ('any' (2) is below ...): the release says which check failed where, and the
+# message with the value goes only to the query list of the authority (decision 0008).
+VALUE_FREE_MESSAGES = frozenset({
+    "extra_sheet", "extra_column", "unknown_field", "name_mismatch", "missing_row", "missing_key",
+    "missing_file", "no_records",
+})
+_PUBLIC_OUTCOME = {
+    "cell_error": "the cell was treated as not collected",
+    "warning": "the figure was used as sent, and the authority asked to confirm it",
+}
+
+
+def public_message(level: str, code: str, message: str) -> str:
+    """An issue's message as the public release shows it: as written for a structural error
+    or a check that quotes no cell value, otherwise the check and what was done, without the
+    value found (that is in the authority's query list)."""
+    if level not in _PUBLIC_OUTCOME or code in VALUE_FREE_MESSAGES:
+        return message
+    return f"Failed the check: {check_of(code).title}; {_PUBLIC_OUTCOME[level]} (the value found is in the query list)."
+
+
+def public_issues(frame: pl.DataFrame) -> pl.DataFrame:
+    """`public_message` over the message column of an issues frame."""
+    if frame.height == 0 or "message" not in frame.columns:
+        return frame
+    messages = [public_message(level, code, message) for level, code, message
+                in frame.select("level", "code", "message").iter_rows()]
+    return frame.with_columns(pl.Series("message", messages, dtype=pl.String))
+
+
 def check_of(code: str) -> Check:
     return CHECKS.get(code) or Check(code.replace("_", " ").capitalize(), "")
 

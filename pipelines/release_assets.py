@@ -16,6 +16,7 @@ import polars as pl
 from pipelines import metric_catalog, revisions, warehouse
 from pipelines.disclosure import DisclosureSettings, Publisher
 from pipelines.manifest import write_manifest
+from pipelines.quality import public_issues
 from pipelines.resources import DasaSettings
 
 METRIC_COLUMNS = ("measure", "breakdown", "financial_year", "geographic_level", "geography_code",
@@ -248,6 +249,7 @@ def gather_release_inputs(con: duckdb.DuckDBPyConnection, year: str, draft: bool
         FROM raw_issues WHERE financial_year <= ?
         ORDER BY financial_year, source, file, sheet NULLS FIRST, row NULLS FIRST, column_letter NULLS FIRST, code""",
         [year]).pl()
+    issues = public_issues(issues)
     inputs = con.execute("""
         SELECT financial_year, source, path, sha256 FROM raw_input_files
         WHERE financial_year <= ? ORDER BY financial_year, source, path""", [year]).pl()
@@ -257,6 +259,7 @@ def gather_release_inputs(con: duckdb.DuckDBPyConnection, year: str, draft: bool
         from pipelines.quality import assess, validation_results
 
         quality = assess(con, raw_dir, years)
+        quality.issues = public_issues(quality.issues)  # the release is public: no cell values in messages
         quality.validation = validation_results(con, year)
         draft = draft or quality.blocking
         if quality.decision_files:  # the decisions are inputs of the release too

@@ -75,3 +75,24 @@ def test_dasa_trace_gives_the_rule_only_with_the_audit_bundle(sample_build, log,
         full = capsys.readouterr().out
         assert f"Suppression rule (restricted): {r['rule']}" in full
     assert f"protects {secondary['protects'].split(';')[0]}" in full
+
+
+def test_no_public_file_quotes_what_a_cell_holds(bad_release, tmp_path):
+    """A message quoting a cell (a count typed as text, the parts of a consistency warning)
+    would publish a true count that no figure shows: the release names the check and the
+    cell, and the value goes only to the authority's query list."""
+    from tests.fixtures import bad_inputs as BI
+
+    release, _ = bad_release
+    found = [(name, quote) for name, text in texts(release) for quote in BI.VALUE_QUOTES if quote in text]
+    assert found == []
+    with (release / "data" / "issues.csv").open(encoding="utf-8", newline="") as f:
+        issues = {(r["sheet"], r["location"], r["code"]): r["message"] for r in csv.DictReader(f)
+                  if r["file"].endswith("free_text.xlsx")}
+    assert issues[("unable_to_support", "B2", "bad_count")].startswith("Failed the check: Count cells hold")
+    assert issues[("supported", "H2", "outside_area_above_individuals")].startswith("Failed the check: People from")
+    # the query list of the authority has both, as the readers wrote them
+    raw = Path(release).parent / "raw"
+    assert main(["check", "--raw-dir", str(raw), "--year", "2024-25", "--out", str(tmp_path / "q")]) in (0, 1)
+    lists = "".join(p.read_text(encoding="utf-8") for p in (tmp_path / "q").glob("E06000003*.csv"))
+    assert all(quote in lists for quote in BI.VALUE_QUOTES)
