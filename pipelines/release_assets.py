@@ -13,7 +13,7 @@ import dagster as dg
 import duckdb
 import polars as pl
 
-from pipelines import metric_catalog, revisions, warehouse
+from pipelines import metric_catalog, revisions, validation, warehouse
 from pipelines.disclosure import DisclosureSettings, Publisher
 from pipelines.manifest import write_manifest
 from pipelines.quality import public_issues
@@ -261,6 +261,9 @@ def gather_release_inputs(con: duckdb.DuckDBPyConnection, year: str, draft: bool
         quality = assess(con, raw_dir, years)
         quality.issues = public_issues(quality.issues)  # the release is public: no cell values in messages
         quality.validation = validation_results(con, year)
+        if quality.validation is not None:
+            quality.validation = quality.validation.with_columns(
+                pl.col("details").map_elements(validation.public_details, return_dtype=pl.String))
         draft = draft or quality.blocking
         if quality.decision_files:  # the decisions are inputs of the release too
             inputs = pl.concat([inputs, pl.DataFrame(quality.decision_files, schema=inputs.schema)]).sort(

@@ -432,6 +432,20 @@ _ROW_EXPECTATIONS = ("expect_column_values_", "expect_compound_columns_", "expec
                      "expect_multicolumn_", "expect_select_column_values_")
 
 
+_VALUE_PARTS = ("values: ", "observed ")
+
+
+def public_details(details: str | None) -> str | None:
+    """What `_details` wrote, without the values it quotes (the failing values and the observed
+    value may be true counts that no figure publishes): the rule, how many rows fail and which,
+    as the public release shows it. The full text stays in the warehouse's val_results."""
+    if not details:
+        return details
+    parts = details.split("; ")
+    kept = [p for p in parts if not p.startswith(_VALUE_PARTS)]
+    return "; ".join(kept) + ("; values withheld in the published report" if len(kept) < len(parts) else "")
+
+
 def _details(cfg, result, success: bool, index_cols: list[str], elements: int | None = None) -> str:
     meta = cfg.meta or {}
     lead = meta.get("rule") or cfg.type.removeprefix("expect_").replace("_", " ")

@@ -91,6 +91,12 @@ def test_no_public_file_quotes_what_a_cell_holds(bad_release, tmp_path):
                   if r["file"].endswith("free_text.xlsx")}
     assert issues[("unable_to_support", "B2", "bad_count")].startswith("Failed the check: Count cells hold")
     assert issues[("supported", "H2", "outside_area_above_individuals")].startswith("Failed the check: People from")
+    # the validation suites' failures name the rule and the rows, not the values found
+    with (release / "data" / "validation_results.csv").open(encoding="utf-8", newline="") as f:
+        details = [r["details"] for r in csv.DictReader(f)]
+    pair = [d for d in details if d.startswith("from_outside_area is at most the individuals")]
+    assert pair and "free_text.xlsx" in pair[0] and pair[0].endswith("values withheld in the published report")
+    assert not [d for d in details if "values: " in d or "observed " in d]
     # the query list of the authority has both, as the readers wrote them
     raw = Path(release).parent / "raw"
     assert main(["check", "--raw-dir", str(raw), "--year", "2024-25", "--out", str(tmp_path / "q")]) in (0, 1)
