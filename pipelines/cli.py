@@ -97,6 +97,10 @@ def cmd_trace(args: argparse.Namespace) -> int:
     from pipelines.trace import split_id, trace
 
     year = args.year or split_id(args.figure_id)[3]
+    if year and not args.release_dir and _financial_year(year) is None:
+        print(f"dasa: {args.figure_id!r} does not end in a financial year like 2024-25 "
+              "(a figure id is measure.breakdown.geography_code.YYYY-YY)", file=sys.stderr)
+        return 2
     release_dir = args.release_dir or (RELEASES_DIR / year if year else None)
     if release_dir is None or not release_dir.is_dir():
         print(f"dasa: no release folder for {args.figure_id!r}; give --release DIR or --year YYYY-YY",
@@ -105,6 +109,13 @@ def cmd_trace(args: argparse.Namespace) -> int:
     code, text = trace(args.figure_id, release_dir, audit_root=args.audit_dir)
     (sys.stdout if code == 0 else sys.stderr).write(text)
     return code
+
+
+def _financial_year(text: str) -> str | None:
+    from pipelines.ingest.cells import parse_year
+
+    value, problem = parse_year(text)
+    return None if problem else value
 
 
 def _quiet_dagster() -> None:

@@ -261,3 +261,14 @@ def test_the_html_stays_autoescaped(bad_release):
     out, _ = bad_release
     quality = (out / "quality.html").read_text(encoding="utf-8")
     assert "=cmd|&#39; /C calc&#39;!A0" in quality and "=cmd|' /C" not in quality  # shown, escaped
+
+
+@pytest.mark.parametrize("figure_id", ["turned_away_rate.all.E92000001./tmp", "a.b.c.2024-25x", "a.b.c.2024-26"])
+def test_a_figure_id_never_names_a_folder_to_read(figure_id, capsys):
+    """The year of a figure id picks the release folder that `dasa trace` reads: anything but
+    a financial year is refused with a sentence, before any folder is looked at."""
+    from pipelines.cli import main
+
+    assert main(["trace", figure_id]) == 2
+    err = capsys.readouterr().err
+    assert "does not end in a financial year like 2024-25" in err and "Traceback" not in err
