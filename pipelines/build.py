@@ -15,15 +15,14 @@ from typing import Callable
 import dagster as dg
 from dagster._core.errors import DagsterAssetCheckFailedError
 
-from pipelines import provenance, validation, warehouse
+from pipelines import buildstate, provenance, validation, warehouse
 from pipelines.assets import SOURCES, build_assets, disclosure_checks, years_in
-from pipelines.paths import AUDIT_DIR, PROCESSED_DIR, PROJECT_DIR, RAW_DIR, RELEASES_DIR
+from pipelines.buildstate import BuildError
+from pipelines.paths import AUDIT_DIR, PROJECT_DIR, RAW_DIR, RELEASES_DIR
 from pipelines.resources import DasaSettings
 from pipelines.suppression import UnprotectableError
 
-
-class BuildError(Exception):
-    """A problem a person can act on; the CLI prints it without a traceback."""
+__all__ = ["BuildError", "BuildResult", "build_release", "work_db_for"]
 
 
 @dataclass(frozen=True)
@@ -42,19 +41,22 @@ class BuildResult:
 
 
 def dagster_environment() -> None:
-    """Dagster's home and storage stay inside the project; telemetry is off (dagster.yaml)."""
+    """Dagster's home and storage stay inside the project (the state folder,
+    pipelines/buildstate.py); telemetry is off (dagster.yaml)."""
     os.environ.setdefault("DAGSTER_HOME", str(PROJECT_DIR))
-    os.environ.setdefault("DASA_DAGSTER_STORAGE", str(PROCESSED_DIR / "dagster"))
+    os.environ.setdefault("DASA_DAGSTER_STORAGE", str(buildstate.state_dir() / "dagster"))
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
 
 def work_db_for(raw_dir: Path) -> Path:
-    """The warehouse file for a raw folder: the project's own, or one per other folder."""
+    """The warehouse file for a raw folder: the project's own (data/processed/dasa.duckdb),
+    or one per other folder (data/processed/work/<hash>/dasa.duckdb, with a record of the raw
+    folder beside it; pipelines/buildstate.py prunes them). Under $DASA_STATE_DIR when set."""
     raw_dir = raw_dir.resolve()
     if raw_dir == RAW_DIR.resolve():
-        return PROCESSED_DIR / "dasa.duckdb"
+        return buildstate.state_dir() / "dasa.duckdb"
     digest = hashlib.sha256(str(raw_dir).encode()).hexdigest()[:12]
-    return PROCESSED_DIR / "work" / digest / "dasa.duckdb"
+    return buildstate.work_root() / digest / "dasa.duckdb"
 
 
 def build_release(
@@ -71,6 +73,9 @@ def build_release(
     final: bool = False,
     audit_dir: Path = AUDIT_DIR,
     protection_width: int = 5,
+    wait: float = buildstate.DEFAULT_WAIT,
+    notice: Callable[[str], None] | None = None,
+    keep_work: int | None = None,
 ) -> BuildResult:
     """Build the release of `year` (default: the latest), or of every year with `all_years`.
 
@@ -81,7 +86,16 @@ def build_release(
 
     The restricted audit bundle of each year goes to `<audit_dir>/<year>/`, wherever the
     release goes; a build whose audit folder is in, beside or above a release folder stops
-    (BuildError) before anything is written."""
+    (BuildError) before anything is written.
+
+    One build at a time (pipelines/buildstate.py, decision 0013): the release folder's parent
+    and the audit folder are checked writable first, then the build lock is taken, waiting up
+    to `wait` seconds for a running build (one line to `notice`). Under it, what an
+    interrupted build left is removed (one line to `echo`), the work warehouses of raw
+    folders gone or least recently used are pruned (all but `keep_work`, default
+    $DASA_KEEP_WORK or 3), and only then is the warehouse reset. A full disk, a read-only or
+    unwritable folder ends in a BuildError sentence naming the path, with nothing half-written
+    left behind."""
     if final and draft:
         raise BuildError("a release cannot be both final and a draft")
     raw_dir = Path(raw_dir)
@@ -99,13 +113,83 @@ def build_release(
     targets = {y: Path(out_dir) if out_dir else Path(releases_dir) / y for y in release_years}
     check_audit_location(Path(audit_dir), targets)
     db_path = Path(db_path) if db_path else work_db_for(raw_dir)
-    for p in (db_path, db_path.with_suffix(db_path.suffix + ".wal")):
-        p.unlink(missing_ok=True)
-
     # Final releases are kept as vintages (for revisions) beside the releases folder; a build
     # written elsewhere (out_dir) keeps and compares with none unless vintages_dir is given.
     if vintages_dir is None and not out_dir:
         vintages_dir = Path(releases_dir).parent / "vintages"
+    check_folders(targets, Path(audit_dir), bool(out_dir))
+
+    def clear_leftovers() -> list[str]:
+        return buildstate.remove_leftovers(list(targets.values()), Path(audit_dir), vintages_dir,
+                                           None if out_dir else Path(releases_dir))
+
+    with buildstate.build_lock(wait, notice):
+        try:
+            done = clear_leftovers()
+            keep = buildstate.keep_work_setting() if keep_work is None else keep_work
+            done += buildstate.prune_work(keep, current=db_path.parent)
+            if done:
+                echo("Cleared what earlier builds left: " + "; ".join(done))
+            buildstate.reset_warehouse(db_path)  # under the lock: no other build holds it
+            buildstate.record_work(db_path, raw_dir)
+            return _build(raw_dir, years, year, release_years, targets, db_path, releases_dir, out_dir, draft,
+                          vintages_dir, instance, echo, final, audit_dir, protection_width)
+        except BaseException as exc:
+            try:
+                warehouse.close_all()
+                clear_leftovers()  # ours: nothing half-written is left
+            except OSError:
+                pass
+            if isinstance(exc, BuildError):
+                raise
+            fault = buildstate.find_fault(exc)
+            if fault is None or not isinstance(exc, Exception):
+                raise
+            raise BuildError(fault_message(fault, targets, Path(audit_dir), vintages_dir, db_path)) from None
+
+
+def check_folders(targets: dict[str, Path], audit_dir: Path, out_dir_given: bool) -> None:
+    """Stop (BuildError) before any work when a release folder or the audit folder cannot
+    be made and written (a path under a file, a read-only disk, no permission)."""
+    option = "--out-dir" if out_dir_given else "the releases folder"
+    for target in targets.values():
+        if target.exists() and not target.is_dir():
+            raise BuildError(f"{option} {target} is a file, not a folder; choose another folder. Nothing was built.")
+        buildstate.check_writable(target.absolute().parent, f"{option} {target}: its parent folder")
+    buildstate.check_writable(audit_dir, "--audit-dir")
+
+
+def fault_message(fault: BaseException, targets: dict[str, Path], audit_dir: Path,
+                  vintages_dir: Path | None, db_path: Path) -> str:
+    """One sentence for an OSError or DuckDB I/O error: what failed, where, the reason in
+    words and what to do, and what it leaves."""
+    places = [(db_path.parent, "writing the warehouse"),
+              (buildstate.state_dir(), "writing the build's working files"),
+              (Path(os.environ.get("DASA_DAGSTER_STORAGE") or buildstate.state_dir() / "dagster"),
+               "recording the run in Dagster's storage"),
+              (audit_dir, "writing the restricted audit bundle")]
+    places += [(t.absolute().parent, f"writing the {y} release") for y, t in targets.items()]
+    if vintages_dir is not None:
+        places.append((Path(vintages_dir), "keeping the release as a vintage"))
+    path = buildstate.fault_path(fault)
+    doing = "the build"
+    if path is not None:
+        resolved = path.absolute().resolve()
+        inside = [(len(p.absolute().resolve().parts), what) for p, what in places
+                  if resolved == p.absolute().resolve() or p.absolute().resolve() in resolved.parents]
+        if inside:
+            doing = max(inside)[1]
+    text = buildstate.fault_sentence(fault, doing.capitalize(), path)
+    if doing == "keeping the release as a vintage":
+        published = ", ".join(str(t) for t in targets.values())
+        return text + (f" The release in {published} is complete and published; it is kept as a vintage "
+                       f"(for revisions) when it is built again.")
+    return text + " Nothing half-written is left; a release already in place is unchanged."
+
+
+def _build(raw_dir, years, year, release_years, targets, db_path, releases_dir, out_dir, draft, vintages_dir,
+           instance, echo, final, audit_dir, protection_width) -> BuildResult:
+    """The build itself, under the lock (build_release)."""
     settings = DasaSettings(
         raw_dir=str(raw_dir.resolve()), db_path=str(db_path.resolve()),
         releases_dir=str(Path(releases_dir).resolve()),
@@ -119,7 +203,9 @@ def build_release(
     resources = {"dasa": settings}
     if instance is None:
         dagster_environment()
-        instance = dg.DagsterInstance.get()
+        # "memory": keep no run history (the tests' builds; the UI shows none of them)
+        memory = os.environ.get("DASA_DAGSTER_STORAGE") == "memory"
+        instance = dg.DagsterInstance.ephemeral() if memory else dg.DagsterInstance.get()
 
     def run(selection: list[str], partition_key: str | None = None, partition_range: tuple[str, str] | None = None) -> None:
         tags = {"dagster/asset_partition_range_start": partition_range[0],

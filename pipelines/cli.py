@@ -53,6 +53,7 @@ def parser() -> argparse.ArgumentParser:
                         "resubmission nor accepted in <raw>/<year>/decisions.yaml")
     r.add_argument("--draft", action="store_true",
                    help="mark the release DRAFT even when no error is open")
+    add_wait_option(r)
 
     c = sub.add_parser("check", help="validate the inputs of a year and write the query lists",
                        description="Read and check one year's inputs without building the release: print a "
@@ -65,6 +66,7 @@ def parser() -> argparse.ArgumentParser:
                    help="write the query lists here (default: data/processed/queries/<year>/)")
     c.add_argument("--all", action="store_true", dest="all_years",
                    help="check every year up to --year (the years a release shows); query lists in OUT/<year>/")
+    add_wait_option(c)
 
     s = sub.add_parser("sample", help="regenerate the bundled sample data in data/raw",
                        description="Regenerate the deterministic sample data (data/raw/<year>/).")
@@ -77,6 +79,32 @@ def parser() -> argparse.ArgumentParser:
                    help="also re-hash the inputs found here (default: data/raw)")
     add_trace_parser(sub)
     return p
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (0 or more)")
+    return value
+
+
+def add_wait_option(p: argparse.ArgumentParser) -> None:
+    from pipelines.buildstate import DEFAULT_WAIT
+
+    p.add_argument("--wait", type=_seconds, default=DEFAULT_WAIT, metavar="SECONDS",
+                   help=f"one build at a time: wait up to SECONDS for a running build to finish, then refuse "
+                        f"(exit 2); 0 refuses at once (default: {DEFAULT_WAIT:g})")
+
+
+def _fault_sentence(exc: BaseException, doing: str) -> str | None:
+    """A sentence for a disk or folder fault met outside the build (None for anything else)."""
+    from pipelines.buildstate import fault_sentence, find_fault
+
+    fault = find_fault(exc)
+    return fault_sentence(fault, doing) if fault is not None else None
 
 
 def add_trace_parser(sub) -> None:
@@ -135,9 +163,15 @@ def cmd_release(args: argparse.Namespace) -> int:
     try:
         result = build_release(raw_dir=args.raw_dir, year=args.year, out_dir=args.out_dir,
                                all_years=args.all_years, echo=lambda line: print(line, flush=True),
-                               draft=args.draft, final=args.final, audit_dir=args.audit_dir)
+                               draft=args.draft, final=args.final, audit_dir=args.audit_dir, wait=args.wait)
     except BuildError as exc:
         print(f"dasa: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # a fault build_release did not meet itself (it turns its own into BuildError)
+        text = _fault_sentence(exc, "The build")
+        if text is None:
+            raise
+        print(f"dasa: {text}", file=sys.stderr)
         return 2
     elapsed = time.monotonic() - start
     try:
@@ -173,7 +207,7 @@ def _years_in(raw_dir: Path) -> list[str]:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from pipelines.paths import PROCESSED_DIR
-    from pipelines.quality import DecisionsError, assess, read_for_check, write_query_lists
+    from pipelines.quality import DecisionsError
     from pipelines.safe_paths import one_name
 
     start = time.monotonic()
@@ -187,27 +221,53 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"dasa: {raw_dir} has no folder for {year}; it has {', '.join(years)}", file=sys.stderr)
         return 2
     checked = [y for y in years if y <= year] if args.all_years else [year]
+
+    def out_for(y: str) -> Path:
+        if args.out is None:
+            return PROCESSED_DIR / "queries" / y
+        return args.out / one_name(y) if args.all_years else args.out
+
+    from pipelines.buildstate import BuildError, build_lock, check_writable
+
+    try:
+        for y in checked:  # before any work: a folder that cannot be written costs nothing
+            check_writable(out_for(y), "--out" if args.out is not None else "the query lists folder")
+        with build_lock(args.wait):  # one build at a time: the query lists are written in place
+            blocking = _check_years(raw_dir, checked, out_for)
+    except BuildError as exc:
+        print(f"dasa: {exc}", file=sys.stderr)
+        return 2
+    except DecisionsError as exc:
+        print(f"dasa: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        text = _fault_sentence(exc, "Writing the query lists")
+        if text is None:
+            raise
+        print(f"dasa: {text}", file=sys.stderr)
+        return 2
+    print(f"Checked in {time.monotonic() - start:.1f} s.")
+    return 1 if blocking else 0
+
+
+def _check_years(raw_dir: Path, checked: list[str], out_for) -> int:
+    """Read, assess and write the query lists of each year; the number of blocking problems
+    (DecisionsError for a bad decisions file)."""
+    from pipelines.quality import assess, read_for_check, write_query_lists
+
     con = read_for_check(raw_dir, checked)
     try:
         blocking = 0
         for y in checked:
-            try:
-                assessment = assess(con, raw_dir, [y])
-            except DecisionsError as exc:
-                print(f"dasa: {exc}", file=sys.stderr)
-                return 2
-            if args.out is None:
-                out = PROCESSED_DIR / "queries" / y
-            else:
-                out = args.out / one_name(y) if args.all_years else args.out
+            assessment = assess(con, raw_dir, [y])
+            out = out_for(y)
             written = write_query_lists(assessment, out)
             print_check_summary(assessment, y, raw_dir, out, len(written) - 1)
             blocking += assessment.open_errors.height
             blocking += print_validation_summary(con, y)
     finally:
         con.close()
-    print(f"Checked in {time.monotonic() - start:.1f} s.")
-    return 1 if blocking else 0
+    return blocking
 
 
 def print_validation_summary(con, year: str) -> int:

@@ -888,12 +888,21 @@ def _staging_of(audit_dir: Path) -> Path:
 
 
 def _audit_staging(audit_dir: Path) -> Path:
-    """An empty staging folder for the audit bundle (collect writes the evidence into it)."""
+    """An empty staging folder for the audit bundle (collect writes the evidence into it),
+    readable by its owner only (0o700), as the bundle it becomes."""
     staging = _staging_of(audit_dir)
     if staging.exists():
         shutil.rmtree(staging)
-    staging.mkdir(parents=True)
+    staging.parent.mkdir(parents=True, exist_ok=True)
+    staging.mkdir(mode=0o700)
+    staging.chmod(0o700)  # whatever the umask
     return staging
+
+
+def discard_audit_staging(audit_dir: Path | None) -> None:
+    """Remove the staging folder of an audit bundle not written to the end (a failed build)."""
+    if audit_dir is not None:
+        shutil.rmtree(_staging_of(audit_dir), ignore_errors=True)
 
 
 def _sql_path(path: Path) -> str:
@@ -905,11 +914,21 @@ def _sql_path(path: Path) -> str:
 
 def write_audit(prov: Provenance) -> Path | None:
     """Complete the audit bundle collect() began and move it into place."""
+    if stage_audit(prov) is None:
+        return None
+    return move_audit_into_place(prov)
+
+
+def stage_audit(prov: Provenance) -> Path | None:
+    """Complete, in its staging folder `<audit_dir>.writing` (owner only, 0o700), the audit
+    bundle collect() began; the release writer then moves it into place just before the
+    release (pipelines/release_assets.py, decision 0013)."""
     if prov.audit_dir is None:
         return None
     audit_dir = Path(prov.audit_dir)
     staging = _staging_of(audit_dir)
-    staging.mkdir(parents=True, exist_ok=True)
+    if not staging.is_dir():
+        staging = _audit_staging(audit_dir)
     prov.audit_figures.write_parquet(staging / "figures.parquet")
     prov.audit_parts.write_parquet(staging / "parts.parquet")
     for name, frame in sorted(prov.audit_tables.items()):
@@ -920,9 +939,19 @@ def write_audit(prov: Provenance) -> Path | None:
     stamp = {"release_year": prov.year,
              "provenance_sha256": hashlib.sha256(_index_text(prov.index).encode("utf-8")).hexdigest()}
     (staging / AUDIT_STAMP).write_text(json.dumps(stamp, sort_keys=True, indent=1) + "\n", encoding="utf-8")
-    if audit_dir.exists():
-        shutil.rmtree(audit_dir)
-    staging.rename(audit_dir)
+    return staging
+
+
+def move_audit_into_place(prov: Provenance) -> Path:
+    """Swap the staged audit bundle in for the bundle of an earlier build (moved aside to
+    `<year>.old-<pid>` and then removed; a build killed in between has it restored by the
+    next, pipelines/buildstate.py). The bundle stays 0o700: owner only."""
+    from pipelines.buildstate import swap_in
+
+    audit_dir = Path(prov.audit_dir)
+    staging = _staging_of(audit_dir)
+    staging.chmod(0o700)
+    swap_in(staging, audit_dir)
     return audit_dir
 
 

@@ -3,7 +3,6 @@
 
 import datetime as dt
 import json
-import os
 import platform
 import shutil
 import tempfile
@@ -191,15 +190,24 @@ def release_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     )
     def _asset(context: dg.AssetExecutionContext, dasa: DasaSettings) -> dg.MaterializeResult:
         year = context.partition_key
+        from pipelines.buildstate import hold_for_warehouse
+
+        hold_for_warehouse(Path(dasa.db_path))  # a UI run writes releases under the build lock too
         target = Path(dasa.out_dir) if dasa.out_dir else Path(dasa.releases_dir) / year
         audit_dir = restricted_audit_dir(Path(dasa.audit_dir), year, target)
-        with dasa.connect(read_only=True) as con:
-            inputs = gather_release_inputs(con, year, draft=dasa.draft, raw_dir=Path(dasa.raw_dir),
-                                           disclosure=dasa.disclosure())
-            if dasa.vintages_dir:
-                inputs = revisions.revise(con, inputs, Path(dasa.vintages_dir))
-            inputs = with_provenance(con, inputs, audit_dir)
-        written = write_release_atomically(target, inputs, run_id=context.run.run_id)
+        try:
+            with dasa.connect(read_only=True) as con:
+                inputs = gather_release_inputs(con, year, draft=dasa.draft, raw_dir=Path(dasa.raw_dir),
+                                               disclosure=dasa.disclosure())
+                if dasa.vintages_dir:
+                    inputs = revisions.revise(con, inputs, Path(dasa.vintages_dir))
+                inputs = with_provenance(con, inputs, audit_dir)
+            written = write_release_atomically(target, inputs, run_id=context.run.run_id)
+        except BaseException:
+            from pipelines.provenance import discard_audit_staging
+
+            discard_audit_staging(audit_dir)  # collect() began it: nothing restricted left half-written
+            raise
         vintage = revisions.keep_vintage(Path(dasa.vintages_dir), target, inputs) if dasa.vintages_dir else None
         metadata = {
             "path": dg.MetadataValue.path(str(target)),
@@ -341,12 +349,27 @@ def release_notes(con: duckdb.DuckDBPyConnection, years: tuple[str, ...]) -> dic
 
 
 def write_release_atomically(target: Path, inputs, run_id: str = "") -> list[Path]:
-    """Write the release into a new folder beside the target, then swap it into place."""
+    """Write the release into a new folder beside the target, then publish it with its audit
+    bundle, audit first (decision 0013):
+
+    1. the release, complete, in `.<name>.building-*` beside the target, then given the
+       ordinary mode of a public folder (0o755 under the usual umask; files as the umask
+       gives), so whoever copies it to a web server can read it;
+    2. the restricted audit bundle, complete, in `<audit>/<year>.writing` (owner only, 0o700);
+    3. the audit bundle moved into place, then the release swapped in (the folder there
+       before moved aside to `.<name>.old-<pid>` and removed).
+
+    A failure removes the temporary release folder and the audit staging folder; a kill
+    leaves them to the next build, which removes them (pipelines/buildstate.py). A kill
+    after step 3's first move leaves the new audit bundle beside the earlier release:
+    `dasa trace` sees from the bundle's stamp that it is of another build."""
+    from pipelines import buildstate, provenance
     from pipelines.release import write_release
 
     target = target.resolve()
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.building-", dir=target.parent))
+    prov = inputs.provenance
     try:
         written = write_release(tmp, inputs)
         draft = bool(inputs.settings.get("draft"))
@@ -364,18 +387,17 @@ def write_release_atomically(target: Path, inputs, run_id: str = "") -> list[Pat
         if audit is not None:  # a time: here, not in quality.html, so rebuilds stay byte-identical
             build["disclosure_audit_seconds"] = {r["time_period"]: r["seconds"] for r in audit.iter_rows(named=True)}
         (tmp / "build.json").write_text(json.dumps(build, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        old = None
-        if target.exists():
-            old = target.parent / f".{target.name}.old-{os.getpid()}"
-            target.rename(old)
-        tmp.rename(target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-        if inputs.provenance is not None:
-            from pipelines.provenance import write_audit
-
-            write_audit(inputs.provenance)  # restricted: never in, beside or above the release folder
+        tmp.chmod(buildstate.public_mode())  # mkdtemp made it 0o700
+        if prov is not None:
+            # restricted: never in, beside or above the release folder
+            provenance.stage_audit(prov)
+            buildstate.fault_point("audit-staged")
+            provenance.move_audit_into_place(prov)
+            buildstate.fault_point("audit-moved")
+        buildstate.swap_in(tmp, target, between="release-renamed-old")
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        if prov is not None:
+            provenance.discard_audit_staging(prov.audit_dir)
         raise
     return [target / p.relative_to(tmp) for p in written] + [target / "build.json"]

@@ -33,4 +33,10 @@ class DasaSettings(dg.ConfigurableResource):
         return DisclosureSettings(protection_width=self.protection_width)
 
     def connect(self, read_only: bool = False):
+        """The warehouse; for writing, a run of the Dagster UI (`make dev`) first takes the
+        build lock for the project's warehouses, as `dasa release` does (decision 0013)."""
+        if not read_only:
+            from pipelines.buildstate import hold_for_warehouse
+
+            hold_for_warehouse(Path(self.db_path))
         return warehouse.connect(Path(self.db_path), read_only=read_only)
