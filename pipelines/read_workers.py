@@ -64,17 +64,21 @@ def _serve(job_fd: int, result_fd: int) -> None:
     # first meets a workbook with a formula error cell)
     sys.modules.setdefault("numpy", None)
     cap = None
+    queue: deque = deque()
     while True:
-        try:
-            job = jobs.recv()
-        except (EOFError, OSError):
-            return  # the parent has gone
-        if job is None:
-            return
-        i, reader, path, lim = job
-        if cap != lim.worker_memory_bytes:
-            cap = lim.worker_memory_bytes
-            _cap_memory(cap)
+        if not queue:
+            try:
+                batch = jobs.recv()
+            except (EOFError, OSError):
+                return  # the parent has gone
+            if batch is None:
+                return
+            reader, lim, files = batch
+            queue.extend(files)
+            if cap != lim.worker_memory_bytes:
+                cap = lim.worker_memory_bytes
+                _cap_memory(cap)
+        i, path = queue.popleft()
         try:
             done = _Done(i, reader(path, lim))
         except MemoryError:
@@ -182,7 +186,7 @@ class Readers:
     a busy machine's switches between processes are not paid once per file. The time limit
     runs for the file a worker is on (the first of its queue) from when it got to it."""
 
-    QUEUED = 4
+    QUEUED = 8
 
     def __init__(self):
         self.workers: list[_Worker] = []
@@ -224,25 +228,29 @@ class Readers:
                 self._drop(w)
 
     def _dispatch(self, pending: deque, lim: Limits, reader: Reader, n: int) -> None:
+        """Give each worker files up to QUEUED (one message for several), starting workers up to n."""
         while pending:
             for w in [w for w in self.workers if not w.queue and w.proc.poll() is not None]:
                 self._drop(w)  # it ended while idle
             if len(self.workers) < n and all(w.queue for w in self.workers):
                 self.workers.append(_Worker())
             w = min(self.workers[:n], key=lambda w: len(w.queue))
-            if len(w.queue) >= self.QUEUED:
+            room = self.QUEUED - len(w.queue)
+            if room <= 0:
                 return
-            i, path = pending.popleft()
+            # a fair share when the files run out, so that no worker is given them all
+            share = max(1, min(room, -(-len(pending) // n)))
+            files = [pending.popleft() for _ in range(min(share, len(pending)))]
             try:
-                w.jobs.send((i, reader, path, lim))
+                w.jobs.send((reader, lim, files))
             except (OSError, ValueError):
-                pending.appendleft((i, path))
+                pending.extendleft(reversed(files))
                 pending.extendleft(reversed(w.queue))
                 self._drop(w)
                 continue
             if not w.queue:
                 w.deadline = time.monotonic() + lim.read_seconds
-            w.queue.append((i, path))
+            w.queue.extend(files)
 
     def _collect(self, results: dict[int, WorkbookRead], pending: deque, lim: Limits) -> None:
         """Wait for the first worker to finish a file, die or run out of time."""

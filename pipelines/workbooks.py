@@ -24,7 +24,6 @@ This module imports nothing of the warehouse (no polars or DuckDB), so a worker 
 
 from __future__ import annotations
 
-import html
 import posixpath
 import re
 import zipfile
@@ -361,6 +360,15 @@ def _chunks(z: zipfile.ZipFile, info: zipfile.ZipInfo, budget: list[int], lim: L
     end of a cell, `</c>`, for sheets) so that no tag, and no cell, is cut in two. `budget` holds
     the bytes still allowed for the whole workbook: the real size is counted, not the declared one
     (zipfile never gives more than the declared size of a part, and checks its CRC)."""
+    if info.file_size <= CHUNK:  # the usual case: one piece (zipfile gives no more than the declared size)
+        data = z.read(info)
+        budget[0] -= len(data)
+        if budget[0] < 0:
+            raise SetAside("too_large", f"{name} expands to more than {_mb(lim.max_uncompressed_bytes)} when "
+                                        f"opened (limit max_uncompressed_bytes); {_SMALL}")
+        if data:
+            yield data
+        return
     carry = b""
     got = 0
     with z.open(info) as f:
@@ -394,9 +402,21 @@ def _read_part(z: zipfile.ZipFile, info: zipfile.ZipInfo, budget, lim, name, pat
     return [m.group(0) for chunk in _chunks(z, info, budget, lim, name) for m in pattern.finditer(chunk)]
 
 
+_ENTITY = re.compile(r"&(#[xX][0-9a-fA-F]{1,6}|#[0-9]{1,7}|amp|lt|gt|quot|apos);")
+_NAMED = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
+
+
+def _entity(m: re.Match) -> str:
+    ref = m.group(1)
+    if not ref.startswith("#"):
+        return _NAMED[ref]
+    code = int(ref[2:], 16) if ref[1] in "xX" else int(ref[1:])
+    return chr(code) if 0 < code <= 0x10FFFF else m.group(0)
+
+
 def _attrs(tag: bytes) -> dict[str, str]:
-    """The attributes of one tag, by local name (`r:id` -> `id`), unescaped."""
-    return {k.decode("utf-8", "replace").rsplit(":", 1)[-1]: html.unescape(v.decode("utf-8", "replace"))
+    """The attributes of one tag, by local name (`r:id` -> `id`), unescaped as XML is."""
+    return {k.decode("utf-8", "replace").rsplit(":", 1)[-1]: _ENTITY.sub(_entity, v.decode("utf-8", "replace"))
             for k, v in _ATTR.findall(tag)}
 
 
