@@ -255,6 +255,8 @@ class Readers:
     def _collect(self, results: dict[int, WorkbookRead], pending: deque, lim: Limits) -> None:
         """Wait for the first worker to finish a file, die or run out of time."""
         busy = [w for w in self.workers if w.queue]
+        if not busy:
+            return
         timeout = max(0.0, min(w.deadline for w in busy) - time.monotonic())
         ready = set(wait([w.results for w in busy], timeout))
         now = time.monotonic()
