@@ -71,7 +71,28 @@ CHECKS: dict[str, Check] = {
     "not_xlsx": Check("The return is an Excel .xlsx workbook",
                       "Send the return as an .xlsx workbook made from the template."),
     "unreadable_workbook": Check("The workbook can be opened",
-                                 "The file is damaged or not a workbook: send it again."),
+                                 "Open the workbook in Excel, save it again as .xlsx and send that copy."),
+    "empty_file": Check("The file received is not empty",
+                        "The copy received is empty (0 bytes): send the file again."),
+    "password_protected": Check("The workbook has no password",
+                                "Save a copy of the workbook without a password and send that."),
+    "not_a_workbook": Check("The file named .xlsx is an Excel workbook",
+                            "The file is another kind of file (PDF, web page, old .xls...) renamed .xlsx: save the "
+                            "return from the template as an Excel workbook (.xlsx) and send that."),
+    "damaged_workbook": Check("The workbook is a complete, undamaged file",
+                              "The copy received is damaged or cut short: send the workbook again (saved again from "
+                              "Excel if the copy sent is damaged too)."),
+    "too_large": Check("The workbook is within the size limits of a return (assets/input_limits.yaml)",
+                       "Send the return on the template, without added pictures, sheets or formatting."),
+    "oversized_sheet": Check("Each sheet is within the rows, columns and cells a return may have",
+                             "Delete what is below and to the right of the table (or copy the table into a fresh "
+                             "template) and send the return again."),
+    "read_timeout": Check("The workbook can be read within the time limit",
+                          "Check the workbook holds only the return (nothing large hidden beyond the tables) and "
+                          "send it again."),
+    "reader_failed": Check("The workbook can be read within the memory limit, without the reader failing",
+                           "Check the workbook holds only the return (nothing large hidden beyond the tables) and "
+                           "send it again."),
     "missing_sheet": Check("Every sheet of the template is there",
                            "Add the missing sheet from the template and send the workbook again."),
     "empty_sheet": Check("Every sheet has a header row",
@@ -126,6 +147,9 @@ CHECKS: dict[str, Check] = {
     "extra_sheet": Check("No sheets beyond the template", "No action needed unless the sheet holds data we need."),
     "extra_column": Check("No columns beyond the template", "No action needed unless the column holds data we need."),
     "unknown_field": Check("No unknown fields on the about sheet", "No action needed; check the field name."),
+    "merged_cells": Check("No merged cells over a table of the template",
+                          "Unmerge the cells and type each value in its own cell (a merged range keeps only its "
+                          "first cell's value: the others count as not collected)."),
     "name_mismatch": Check("The authority name matches the reference name",
                            "Confirm the GSS code is right; the name is informational."),
     "missing_row": Check("Every code of the template has a row",

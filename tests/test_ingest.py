@@ -55,7 +55,7 @@ def test_structural_errors_set_the_return_aside(tmp_path):
     assert "E10000006, which is not a Tier 1 authority in force in 2024-25" in status["cumbria.xlsx"][1]
     assert "sheet about, B4: says financial_year 2023-24 but is in the 2024-25 folder" in status["mid.xlsx"][1]
     assert "has no sheet named 'move_on'" in status["redcar.xlsx"][1]
-    assert "cannot be opened as an Excel workbook" in status["not_a_workbook.xlsx"][1]
+    assert "is not an .xlsx workbook: it looks like a text file" in status["not_a_workbook.xlsx"][1]
     assert read.cells == [] and all(not rows for rows in read.rows.values())
 
 

@@ -3,6 +3,10 @@
 `ingest_<source>(raw_dir, year, con)` reads the year's files, and replaces that year's
 rows of the source's `raw_*` tables, of `raw_issues` and of `raw_input_files`. It returns a
 small summary used as Dagster metadata.
+
+The authority returns are untrusted workbooks: each is inspected against the limits of
+`assets/input_limits.yaml` and parsed in a worker process under a time limit and a memory
+cap (`pipelines.workbooks`, `pipelines.read_workers`; decision 0008, "Bounded reading").
 """
 
 from __future__ import annotations

@@ -4,27 +4,31 @@ Every count cell read is kept with its location (file, sheet, row, column) so th
 published figure can be traced back to the cells that made it. Problems are reported,
 never fixed silently: a structural problem sets the whole return aside (quarantine), a
 bad cell is treated as not collected, and the rest are warnings.
+
+A workbook is untrusted: it is opened, inspected against the limits of
+`assets/input_limits.yaml` and parsed by `pipelines.workbooks`, in worker processes under a
+time limit and a memory cap (`pipelines.read_workers`), so that no file can stop the others
+being read or abort the process. What comes back here is either the sheets as rows or the
+reason the file was set aside. The checks of the contract are made here, in file-name
+order, whatever order the workers finish in.
 """
 
 from __future__ import annotations
 
 import csv
-import re
-import zipfile
 from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-import openpyxl
-from python_calamine import CalamineWorkbook
-
-from pipelines import schemas
+from pipelines import schemas, workbooks
 from pipelines.ingest import cells as C
 from pipelines.manifest import sha256 as sha256_file
 from pipelines.ingest.issues import Issue
 from pipelines.paths import REFERENCE_DIR
+from pipelines.read_workers import Reader, read_workbooks
 from pipelines.reference import expected_authorities, population
+from pipelines.workbooks import Limits, Merge, Rows, WorkbookRead
 
 SOURCE = "authority_returns"
 FOLDER = "authority_returns"
@@ -44,14 +48,25 @@ class ReturnsRead:
     about_cells: dict[str, dict[str, tuple[int, str]]] = field(default_factory=dict)
 
 
-def read_year(raw_dir: Path, year: str) -> ReturnsRead:
-    """Read every workbook in `raw_dir/<year>/authority_returns/`, in file-name order."""
+def read_year(raw_dir: Path, year: str, limits: Limits | None = None,
+              reader: Reader = workbooks.read_workbook) -> ReturnsRead:
+    """Read every workbook in `raw_dir/<year>/authority_returns/`, in file-name order.
+
+    `limits` default to `assets/input_limits.yaml`. `reader` is what a worker does with one
+    workbook (a module-level function, sent to the worker by name); tests pass one that hangs
+    or dies to show that the year is still read."""
     folder = raw_dir / year / FOLDER
     paths = sorted(p for p in folder.glob("*") if p.is_file() and not p.name.startswith(("~$", ".")))
     out = ReturnsRead()
     expected = expected_authorities(year)
-    for path in paths:
-        _read_workbook(path, raw_dir, year, expected, out)
+    xlsx = [p for p in paths if p.suffix.lower() == ".xlsx"]
+    reads = read_workbooks(xlsx, limits or workbooks.limits(), reader)
+    try:
+        for path in paths:
+            got = next(reads)[1] if path.suffix.lower() == ".xlsx" else None
+            _read_workbook(path, raw_dir, year, expected, out, got)
+    finally:
+        reads.close()
     _flag_duplicate_submissions(out)
     _check_submission_dates(out)
     return out
@@ -61,7 +76,8 @@ def _rel(path: Path, raw_dir: Path) -> str:
     return path.relative_to(raw_dir).as_posix()
 
 
-def _read_workbook(path: Path, raw_dir: Path, year: str, expected: dict[str, dict], out: ReturnsRead) -> None:
+def _read_workbook(path: Path, raw_dir: Path, year: str, expected: dict[str, dict], out: ReturnsRead,
+                   got: WorkbookRead | None) -> None:
     rel = _rel(path, raw_dir)
     record: dict = {
         "financial_year": year,
@@ -77,17 +93,15 @@ def _read_workbook(path: Path, raw_dir: Path, year: str, expected: dict[str, dic
               col: str | None = None, fld: str | None = None, subject: str | None = None) -> None:
         issues.append(Issue(year, SOURCE, rel, sheet, row, col, fld, level, code, message, subject))
 
-    if path.suffix.lower() != ".xlsx":
+    if got is None:
         issue("structural", "not_xlsx", f"{path.name} is not an .xlsx workbook; authority returns must be Excel .xlsx files")
         _finish(record, issues, out)
         return
-    try:
-        sheets = load_sheets(path)
-    except Exception as exc:  # noqa: BLE001 - any failure of the parsers on an untrusted file means the same
-        issue("structural", "unreadable_workbook",
-              f"{path.name} cannot be opened as an Excel workbook ({type(exc).__name__}); ask the authority to resend it")
+    if got.problem is not None:  # empty, encrypted, not a workbook, damaged, over a limit, or not read in time
+        issue("structural", got.problem.code, got.problem.message, sheet=got.problem.sheet)
         _finish(record, issues, out)
         return
+    sheets = got.sheets
 
     if not any(rows for rows in sheets.values()):
         expected_sheets = ", ".join(["about", *(t.name for t in schemas.RETURN_SHEETS)])
@@ -95,6 +109,10 @@ def _read_workbook(path: Path, raw_dir: Path, year: str, expected: dict[str, dic
               f"{path.name} is an empty workbook (no sheet holds any cell); expected the sheets {expected_sheets}")
         _finish(record, issues, out)
         return
+
+    for name in ["about", *(t.name for t in schemas.RETURN_SHEETS)]:
+        if name in sheets:
+            _check_merges(name, sheets[name], got.merges.get(name, []), issue)
 
     # --- about ---------------------------------------------------------------------------
     about = sheets.get("about")
@@ -145,61 +163,23 @@ def _finish(record: dict, issues: list[Issue], out: ReturnsRead) -> None:
     out.issues.extend(issues)
 
 
-Rows = list[list[tuple[object, str | None]]]  # (value, formula error code or None), from A1
-
-
-# a formula cell with no saved value: `<f>..</f>` (or `<f .../>`) then no `<v>`, or an empty one
-_UNSAVED_FORMULA = re.compile(rb"<f(?:\s[^>]*)?(?:/>|>[^<]*</f>)\s*(?:<v\s*/>|<v>\s*</v>)?\s*</c>")
-
-
-def load_sheets(path: Path) -> dict[str, Rows]:
-    """Every sheet of a workbook as rows of (value, error) pairs, row 1 and column A first.
-
-    calamine (Rust) reads a workbook about 40 times faster than openpyxl, but reports a
-    formula error cell as empty, and a formula with no saved value (a workbook written by a
-    program that does not calculate) as nothing at all: either would turn into a silent "not
-    collected". So a workbook holding any error cell (`t="e"` in its sheet XML) or unsaved
-    formula is read with openpyxl, which keeps each cell's type. The error of a formula with
-    no saved value is its formula text (`=SUM(B2:B4)`).
-    """
-    with zipfile.ZipFile(path) as z:
-        xml = [z.read(n) for n in z.namelist() if n.startswith("xl/worksheets/") and n.endswith(".xml")]
-    has_errors = any(b' t="e"' in x for x in xml)
-    unsaved = any(_UNSAVED_FORMULA.search(x) for x in xml)
-    if has_errors or unsaved:
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-        formulas = openpyxl.load_workbook(path, read_only=True, data_only=False) if unsaved else None
-        try:
-            sheets = {}
-            for ws in wb.worksheets:
-                rows = []
-                formula_rows = formulas[ws.title].iter_rows() if formulas is not None else None
-                for row in ws.iter_rows():
-                    fvalues = [getattr(c, "value", None) for c in next(formula_rows, ())] if formula_rows else []
-                    cells = []
-                    for i, cell in enumerate(row):
-                        value = getattr(cell, "value", None)
-                        error = value if getattr(cell, "data_type", None) == "e" else None
-                        written = fvalues[i] if i < len(fvalues) else None
-                        if value is None and isinstance(written, str) and written.startswith("="):
-                            error = written
-                        cells.append((None if error else value, error))
-                    rows.append(cells)
-                sheets[ws.title] = rows
-        finally:
-            wb.close()
-            if formulas is not None:
-                formulas.close()
-    else:
-        wb = CalamineWorkbook.from_path(str(path))
-        sheets = {name: [[(v, None) for v in row]
-                         for row in wb.get_sheet_by_name(name).to_python(skip_empty_area=False)]
-                  for name in wb.sheet_names}
-    for rows in sheets.values():
-        # drop trailing empty rows (Excel often keeps formatting below the data)
-        while rows and all(C.is_blank(v) and e is None for v, e in rows[-1]):
-            rows.pop()
-    return sheets
+def _check_merges(sheet: str, rows: Rows, merges: list[Merge], issue) -> None:
+    """A merged range over the table (its header row or its rows) keeps only its first cell's
+    value: the parsers read the other cells as blank, which is "not collected". Said as a
+    warning at the range's first cell; the values are used as read."""
+    if not rows or not merges:
+        return
+    header = rows[0]
+    width = max((i + 1 for i, (v, e) in enumerate(header) if not C.is_blank(v) or e is not None), default=0)
+    for r1, c1, r2, c2, ref in sorted(merges):
+        if (r1, c1) == (r2, c2) or r1 > len(rows) or c1 > width:
+            continue  # one cell, or beside the table
+        first = f"{C.column_letter(c1 - 1)}{r1}"
+        name = header[c1 - 1][0] if c1 - 1 < len(header) else None
+        issue("warning", "merged_cells",
+              f"cells {ref} are merged: only the value of {first} is read, and the other cells of the range count as "
+              "not collected. Unmerge the cells and type each value in its own cell",
+              sheet=sheet, row=r1, col=C.column_letter(c1 - 1), fld=None if C.is_blank(name) else str(name).strip())
 
 
 def _header(rows, issue, sheet: str, required: tuple[str, ...]) -> dict[str, int] | None:
