@@ -11,6 +11,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipelines.safe_paths import printable, unprintable
+
 MANIFEST = "manifest.json"
 UNLISTED = {MANIFEST, "build.json"}
 
@@ -76,9 +78,15 @@ def verify(release_dir: Path, raw_dir: Path | None = None) -> Verification:
         if p.is_file() and rel not in listed and rel not in UNLISTED:
             result.problems.append(f"{rel}: not in the manifest")
     if raw_dir is not None:
+        renamed: dict[str, Path] | None = None  # inputs recorded under a printable form of their name
         for entry in doc["inputs"]:
             p = raw_dir / entry["path"]
             result.checked += 1
+            if not p.is_file():
+                if renamed is None:
+                    renamed = {printable(q.relative_to(raw_dir).as_posix()): q for q in raw_dir.rglob("*")
+                               if q.is_file() and unprintable(q.name)}
+                p = renamed.get(entry["path"], p)
             if not p.is_file():
                 result.problems.append(f"input {entry['path']}: not found under {raw_dir}")
             elif sha256(p) != entry["sha256"]:

@@ -68,6 +68,8 @@ class Check:
 _RESUBMIT = "Correct the cell and send the workbook again with the next submission_number."
 CHECKS: dict[str, Check] = {
     # whole files (structural: the return or extract is set aside)
+    "bad_file_name": Check("The file's name is plain text",
+                           "Rename the file (letters, digits, spaces, - _ . only) and put it back in the folder."),
     "not_xlsx": Check("The return is an Excel .xlsx workbook",
                       "Send the return as an .xlsx workbook made from the template."),
     "unreadable_workbook": Check("The workbook can be opened",

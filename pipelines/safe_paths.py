@@ -98,3 +98,21 @@ def file_name_for(text: str, *, prefix: str = "unidentified") -> str:
             and name_problem(text) is None):
         return text
     return hashed_name(str(text), prefix)
+
+
+def unprintable(name: str) -> str | None:
+    """Why a file's name cannot stand in the warehouse, the release and a terminal as it is:
+    bytes that are not UTF-8 (Python holds them as lone surrogates), or control characters
+    (a line break in a name would forge a line of `dasa check`'s output); None when it can."""
+    if any(0xDC80 <= ord(ch) <= 0xDCFF for ch in name):
+        return "bytes that are not UTF-8 text"
+    if any(ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 for ch in name):
+        return "a control character (such as a line break)"
+    return None
+
+
+def printable(text: str) -> str:
+    """A name as plain, printable text: undecodable bytes as \\xNN, control characters escaped."""
+    raw = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return "".join(ch if ord(ch) >= 0x20 and not 0x7F <= ord(ch) < 0xA0 else ch.encode("unicode_escape").decode()
+                   for ch in raw)

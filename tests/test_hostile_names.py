@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import json
 import os
 import re
 import shutil
@@ -272,3 +273,28 @@ def test_a_figure_id_never_names_a_folder_to_read(figure_id, capsys):
     assert main(["trace", figure_id]) == 2
     err = capsys.readouterr().err
     assert "does not end in a financial year like 2024-25" in err and "Traceback" not in err
+
+
+def test_a_file_name_that_is_not_text_is_named_and_its_input_verified(small_raw, tmp_path, capsys):
+    """A workbook saved under bytes that are not UTF-8 (and a line break) is set aside under a
+    printable form of its name, with no traceback; `dasa verify` still finds and re-hashes it."""
+    from pipelines import manifest
+    from pipelines.cli import main
+
+    raw = tmp_path / "raw"
+    shutil.copytree(small_raw, raw)
+    folder = raw / "2024-25" / "authority_returns"
+    bad = Path(os.fsdecode(bytes(folder) + b"/odd\xff\nname.xlsx"))
+    shutil.copyfile(next(folder.glob("*.xlsx")), bad)
+    assert main(["check", "--raw-dir", str(raw), "--year", "2024-25", "--out", str(tmp_path / "q")]) == 1
+    out = capsys.readouterr()
+    shown = "2024-25/authority_returns/odd\\xff\\nname.xlsx"
+    assert "Traceback" not in out.err and f"{shown} [open]: its name holds bytes that are not UTF-8" in out.out
+    # a manifest recording the input under that name: verify finds the file, and its change
+    release = tmp_path / "release"
+    release.mkdir()
+    doc = {"outputs": [], "inputs": [{"path": shown, "sha256": manifest.sha256(bad)}]}
+    (release / "manifest.json").write_text(json.dumps(doc), encoding="utf-8")
+    assert manifest.verify(release, raw).ok
+    bad.write_bytes(b"changed")
+    assert manifest.verify(release, raw).problems == [f"input {shown}: changed since the release was built"]

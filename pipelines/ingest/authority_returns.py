@@ -28,6 +28,7 @@ from pipelines.ingest.issues import Issue
 from pipelines.paths import REFERENCE_DIR
 from pipelines.read_workers import Reader, read_workbooks
 from pipelines.reference import expected_authorities, population
+from pipelines.safe_paths import printable, unprintable
 from pipelines.workbooks import Limits, Merge, Rows, WorkbookRead
 
 SOURCE = "authority_returns"
@@ -59,10 +60,13 @@ def read_year(raw_dir: Path, year: str, limits: Limits | None = None,
     paths = sorted(p for p in folder.glob("*") if p.is_file() and not p.name.startswith(("~$", ".")))
     out = ReturnsRead()
     expected = expected_authorities(year)
-    xlsx = [p for p in paths if p.suffix.lower() == ".xlsx"]
+    xlsx = [p for p in paths if p.suffix.lower() == ".xlsx" and not unprintable(p.name)]
     reads = read_workbooks(xlsx, limits or workbooks.limits(), reader)
     try:
         for path in paths:
+            if unprintable(path.name):
+                _set_aside_by_name(path, raw_dir, year, out)
+                continue
             got = next(reads)[1] if path.suffix.lower() == ".xlsx" else None
             _read_workbook(path, raw_dir, year, expected, out, got)
     finally:
@@ -74,6 +78,18 @@ def read_year(raw_dir: Path, year: str, limits: Limits | None = None,
 
 def _rel(path: Path, raw_dir: Path) -> str:
     return path.relative_to(raw_dir).as_posix()
+
+
+def _set_aside_by_name(path: Path, raw_dir: Path, year: str, out: ReturnsRead) -> None:
+    """A file whose name holds what no output can carry is set aside without being read, under
+    its name made printable (so it is named, and the rest of the year goes on)."""
+    rel = printable(_rel(path, raw_dir))
+    record = {"financial_year": year, "file": rel, "sha256": sha256_file(path),
+              **{f.name: None for f in schemas.ABOUT_FIELDS}, "status": "ok", "quarantine_reason": None}
+    issue = Issue(year, SOURCE, rel, None, None, None, None, "structural", "bad_file_name",
+                  f"its name holds {unprintable(path.name)}; rename the file (letters, digits, spaces, "
+                  "- _ . only) and put it back in the folder")
+    _finish(record, [issue], out)
 
 
 def _read_workbook(path: Path, raw_dir: Path, year: str, expected: dict[str, dict], out: ReturnsRead,
