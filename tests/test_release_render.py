@@ -449,7 +449,7 @@ TRICKY = ["a  b", "\tlead", "x\ny", "a\r\nb", "<b>&\"'</b>", "=SUM(1+1)", "@x", 
 
 
 def _workbook_sheets():
-    from pipelines.release.spreadsheet import XCell, XSheet
+    from pipelines.release.workbook import XCell, XSheet
 
     text = [XCell(t.replace("\r\n", "\n")) for t in TRICKY]
     numbers = [XCell(1320, "number", 0, shown="1,320"), XCell(28.3, "number", 1, shown="28.3"),
@@ -483,7 +483,7 @@ def test_ods_markup_round_trips_text_and_numbers(tmp_path):
     from odf.table import Table as OTable
     from odf.table import TableCell, TableRow
 
-    from pipelines.release.spreadsheet import write_ods
+    from pipelines.release.ods import write_ods
 
     sheets = _workbook_sheets()
     path = write_ods(tmp_path / "t.ods", _sheet_ctx(), sheets)
@@ -507,7 +507,7 @@ def test_ods_markup_round_trips_text_and_numbers(tmp_path):
 
 
 def test_xlsx_markup_round_trips_through_openpyxl(tmp_path):
-    from pipelines.release.spreadsheet import write_xlsx
+    from pipelines.release.xlsx import write_xlsx
 
     sheets = _workbook_sheets()
     path = write_xlsx(tmp_path / "t.xlsx", _sheet_ctx(), sheets)

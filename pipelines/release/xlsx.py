@@ -1,6 +1,6 @@
 """The release workbook as an Office Open XML spreadsheet (`.xlsx`), written as text.
 
-The workbook model (`spreadsheet.XSheet`) needs only text and number cells, two
+The workbook model (`workbook.XSheet`) needs only text and number cells, two
 alignments, four fonts, number formats with the published decimal places, internal links,
 one table per sheet and frozen header rows, so the parts are written directly instead of
 through openpyxl's object model (which took most of a second per release). The markup is
@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import re
 import zipfile
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 from pipelines.cell_text import XML_UNREPRESENTABLE, reads_as_formula, xml_chars
+from pipelines.release.context import ReleaseContext
+from pipelines.release.workbook import XCell, XSheet, fixed_moment, zip_bytes
 from pipelines.release.xlsx_theme import THEME_XML
-
-if TYPE_CHECKING:
-    from pipelines.release.spreadsheet import XCell, XSheet
 
 MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -280,7 +279,6 @@ def _relationships(items: list[tuple[str, str]]) -> str:
 
 def xlsx_bytes(sheets: list[XSheet], *, title: str, creator: str, stamp: str) -> bytes:
     """The workbook's zip: `stamp` (YYYY-MM-DDTHH:MM:SSZ) is its created and modified date."""
-    from pipelines.release.spreadsheet import zip_bytes
 
     styles = _Styles()
     deflated = zipfile.ZIP_DEFLATED
@@ -351,3 +349,10 @@ def xlsx_bytes(sheets: list[XSheet], *, title: str, creator: str, stamp: str) ->
     )
     entries.append(("[Content_Types].xml", content_types.encode("utf-8"), deflated))
     return zip_bytes(entries)
+
+
+def write_xlsx(path: Path, ctx: ReleaseContext, sheets: list[XSheet]) -> Path:
+    stamp = fixed_moment(ctx).strftime("%Y-%m-%dT%H:%M:%SZ")
+    path.write_bytes(xlsx_bytes(sheets, title=f"{ctx.config.title}: {ctx.year}", creator=ctx.config.publisher,
+                                stamp=stamp))
+    return path
