@@ -16,13 +16,13 @@ import warnings
 import dagster as dg
 import duckdb
 
-from pipelines import ingest, warehouse
+from pipelines import ingest, schemas, warehouse
 from pipelines.release_assets import disclosure_check, published_figures, release_asset
 from pipelines.paths import REFERENCE_DIR
 from pipelines.reference import REFERENCE_TABLES
 from pipelines.resources import DasaSettings
 
-SOURCES = ("authority_returns", "womens_aid", "safelives")
+SOURCES = schemas.SOURCE_NAMES  # one ingest asset per source
 
 # single-run backfills (one run reading several years) are a beta feature of Dagster 1.13
 warnings.filterwarnings("ignore", category=dg.BetaWarning)

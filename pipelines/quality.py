@@ -36,7 +36,7 @@ import duckdb
 import polars as pl
 import yaml
 
-from pipelines import warehouse
+from pipelines import schemas, warehouse
 from pipelines.cell_text import csv_bytes
 from pipelines.manifest import sha256
 from pipelines.safe_paths import file_name_for, hashed_name, inside, is_gss_code
@@ -52,8 +52,7 @@ STATUS_WORDS = {
     "accepted": "accepted",
     "fixed_by_resubmission": "fixed by a resubmission",
 }
-SOURCE_NAMES = {"authority_returns": "Authority returns", "womens_aid": "Women's Aid extract",
-                "safelives": "SafeLives extract"}
+SOURCE_NAMES = {s.name: s.label for s in schemas.SOURCES}
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
