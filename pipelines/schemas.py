@@ -99,11 +99,6 @@ ABOUT_FIELDS: tuple[Column, ...] = (
 )
 ABOUT_REQUIRED = ("gss_code", "financial_year", "submission_number")
 
-ABOUT = Table(
-    "authority_returns", "about",
-    (Column("field", "text"), Column("value", "text")),
-    key="field",
-)
 SERVICES = Table(
     "authority_returns", "services",
     (

@@ -7,7 +7,6 @@ from dataclasses import asdict, dataclass
 
 from pipelines import schemas
 
-LEVELS = ("structural", "cell_error", "warning")
 SOURCE_PREFIX = {s.name: s.issue_prefix for s in schemas.SOURCES}
 
 
