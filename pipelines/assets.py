@@ -16,13 +16,13 @@ import warnings
 import dagster as dg
 import duckdb
 
-from pipelines import ingest, warehouse
+from pipelines import ingest, schemas, warehouse
 from pipelines.release_assets import disclosure_check, published_figures, release_asset
 from pipelines.paths import REFERENCE_DIR
 from pipelines.reference import REFERENCE_TABLES
 from pipelines.resources import DasaSettings
 
-SOURCES = ("authority_returns", "womens_aid", "safelives")
+SOURCES = schemas.SOURCE_NAMES  # one ingest asset per source
 
 # single-run backfills (one run reading several years) are a beta feature of Dagster 1.13
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
@@ -95,11 +95,19 @@ def _upstream(table: str) -> set[str]:
     return {table}
 
 
+def _header_comment(text: str) -> str:
+    """The comment block a query file opens with, as one paragraph: the asset's description."""
+    lines = []
+    for line in text.splitlines():
+        if not line.startswith("--"):
+            break
+        lines.append(line.removeprefix("--").strip())
+    return " ".join(x for x in lines if x)
+
+
 def _sql_asset(sql: warehouse.SqlFile) -> dg.AssetsDefinition:
     deps: set[str] = set().union(*(_upstream(t) for t in sql.reads()))
-    first_comment = " ".join(
-        line.lstrip("- ").strip() for line in sql.text.splitlines() if line.startswith("--")
-    ).split(" with ")[0]
+    first_comment = _header_comment(sql.text)
 
     @dg.asset(
         name=sql.table,

@@ -15,8 +15,7 @@ from __future__ import annotations
 import os
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
-from fractions import Fraction
+from decimal import Decimal
 
 import polars as pl
 
@@ -88,17 +87,6 @@ class DisclosureSettings:
         d["suppressed_levels"] = list(self.suppressed_levels)
         d["rules"] = list(self.rules)
         return d
-
-
-def round_half_up(x: Fraction | Decimal | int, places: int = 0) -> Decimal:
-    q = Decimal(1).scaleb(-places)
-    if isinstance(x, Fraction):
-        x = Decimal(x.numerator) / Decimal(x.denominator)
-    return Decimal(x).quantize(q, rounding=ROUND_HALF_UP)
-
-
-def round_to_base(x: Fraction | int, base: int) -> int:
-    return int(round_half_up(Fraction(x) / base, 0)) * base
 
 
 def figure_id(measure: str, breakdown: str, geography_code: str, year: str) -> str:

@@ -36,7 +36,7 @@ import duckdb
 import polars as pl
 import yaml
 
-from pipelines import warehouse
+from pipelines import schemas, warehouse
 from pipelines.cell_text import csv_bytes
 from pipelines.manifest import sha256
 from pipelines.safe_paths import file_name_for, hashed_name, inside, is_gss_code
@@ -52,8 +52,7 @@ STATUS_WORDS = {
     "accepted": "accepted",
     "fixed_by_resubmission": "fixed by a resubmission",
 }
-SOURCE_NAMES = {"authority_returns": "Authority returns", "womens_aid": "Women's Aid extract",
-                "safelives": "SafeLives extract"}
+SOURCE_NAMES = {s.name: s.label for s in schemas.SOURCES}
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -74,6 +73,8 @@ CHECKS: dict[str, Check] = {
                       "Send the return as an .xlsx workbook made from the template."),
     "unreadable_workbook": Check("The workbook can be opened",
                                  "Open the workbook in Excel, save it again as .xlsx and send that copy."),
+    "empty_workbook": Check("The workbook holds the sheets of the template",
+                            "The workbook has no cell in any sheet: fill in the template and send it again."),
     "empty_file": Check("The file received is not empty",
                         "The copy received is empty (0 bytes): send the file again."),
     "password_protected": Check("The workbook has no password",
@@ -125,6 +126,8 @@ CHECKS: dict[str, Check] = {
                                  "Export the file again as CSV with commas between values."),
     "unreadable_file": Check("The file can be read as a table",
                              "The file is damaged or not UTF-8 CSV: export it again."),
+    "not_utf8": Check("CSV files are UTF-8 text",
+                      "Save the file again as CSV UTF-8 and send it again."),
     # cells (the cell is treated as not collected)
     "bad_count": Check("Count cells hold a whole number 0 or more, or are blank",
                        "Enter a whole number 0 or more, or leave the cell blank if it was not collected; "
@@ -145,6 +148,22 @@ CHECKS: dict[str, Check] = {
                          "Fill in the code of the row (first column), then send the workbook again."),
     "group_without_by_and_for": Check("A service that is not by-and-for gives no by-and-for group",
                                       "Either set by_and_for to yes or clear by_and_for_group, then resend."),
+    "ragged_line": Check("Every line of a CSV file has as many values as the header",
+                         "Look for a missing or extra comma (or a quote that is not closed) on the line, export the "
+                         "file again and send it."),
+    "duplicate_key": Check("Each record appears once",
+                           "Remove the repeated record (or give it its own id) and send the file again."),
+    "outside_year": Check("Referral dates are within the financial year of the extract",
+                          "Check the referral_date, or file the referral under the year it belongs to, and send the "
+                          "file again."),
+    "missing_decline_reason": Check("A declined referral gives its decline reason",
+                                    "Enter the decline_reason of the referral, then send the file again."),
+    "unknown_service": Check("Every referral names a service of refuge_services.csv",
+                             "Use the service_id of a service listed in refuge_services.csv (or add the service "
+                             "there), then send the files again."),
+    "not_a_quarter_end": Check("quarter_end is the last day of a quarter of the year",
+                               "Give the last day of the quarter (30 June, 30 September, 31 December or 31 March), "
+                               "then send the file again."),
     # warnings (flagged for the statistician; no figure changes)
     "extra_sheet": Check("No sheets beyond the template", "No action needed unless the sheet holds data we need."),
     "extra_column": Check("No columns beyond the template", "No action needed unless the column holds data we need."),
@@ -169,6 +188,17 @@ CHECKS: dict[str, Check] = {
                                      "submission_number."),
     "any_above_individuals": Check("'any' characteristic is at most the individuals supported",
                                    "Check the 'any' row against the individuals supported."),
+    "no_records": Check("An extract holds records",
+                        "Confirm the extract really holds no records for the year, or send it again."),
+    "wheelchair_above_bedspaces": Check("Wheelchair accessible bedspaces are no more than the bedspaces",
+                                        "Check the service's wheelchair_accessible_bedspaces and bedspaces."),
+    "above_cases_discussed": Check("A part of the cases discussed at a Marac is no more than the cases discussed",
+                                   "Check the Marac's figures for the quarter against its cases_discussed."),
+    "marac_quarter_filled": Check("Each Marac gives figures for every quarter of the year",
+                                  "Send the Marac's missing quarter, or confirm it is to be filled from the "
+                                  "neighbouring quarter."),
+    "marac_left_out": Check("Each Marac gives figures for at least three quarters of the year",
+                            "Send the Marac's missing quarters, or confirm it is to be left out of the year's rates."),
 }
 _DEFAULT_ACTION = {
     "structural": "The file was set aside: correct it and send it again.",

@@ -99,11 +99,6 @@ ABOUT_FIELDS: tuple[Column, ...] = (
 )
 ABOUT_REQUIRED = ("gss_code", "financial_year", "submission_number")
 
-ABOUT = Table(
-    "authority_returns", "about",
-    (Column("field", "text"), Column("value", "text")),
-    key="field",
-)
 SERVICES = Table(
     "authority_returns", "services",
     (
@@ -199,3 +194,34 @@ MARAC_QUARTERLY = Table(
 )
 
 EXTRACTS: tuple[Table, ...] = (REFUGE_SERVICES, REFERRALS, MARAC_QUARTERLY)
+
+
+# --- the sources ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Source:
+    """An input source, declared once: the readers, the ingest assets, issue ids, query lists
+    and trace pages take what they say of a source from here."""
+
+    name: str  # as the tables above name it: raw_<name>, stg_<name>__<table>, the ingest asset
+    folder: str  # its folder under <raw>/<year>/
+    issue_prefix: str  # the first letters of its issue ids (AR-2024-25-...)
+    label: str  # as the query lists name it
+    units: str  # what its figures are made from, as a trace page counts them
+
+    @property
+    def tables(self) -> tuple[Table, ...]:
+        return tuple(t for t in (*RETURN_SHEETS, *EXTRACTS) if t.source == self.name)
+
+
+SOURCES: tuple[Source, ...] = (
+    Source("authority_returns", "authority_returns", "AR", "Authority returns", "authorities"),
+    Source("womens_aid", "womens_aid", "WA", "Women's Aid extract", "areas"),
+    Source("safelives", "safelives", "SL", "SafeLives extract", "police force areas"),
+)
+SOURCE_NAMES: tuple[str, ...] = tuple(s.name for s in SOURCES)
+
+
+def source(name: str) -> Source:
+    return next(s for s in SOURCES if s.name == name)

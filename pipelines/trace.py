@@ -17,10 +17,10 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines import provenance
+from pipelines import provenance, schemas
 from pipelines.paths import AUDIT_DIR
 
-LEVEL_OF_UNITS = {"authority_returns": "authorities", "womens_aid": "areas", "safelives": "police force areas"}
+LEVEL_OF_UNITS = {s.name: s.units for s in schemas.SOURCES}
 
 
 @dataclass

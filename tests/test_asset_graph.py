@@ -48,3 +48,21 @@ def test_definitions_load_with_the_in_process_executor():
     assert isinstance(defs, dg.Definitions)
     repo = defs.get_repository_def()
     assert repo.get_job("__ASSET_JOB").executor_def.name == "in_process"
+
+
+def test_each_asset_description_is_whole_sentences():
+    """A SQL asset's description is the comment its file opens with, whole (not cut at a
+    word inside a sentence); every asset has one."""
+    assets = {a.key.to_user_string(): a for a in build_assets(["2024-25"])}
+    for layer in ("staging", "metrics"):
+        for sql in warehouse.sql_files(layer):
+            opening = []
+            for line in sql.text.splitlines():
+                if not line.startswith("--"):
+                    break
+                opening.append(line[2:].strip())
+            text = assets[sql.table].descriptions_by_key[assets[sql.table].key]
+            assert text == " ".join(opening), sql.rel_path
+    for key, asset in assets.items():
+        for text in asset.descriptions_by_key.values():
+            assert text and text[0].isupper() and text.rstrip().endswith("."), f"{key}: {text!r}"

@@ -2,28 +2,11 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-from fractions import Fraction
-
 import polars as pl
 import pytest
 
 from pipelines import metric_catalog
-from pipelines.disclosure import DisclosureSettings, Publisher, round_half_up, round_to_base
-
-
-def test_round_to_base_is_half_up():
-    assert round_to_base(36545, 10) == 36550  # the 2021-22 published total
-    assert round_to_base(36544, 10) == 36540
-    assert round_to_base(5, 10) == 10  # Python's round() would give 0
-    assert round_to_base(15, 10) == 20
-    assert round_to_base(25, 10) == 30
-
-
-def test_percent_rounding_is_exact_half_up():
-    assert round_half_up(Fraction(4545, 100), 1) == Decimal("45.5")  # 45.45 is not 45.4499999
-    assert round_half_up(Fraction(100, 16), 1) == Decimal("6.3")  # 6.25: half up, not to even
-    assert round_half_up(Fraction(-100, 16), 1) == Decimal("-6.3")
+from pipelines.disclosure import DisclosureSettings, Publisher
 
 
 def _metrics(rows):
@@ -31,6 +14,20 @@ def _metrics(rows):
             "numerator", "denominator", "value", "region_code", "region_name")
     return pl.DataFrame([dict(zip(cols, r)) for r in rows], schema={
         **{c: pl.String for c in cols}, "numerator": pl.Float64, "denominator": pl.Float64, "value": pl.Float64})
+
+
+def test_counts_and_rates_are_rounded_half_up_exactly():
+    """The rounding the publisher runs: half up (never to even), from the exact value."""
+    pub = Publisher(metric_catalog.measures(), DisclosureSettings())
+    counts = (36545, 36544, 5, 15, 25)  # 36545: the 2021-22 published total; round() would give 0 for 5
+    rows = [("households_supported", "all", year, "national", "E92000001", "England", n, None, n, None, None)
+            for year, n in zip(("2020-21", "2021-22", "2022-23", "2023-24", "2024-25"), counts)]
+    rows += [("turned_away_rate", "all", "2024-25", "national", "E92000001", "England", 909, 2000, 45.45, None, None)]
+    out = {(r["measure"], r["time_period"]): r["value"] for r in pub.publish(_metrics(rows)).iter_rows(named=True)
+           if r["geography_code"] == "E92000001"}
+    assert [out[("households_supported", y)] for y in ("2020-21", "2021-22", "2022-23", "2023-24", "2024-25")] == [
+        "36550", "36540", "10", "20", "30"]
+    assert out[("turned_away_rate", "2024-25")] == "45.5"  # 45.45 is not 45.4499999
 
 
 def test_rates_are_computed_before_rounding_and_counts_rounded_only_above_authorities():

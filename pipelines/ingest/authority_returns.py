@@ -32,7 +32,7 @@ from pipelines.safe_paths import printable, unprintable
 from pipelines.workbooks import Limits, Merge, Rows, WorkbookRead
 
 SOURCE = "authority_returns"
-FOLDER = "authority_returns"
+FOLDER = schemas.source(SOURCE).folder
 # A count of people or households supported by one authority in a year can never exceed its
 # residents (a cell error); above this many per 1,000 residents it is possible but far beyond
 # any return (the sample's largest is 1.4 per 1,000), so it is a warning to check the figure.

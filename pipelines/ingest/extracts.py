@@ -29,7 +29,7 @@ from pipelines.manifest import sha256 as sha256_file
 from pipelines.ingest.cells import describe, near
 from pipelines.ingest.issues import Issue
 
-SOURCE_FOLDERS = {"womens_aid": "womens_aid", "safelives": "safelives"}
+SOURCE_FOLDERS = {t.source: schemas.source(t.source).folder for t in schemas.EXTRACTS}
 
 
 @dataclass

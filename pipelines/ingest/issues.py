@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import asdict, dataclass
 
-LEVELS = ("structural", "cell_error", "warning")
-SOURCE_PREFIX = {"authority_returns": "AR", "womens_aid": "WA", "safelives": "SL"}
+from pipelines import schemas
+
+SOURCE_PREFIX = {s.name: s.issue_prefix for s in schemas.SOURCES}
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Sequence
-from decimal import ROUND_HALF_UP, Decimal
 
 
 def stream(seed: int, *parts: object) -> random.Random:
@@ -27,11 +26,6 @@ def skewed(rng: random.Random, low: float, high: float) -> float:
     """A right-skewed positive factor between low and high (product of two uniforms)."""
     u = rng.random() * rng.random()
     return low + (high - low) * u
-
-
-def round_half_up(value: float | Decimal, places: int = 0) -> Decimal:
-    exp = Decimal(1).scaleb(-places)
-    return Decimal(str(value)).quantize(exp, rounding=ROUND_HALF_UP)
 
 
 def apportion(
