@@ -98,6 +98,7 @@ def build_release(
     left behind."""
     if final and draft:
         raise BuildError("a release cannot be both final and a draft")
+    check_configuration()
     raw_dir = Path(raw_dir)
     if not raw_dir.is_dir():
         raise BuildError(f"the raw folder {raw_dir} does not exist")
@@ -146,6 +147,21 @@ def build_release(
             if fault is None or not isinstance(exc, Exception):
                 raise
             raise BuildError(fault_message(fault, targets, Path(audit_dir), vintages_dir, db_path)) from None
+
+
+def check_configuration() -> None:
+    """Read the metric definitions (assets/metrics/*.yaml) and the release configuration
+    (reports/release.yaml) before any work: a file that does not match its model
+    (pipelines/config_models.py) or fails a check of its values stops the build with one
+    sentence naming the file, and for a key the key and its line (BuildError)."""
+    from pipelines import metric_catalog
+    from pipelines.release.config import ConfigError, load_config
+
+    try:
+        metric_catalog.relations(metric_catalog.METRICS_DIR)
+        load_config()
+    except (ConfigError, metric_catalog.MetricDefinitionError) as exc:
+        raise BuildError(f"{exc}. Nothing was built; correct the file and build again.") from None
 
 
 def check_folders(targets: dict[str, Path], audit_dir: Path, out_dir_given: bool) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import yaml
 
+from pipelines.config_models import FamilyModel, check, load_yaml
 from pipelines.paths import ASSETS_DIR
 
 METRICS_DIR = ASSETS_DIR / "metrics"
@@ -91,28 +92,39 @@ class Family:
     relations: tuple[Relation, ...] = ()
 
 
+class MetricDefinitionError(ValueError):
+    """A metric definition file that cannot be used; the message names the file and, for a
+    key that is unknown or of the wrong type, the key and its line (pipelines/config_models.py)."""
+
+
 def _load_family(yaml_file: Path) -> Family:
-    data = yaml.safe_load(yaml_file.read_text(encoding="utf-8"))
+    try:
+        data, node = load_yaml(yaml_file.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise MetricDefinitionError(f"{yaml_file}: not valid YAML ({' '.join(str(exc).split())})") from None
+    if not isinstance(data, dict):
+        raise MetricDefinitionError(f"{yaml_file}: expected a mapping with source, description and measures")
+    check(yaml_file, data, node, FamilyModel, MetricDefinitionError)  # unknown keys and wrong types, with their line
     name = yaml_file.stem
     sql_file = yaml_file.with_suffix(".sql")
     if not sql_file.exists():
-        raise ValueError(f"{yaml_file}: no SQL file {sql_file.name} beside it")
+        raise MetricDefinitionError(f"{yaml_file}: no SQL file {sql_file.name} beside it")
     source = data["source"]
     if source not in SOURCES:
-        raise ValueError(f"{yaml_file}: unknown source {source!r}")
+        raise MetricDefinitionError(f"{yaml_file}: unknown source {source!r}")
     labels = data.get("breakdown_labels", {}) or {}
     measures = []
     for m in data["measures"]:
         kind = m["kind"]
         if kind not in KINDS:
-            raise ValueError(f"{yaml_file}: measure {m['id']}: unknown kind {kind!r}")
+            raise MetricDefinitionError(f"{yaml_file}: measure {m['id']}: unknown kind {kind!r}")
         theme = m.get("theme", data.get("theme"))
         if theme not in THEMES:
-            raise ValueError(f"{yaml_file}: measure {m['id']}: unknown theme {theme!r}")
+            raise MetricDefinitionError(f"{yaml_file}: measure {m['id']}: unknown theme {theme!r}")
         geos = tuple(m["geographies"])
         for g in geos:
             if g not in GEOGRAPHIC_LEVELS:
-                raise ValueError(f"{yaml_file}: measure {m['id']}: unknown geography {g!r}")
+                raise MetricDefinitionError(f"{yaml_file}: measure {m['id']}: unknown geography {g!r}")
         measures.append(
             Measure(
                 id=m["id"],
@@ -152,20 +164,20 @@ def _parse_term(text: str, where: str) -> Term:
         return Term(bits[0], bits[1])
     if len(bits) == 3 and bits[2] in ("numerator", "denominator"):
         return Term(bits[0], bits[1], bits[2])
-    raise ValueError(f"{where}: {text.strip()!r} is not measure.breakdown or measure.breakdown.numerator|denominator")
+    raise MetricDefinitionError(f"{where}: {text.strip()!r} is not measure.breakdown or measure.breakdown.numerator|denominator")
 
 
 def _parse_relation(text: str, family: str, yaml_file: Path) -> Relation:
     where = f"{yaml_file.name}: relation {' '.join(text.split())!r}"
     if text.count("=") != 1:
-        raise ValueError(f"{where}: write it as total = part + part")
+        raise MetricDefinitionError(f"{where}: write it as total = part + part")
     levels: tuple[str, ...] = ()
     if " at " in text:  # `total = part at local_authority`: the relation holds at those levels only
         text, at = text.split(" at ")
         levels = tuple(x.strip() for x in at.split(","))
         unknown = [x for x in levels if x not in GEOGRAPHIC_LEVELS]
         if unknown:
-            raise ValueError(f"{where}: unknown geographic level(s) {unknown}")
+            raise MetricDefinitionError(f"{where}: unknown geographic level(s) {unknown}")
     left, right = text.split("=")
     return Relation(_parse_term(left, where), tuple(_parse_term(t, where) for t in right.split("+")), family,
                     levels)
@@ -184,7 +196,7 @@ def measures(metrics_dir: Path = METRICS_DIR) -> dict[str, Measure]:
     for fam in families(metrics_dir):
         for m in fam.measures:
             if m.id in out:
-                raise ValueError(f"measure {m.id} defined twice ({out[m.id].family}, {fam.name})")
+                raise MetricDefinitionError(f"measure {m.id} defined twice ({out[m.id].family}, {fam.name})")
             out[m.id] = m
     return out
 
@@ -199,11 +211,11 @@ def relations(metrics_dir: Path = METRICS_DIR) -> tuple[Relation, ...]:
             for t in (rel.total, *rel.parts):
                 m = by_id.get(t.measure)
                 if m is None:
-                    raise ValueError(f"{fam.yaml_file.name}: relation {rel}: no measure {t.measure!r}")
+                    raise MetricDefinitionError(f"{fam.yaml_file.name}: relation {rel}: no measure {t.measure!r}")
                 if t.breakdown not in m.breakdowns:
-                    raise ValueError(f"{fam.yaml_file.name}: relation {rel}: {t.measure} has no breakdown {t.breakdown!r}")
+                    raise MetricDefinitionError(f"{fam.yaml_file.name}: relation {rel}: {t.measure} has no breakdown {t.breakdown!r}")
                 if (t.field == "value") != (m.kind == "count"):
-                    raise ValueError(f"{fam.yaml_file.name}: relation {rel}: {t} must name the value of a count, "
+                    raise MetricDefinitionError(f"{fam.yaml_file.name}: relation {rel}: {t} must name the value of a count, "
                                      "or the numerator or denominator of a rate")
             out.append(rel)
     return tuple(out)

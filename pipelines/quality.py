@@ -35,9 +35,11 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import yaml
+from pydantic import ValidationError
 
 from pipelines import schemas, warehouse
 from pipelines.cell_text import csv_bytes
+from pipelines.config_models import DecisionsModel, problem, load_yaml
 from pipelines.manifest import sha256
 from pipelines.safe_paths import file_name_for, hashed_name, inside, is_gss_code
 
@@ -53,7 +55,6 @@ STATUS_WORDS = {
     "fixed_by_resubmission": "fixed by a resubmission",
 }
 SOURCE_NAMES = {s.name: s.label for s in schemas.SOURCES}
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -276,16 +277,25 @@ def load_decisions(raw_dir: Path, year: str, known_ids: set[str] | None = None) 
         return {}
     rel = path.relative_to(raw_dir).as_posix() if path.is_relative_to(raw_dir) else str(path)
     try:
-        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)
+        doc, node = load_yaml(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise DecisionsError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from exc
     if doc is None:
         return {}
-    if not isinstance(doc, dict) or set(doc) - {"decisions"}:
+    if not isinstance(doc, dict):
         raise DecisionsError(f"{path}: expected a mapping with one key, 'decisions', holding a list of entries")
+    try:  # unknown keys and wrong types, with their line
+        DecisionsModel.model_validate(doc)
+    except ValidationError as exc:
+        keys, line, what = problem(exc, node, DecisionsModel, doc)
+        where = f"{path}, line {line}" if line else str(path)
+        if len(keys) >= 2 and keys[0] == "decisions" and isinstance(keys[1], int):
+            entry = doc["decisions"][keys[1]]
+            issue_id = str(entry.get("issue_id") or "").strip() if isinstance(entry, dict) else ""
+            where += f": entry {keys[1] + 1}" + (f" ({issue_id})" if issue_id else "")
+            what = what.replace(f" in decisions[{keys[1]}]", "").replace(f"decisions[{keys[1]}].", "")
+        raise DecisionsError(f"{where}: {what}") from None
     entries = doc.get("decisions") or []
-    if not isinstance(entries, list):
-        raise DecisionsError(f"{path}: 'decisions' must be a list of entries")
     out: dict[str, Decision] = {}
     for n, entry in enumerate(entries, start=1):
         where = f"{path}: entry {n}"
@@ -294,9 +304,6 @@ def load_decisions(raw_dir: Path, year: str, known_ids: set[str] | None = None) 
         issue_id = str(entry.get("issue_id") or "").strip()
         if issue_id:
             where += f" ({issue_id})"
-        unknown = sorted(str(k) for k in entry if k not in DECISION_KEYS)
-        if unknown:
-            raise DecisionsError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(DECISION_KEYS)}")
         missing = [k for k in DECISION_KEYS if entry.get(k) is None or not str(entry.get(k)).strip()]
         if missing:
             raise DecisionsError(f"{where}: missing {', '.join(missing)}")

@@ -165,7 +165,7 @@ def test_a_rejected_error_stays_open(check_raw, check_assessment, tmp_path):
     ({"decided_by": ""}, "missing decided_by"),
     ({"decision": "maybe"}, "decision 'maybe' must be one of accepted, rejected"),
     ({"date": "1 July"}, "is not a date"),
-    ({"approved": "yes"}, "unknown key(s) approved"),
+    ({"approved": "yes"}, "unknown key 'approved'"),
 ])
 def test_a_bad_decisions_file_is_a_clear_error(check_raw, check_assessment, tmp_path, capsys, change, expected):
     raw = _copy(check_raw, tmp_path)

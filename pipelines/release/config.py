@@ -11,12 +11,12 @@ from typing import Any
 
 import yaml
 
+from pipelines.config_models import ReleaseModel, check, load_yaml
 from pipelines.metric_catalog import GEOGRAPHIC_LEVELS
 from pipelines.paths import REPORTS_DIR
 from pipelines.safe_paths import name_problem
 
 CONFIG_FILE = REPORTS_DIR / "release.yaml"
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when built in: the same values, faster
 DIMENSIONS = ("measure", "breakdown", "geography", "time_period")
 CHART_TYPES = ("line", "bar", "hbar")
 STATUS_LABELS = (
@@ -28,7 +28,8 @@ STATUS_LABELS = (
 
 
 class ConfigError(ValueError):
-    """The release configuration is not valid."""
+    """The release configuration is not valid; the message names the file and, for a key
+    that is unknown or of the wrong type, the key and its line (pipelines/config_models.py)."""
 
 
 @dataclass(frozen=True)
@@ -202,7 +203,13 @@ def _table(raw: dict[str, Any], sections: set[str]) -> TableSpec:
 
 def load_config(path: Path | None = None) -> ReleaseConfig:
     path = path or CONFIG_FILE
-    raw = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_LOADER)  # safe: a SafeLoader
+    try:
+        raw, node = load_yaml(Path(path).read_text(encoding="utf-8"))  # safe: a SafeLoader
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of the release's settings (see reports/README.md)")
+    check(path, raw, node, ReleaseModel, ConfigError)  # unknown keys and wrong types, with their line
     status = _text(raw.get("status") or STATUS_LABELS[0])
     if status not in STATUS_LABELS:
         raise ConfigError(f"status {status!r} is not one of {STATUS_LABELS}")
