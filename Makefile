@@ -1,6 +1,7 @@
 # One command per intent, the same for a person and for CI.
 #   make release   install what is needed (uv included) and build the latest release
 #   make test      run every test
+#   make check     lint (ruff) and type-check (pyright, basic) the code; CI runs it before the tests
 #   make dev       the Dagster UI on http://127.0.0.1:3000 for the same definitions
 #   make bench     time and peak memory of a full build of every year
 #   make sample    regenerate the sample data in data/raw (deterministic)
@@ -13,7 +14,7 @@ export DAGSTER_HOME := $(CURDIR)
 export DASA_DAGSTER_STORAGE := $(CURDIR)/data/processed/dagster
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: setup release test dev bench sample clean
+.PHONY: setup release test check dev bench sample clean
 
 setup: $(UV)
 	$(UV) sync --frozen --quiet
@@ -28,6 +29,11 @@ release: setup
 
 test: setup
 	$(RUN) pytest
+
+# pyright's version is pinned in the lock: no asking PyPI whether a newer one is out
+check: setup
+	$(RUN) ruff check pipelines tests benchmarks
+	PYRIGHT_PYTHON_IGNORE_WARNINGS=1 $(RUN) pyright
 
 dev: setup
 	$(RUN) dagster dev -m pipelines.definitions -h 127.0.0.1 -p 3000

@@ -69,13 +69,13 @@ def main() -> int:
     audited_secure = disclosure.secure
     for label, frame in [*((y, metrics.filter(pl.col("financial_year") == y)) for y in years), ("all years", metrics)]:
         disclosure.secure = _exact_only
-        t_exact, (f_exact, log_exact) = _timed(lambda: (lambda p: (p.publish(frame), p.suppression_log))(
+        t_exact, (f_exact, log_exact) = _timed(lambda frame=frame: (lambda p: (p.publish(frame), p.suppression_log))(
             Publisher(measures, settings)))
         disclosure.secure = audited_secure
         pub = Publisher(measures, settings)
-        t_audited, figures = _timed(lambda: (lambda p: (p.publish(frame), p))(Publisher(measures, settings)))
+        t_audited, figures = _timed(lambda frame=frame: (lambda p: (p.publish(frame), p))(Publisher(measures, settings)))
         figures, pub = figures
-        t_check, audits = _timed(lambda: pub.audit_published(frame, figures))
+        t_check, audits = _timed(lambda pub=pub, frame=frame, figures=figures: pub.audit_published(frame, figures))
         cells, primary, after = _withheld(figures, pub.suppression_log)
         _, _, exact_after = _withheld(f_exact, log_exact)
         audited = sum(len(a.intervals) for a in audits.values())

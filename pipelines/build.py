@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import dagster as dg
 from dagster._core.errors import DagsterAssetCheckFailedError
@@ -276,13 +276,13 @@ def _build(raw_dir, years, year, release_years, targets, db_path, releases_dir, 
         warehouse.close_all()
 
     with warehouse.connect(db_path, read_only=True) as con:
-        expected, received = con.execute(
+        expected, received = warehouse.one_row(con.execute(
             "SELECT count(*), count(*) FILTER (WHERE received) FROM stg_authority_returns__returns "
-            "WHERE financial_year = ?", [year]).fetchone()
-        quarantined, warnings, cell_errors = con.execute(
+            "WHERE financial_year = ?", [year]))
+        quarantined, warnings, cell_errors = warehouse.one_row(con.execute(
             "SELECT count(DISTINCT file) FILTER (WHERE level = 'structural'), "
             "count(*) FILTER (WHERE level = 'warning'), count(*) FILTER (WHERE level = 'cell_error') "
-            "FROM raw_issues WHERE financial_year = ?", [year]).fetchone()
+            "FROM raw_issues WHERE financial_year = ?", [year]))
     open_errors = gates[year].open_errors.height
     return BuildResult(year, targets[year], db_path, expected, received, quarantined, warnings, cell_errors,
                        draft=draft or open_errors > 0, open_errors=open_errors,

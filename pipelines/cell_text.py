@@ -26,6 +26,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Sequence
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _FORMULA_CHARS = frozenset(FORMULA_STARTS)
@@ -67,7 +68,7 @@ def safe_cell(value: str, numeric: bool) -> str:
     return safe_text(value)
 
 
-def csv_bytes(header: list[str], rows: list[list[str]], numeric: set[int] | None = None) -> bytes:
+def csv_bytes(header: Sequence[str], rows: list[list[str]], numeric: set[int] | None = None) -> bytes:
     """UTF-8 CSV, `\\n` line ends, every cell made safe; `numeric` are the positions of value columns."""
     numeric = numeric or set()
     buf = io.StringIO()

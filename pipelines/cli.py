@@ -184,6 +184,7 @@ def cmd_release(args: argparse.Namespace) -> int:
           + (f" ({result.quarantined} set aside with structural errors)" if result.quarantined else ""))
     print(f"  cell errors (treated as not collected): {result.cell_errors}; warnings: {result.warnings}")
     print(f"  see quality.html in the release for each one; built in {elapsed:.1f} s")
+    assert result.audit_dir is not None  # build_release names the audit bundle of every year it builds
     print(f"  restricted audit bundle (unrounded values; do not publish it): {_where(result.audit_dir)}/")
     if result.draft:
         why = (f"{result.open_errors} error(s) neither fixed by a resubmission nor accepted"

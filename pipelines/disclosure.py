@@ -392,13 +392,14 @@ class Publisher:
             elif now is None or before is None:
                 sym = ("not_available", SYMBOLS["not_available"], None)
                 outs = [(f"{m.id}_change", sym)] + ([(f"{m.id}_change_percent", sym)] if m.kind == "count" else [])
-            elif self._as_published(m, level, now) is None or self._as_published(m, level, before) is None:
+            elif (pub_now := self._as_published(m, level, now)) is None or (
+                    pub_before := self._as_published(m, level, before)) is None:
                 sym = ("not_applicable", SYMBOLS["not_applicable"], None)  # from or to [low]
                 outs = [(f"{m.id}_change", sym)] + ([(f"{m.id}_change_percent", sym)] if m.kind == "count" else [])
             else:
                 # at a rounded level, the change is that of the published figures, so it tells a
                 # reader nothing the two figures do not (decision 0012)
-                (n1, d1), (n0, d0) = self._as_published(m, level, now), self._as_published(m, level, before)
+                (n1, d1), (n0, d0) = pub_now, pub_before
                 diff = (n1 * d0 - n0 * d1, d1 * d0)
                 if m.kind == "count":
                     v, st, vn = self._count(diff, level, m.counts_people)

@@ -279,7 +279,7 @@ def _audit_component(cells, rows, mine, problem, hidden, width, threshold, resul
             seen[c][0], seen[c][1] = min(seen[c][0], v), max(seen[c][1], v)
 
     def roomy(c: Cell) -> bool:
-        return not under_protected(Interval(*seen[c], False), width, threshold)
+        return not under_protected(Interval(seen[c][0], seen[c][1], False), width, threshold)
 
     # every point the solver returns is feasible: the hull of the truth and those points is
     # inside the feasible set, so a cell already seen spread over `width` values has room
@@ -298,7 +298,7 @@ def _audit_component(cells, rows, mine, problem, hidden, width, threshold, resul
     out: dict[Cell, Interval] = {}
     for c in mine:
         if roomy(c):
-            out[c] = Interval(*seen[c], False)
+            out[c] = Interval(seen[c][0], seen[c][1], False)
             continue
         i = model.index[c]
         hi = model.optimise({i: 1.0}, True)[i]

@@ -86,7 +86,7 @@ def verify(release_dir: Path, raw_dir: Path | None = None) -> Verification:
                 if renamed is None:
                     renamed = {printable(q.relative_to(raw_dir).as_posix()): q for q in raw_dir.rglob("*")
                                if q.is_file() and unprintable(q.name)}
-                p = renamed.get(entry["path"], p)
+                p = renamed.get(entry["path"]) or p
             if not p.is_file():
                 result.problems.append(f"input {entry['path']}: not found under {raw_dir}")
             elif sha256(p) != entry["sha256"]:

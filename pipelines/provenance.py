@@ -109,7 +109,7 @@ class Rec:
                 + (" run by and for a group" if self.by_and_for else ""))
 
 
-Basis = tuple  # tuple[Sel | Rec, ...]; a string for a basis that is not a sum of cells
+Basis = tuple | str  # tuple[Sel | Rec, ...]; a string for a basis that is not a sum of cells
 
 
 def _one_or_all(b: str, every: tuple[str, ...] | None = None) -> tuple[str, ...] | None:
@@ -948,6 +948,8 @@ def move_audit_into_place(prov: Provenance) -> Path:
     next, pipelines/buildstate.py). The bundle stays 0o700: owner only."""
     from pipelines.buildstate import swap_in
 
+    if prov.audit_dir is None:
+        raise ValueError("no audit bundle to move into place: the provenance was collected without an audit folder")
     audit_dir = Path(prov.audit_dir)
     staging = _staging_of(audit_dir)
     staging.chmod(0o700)

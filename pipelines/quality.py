@@ -346,6 +346,7 @@ class Assessment:
     returns: pl.DataFrame  # stg_authority_returns__returns rows of the years
     quarantined: list[dict]  # one per file set aside: year, source, file, authority, reason, status
     decision_files: list[dict] = field(default_factory=list)  # financial_year, source, path, sha256
+    validation: pl.DataFrame | None = None  # val_results rows of the release year, set when the release is gathered
 
     @property
     def open_errors(self) -> pl.DataFrame:

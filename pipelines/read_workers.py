@@ -35,7 +35,7 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
@@ -62,7 +62,7 @@ def _serve(job_fd: int, result_fd: int) -> None:
     # openpyxl imports numpy, if it can, only to write numpy numbers; reading needs none of it,
     # and without it openpyxl is imported in a third of the time (a worker imports it when it
     # first meets a workbook with a formula error cell)
-    sys.modules.setdefault("numpy", None)
+    sys.modules.setdefault("numpy", None)  # pyright: ignore[reportArgumentType]  # None blocks an import; the stubs allow modules only
     cap = None
     queue: deque = deque()
     while True:
@@ -306,7 +306,7 @@ _shared_lock = threading.Lock()
 
 
 def read_workbooks(paths: list[Path], lim: Limits, reader: Reader = read_workbook,
-                   ) -> Iterator[tuple[Path, WorkbookRead]]:
+                   ) -> Generator[tuple[Path, WorkbookRead], None, None]:
     """`Readers.read` with the workers of this process (started on first use, kept until it
     ends); a second thread reading at the same time gets workers of its own."""
     global _shared

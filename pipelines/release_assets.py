@@ -104,7 +104,8 @@ def disclosure_check(metric_tables: list[str]) -> dg.AssetChecksDefinition:
             passed=not failing, severity=dg.AssetCheckSeverity.ERROR,
             metadata={
                 "cells_audited": int(summary["cells_audited"].sum()),
-                "narrowest_interval": int(summary["narrowest_values"].min()) if summary.height else 0,
+                # polars types Series.min() as any Python literal; an Int64 column's is an int
+                "narrowest_interval": int(summary["narrowest_values"].min()) if summary.height else 0,  # pyright: ignore[reportArgumentType]
                 "seconds": round(float(summary["seconds"].sum()), 2),
                 "under_protected": dg.MetadataValue.md("\n".join(f"- {f}" for f in failing[:50]) or "none"),
             })
@@ -277,10 +278,10 @@ def gather_release_inputs(con: duckdb.DuckDBPyConnection, year: str, draft: bool
             inputs = pl.concat([inputs, pl.DataFrame(quality.decision_files, schema=inputs.schema)]).sort(
                 "financial_year", "source", "path")
     settings = {**(disclosure or DisclosureSettings()).as_dict(), "draft": draft}
-    disclosure = {name: con.execute(f"SELECT * FROM {name} WHERE time_period <= ? ORDER BY ALL", [year]).pl()
-                  for name in (AUDIT_TABLE, LOSS_TABLE) if warehouse.table_exists(con, name)}
+    audit_tables = {name: con.execute(f"SELECT * FROM {name} WHERE time_period <= ? ORDER BY ALL", [year]).pl()
+                    for name in (AUDIT_TABLE, LOSS_TABLE) if warehouse.table_exists(con, name)}
     return ReleaseInputs(year=year, years=years, figures=figures, returns=returns, issues=issues,
-                         inputs=inputs, settings=settings, notes=notes, quality=quality, disclosure=disclosure)
+                         inputs=inputs, settings=settings, notes=notes, quality=quality, disclosure=audit_tables)
 
 
 def suppression_log(con: duckdb.DuckDBPyConnection, year: str) -> pl.DataFrame:
@@ -376,7 +377,7 @@ def write_release_atomically(target: Path, inputs, run_id: str = "") -> list[Pat
         written.append(write_manifest(tmp, inputs.inputs.select("source", "path", "sha256").to_dicts(),
                                       release_status="DRAFT" if draft else "final"))
         build = {
-            "built_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "dagster_run_id": run_id,
             "host": platform.node(),
             "python": platform.python_version(),

@@ -143,6 +143,7 @@ def input_changes(before: list[dict[str, str]], now: list[dict[str, str]]) -> li
         if old and new and (old["path"], old["sha256"]) == (new["path"], new["sha256"]):
             continue
         ref = new or old
+        assert ref is not None  # the key is one of old_ar's or new_ar's
         fy, code = key
         who = f"{ref['authority_name'] or code} ({code})"
         name = ref["authority_name"] or code
@@ -159,6 +160,7 @@ def input_changes(before: list[dict[str, str]], now: list[dict[str, str]]) -> li
                    f"(submission {new['submission_number']})"
             short = f"{name} {fy} return received late"
         else:
+            assert old is not None  # neither both nor new: the return was in use before
             text = f"{who} {fy} return {old['path']} (submission {old['submission_number']}) is no longer used"
             short = f"{name} {fy} return no longer used"
         changes.append(InputChange(fy, "authority_returns", code, ref["region_code"], text, short))

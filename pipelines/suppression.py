@@ -385,6 +385,7 @@ def secure(problem: Problem, primary: set[Figure], width: int, threshold: int):
                 raise UnprotectableError(
                     f"{'.'.join(figure_of(cell))} can be narrowed to fewer than {width} values from the published "
                     "figures and no figure related to it may be suppressed to protect it")
+            assert best_inst is not None  # _repair gives a figure with the relation it is in
             helped.add(id(best_inst))
             todo = [(best, figure_of(cell), best_inst.label)]
             while todo:  # the figure and every figure that is the same number

@@ -130,6 +130,8 @@ def _num(x) -> str:
 def audit_chain(figure_id: str, audit_dir: Path, index: dict, fams: dict[str, dict]) -> list[Step]:
     """What only the audit bundle holds: unrounded values, contributions and cell values."""
     fam = family_of(figure_id, fams)
+    if fam is None:
+        raise KeyError(figure_id)
     measure, breakdown, code, year = split_id(figure_id)
     figs = pl.read_parquet(audit_dir / "figures.parquet").filter(pl.col("figure_id") == figure_id)
     steps = []

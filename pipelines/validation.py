@@ -29,7 +29,7 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import duckdb
@@ -123,6 +123,8 @@ def raw_columns(t: Target) -> dict[str, str]:
         schema = ingest.FILES_SCHEMA
     elif t.table == "raw_authority_returns__cells":
         schema = ingest.CELLS_SCHEMA
+    elif t.declared is None:
+        raise ValueError(f"{t.table}: a raw table needs the input table it is declared from")
     elif t.declared.source == "authority_returns":
         schema = ingest._sheet_schema(t.declared)
     else:
@@ -368,7 +370,7 @@ def _register_expectations() -> tuple:
     return (ExpectTableColumnTypesToMatch,)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _suite_object(table: str, mtime: float):
     gx = _gx()["gx"]
     suite = load_suite(target(table))
@@ -405,9 +407,9 @@ def _to_pandas(table):
 def parameters(con: duckdb.DuckDBPyConnection, year: str) -> dict:
     """Values some expectations compare with, worked out for the year."""
     start = int(year[:4])
-    returns_read = con.execute(
+    returns_read = warehouse.one_row(con.execute(
         "SELECT count(*) FROM raw_authority_returns__files WHERE financial_year = ? AND status = 'ok'", [year]
-    ).fetchone()[0] if warehouse.table_exists(con, "raw_authority_returns__files") else 0
+    ))[0] if warehouse.table_exists(con, "raw_authority_returns__files") else 0
     return {
         "financial_year": year,
         "returns_read": returns_read,

@@ -10,10 +10,10 @@ from __future__ import annotations
 import atexit
 import hashlib
 import re
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import duckdb
 import polars as pl
@@ -92,15 +92,22 @@ def close_all() -> None:
 atexit.register(close_all)
 
 
+def one_row(result: duckdb.DuckDBPyConnection) -> tuple:
+    """The row of a query that always returns one (aggregates without GROUP BY)."""
+    row = result.fetchone()
+    assert row is not None, "an aggregate query returned no row"
+    return row
+
+
 def build_table(con: duckdb.DuckDBPyConnection, sql: SqlFile) -> int:
     """(Re)create the table of one SQL file; return its row count."""
     con.execute(f'CREATE OR REPLACE TABLE "{sql.table}" AS {sql.text.rstrip().rstrip(";")}')
-    return con.execute(f'SELECT count(*) FROM "{sql.table}"').fetchone()[0]
+    return one_row(con.execute(f'SELECT count(*) FROM "{sql.table}"'))[0]
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    return con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
-                       [table]).fetchone()[0] > 0
+    return one_row(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
+                               [table]))[0] > 0
 
 
 def replace_table(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:

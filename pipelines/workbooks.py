@@ -231,6 +231,7 @@ class SheetFound:
         """The rows and columns to read: up to the last real cell when the sheet claims more than
         the limits (or its tags do not all say where they are), else up to the furthest tag."""
         if self.real_rows is not None:
+            assert self.real_cols is not None  # both are worked out together
             return self.real_rows, self.real_cols
         return self.max_row, self.max_col
 
@@ -467,7 +468,7 @@ def _inspect_parts(z: zipfile.ZipFile, infos: list[zipfile.ZipInfo], lim: Limits
         sheet = SheetFound(part, None)
         over = _scan_sheet(z, info, budget, lim, name, sheet, big)
 
-        def oversized(what: str) -> SetAside:
+        def oversized(what: str, sheet: SheetFound = sheet, part: str = part) -> SetAside:  # bound: this sheet's
             sheet.name = sheet_name(part)
             where = "" if sheet.name is not None else f"its part {part} "
             return SetAside("oversized_sheet", f"{where}{what}; {_TRIM}", sheet=sheet.name)
@@ -480,6 +481,7 @@ def _inspect_parts(z: zipfile.ZipFile, infos: list[zipfile.ZipInfo], lim: Limits
             # it claims more than the limits: what does it really hold? (a second pass over a part
             # already measured: its size is not counted twice)
             _scan_real_cells(z, info, [lim.max_uncompressed_bytes], lim, name, sheet)
+            assert sheet.real_rows is not None and sheet.real_cols is not None  # set by the scan
             if sheet.real_rows > lim.max_rows:
                 raise oversized(f"holds cells down to row {sheet.real_rows:,}, more than the {lim.max_rows:,} rows a "
                                 "sheet may have (limit max_rows)")
@@ -638,6 +640,7 @@ def load_sheets(path: Path, found: Inspection) -> dict[str, Rows]:
     more than the limits but holds less is read with openpyxl too, each such sheet only up to
     its last real cell (calamine cannot be given bounds).
     """
+    sheets: dict[str, Rows]
     if found.use_openpyxl:
         sheets = _openpyxl_sheets(path, found)
     else:
@@ -674,8 +677,9 @@ def _openpyxl_sheets(path: Path, found: Inspection) -> dict[str, Rows]:
                 continue
             kw = {"min_row": 1, "max_row": n_rows, "min_col": 1, "max_col": n_cols}
             rows = []
-            formula_rows = formulas[ws.title].iter_rows(**kw) if formulas is not None else None
-            for row in ws.iter_rows(**kw):
+            # pyright matches a **dict of ints to iter_rows' values_only: bool too
+            formula_rows = formulas[ws.title].iter_rows(**kw) if formulas is not None else None  # pyright: ignore[reportCallIssue, reportArgumentType]
+            for row in ws.iter_rows(**kw):  # pyright: ignore[reportCallIssue, reportArgumentType]
                 fvalues = [getattr(c, "value", None) for c in next(formula_rows, ())] if formula_rows else []
                 cells = []
                 for i, cell in enumerate(row):

@@ -298,7 +298,7 @@ def test_a_build_with_bad_inputs_keeps_every_other_figure(bad_release, small_db)
     assert set(got) == set(want)
     compared = 0
     for table in want:
-        def comparable(rows):
+        def comparable(rows, table=table):
             # metric rows: measure, breakdown, financial_year, geographic_level, geography_code, ...
             if table == "metric_refuge_referrals":  # 2023-24's referrals file was set aside
                 return {r for r in rows if r[2] == Y}

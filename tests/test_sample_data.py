@@ -332,7 +332,7 @@ def test_count_cells_are_numbers_except_the_documented_ones(data, year):
     seen_errors, seen_blanks = {}, set()
     for path, wb in y.workbooks.items():
         gss = wb["about"]["gss_code"]
-        for sheet, keys in ROW_KEYS.items():
+        for sheet in ROW_KEYS:
             for rec in as_records(wb["sheets"][sheet]):
                 for column in COLUMNS[sheet][1:]:
                     if column == "completeness":

@@ -94,6 +94,7 @@ def read_extracts(raw_dir: Path, year: str, source: str) -> list[extracts.Extrac
         if table.source != source:
             continue
         read = extracts.read_extract(raw_dir, year, table, known_services=known_services)
+        assert read.frame is not None  # read_extract gives every read a frame (empty when none is usable)
         if table is schemas.REFUGE_SERVICES and read.status == "ok":
             known_services = set(read.frame["service_id"].drop_nulls().to_list())
         reads.append(read)
@@ -112,6 +113,7 @@ def _ingest_extracts(raw_dir: Path, year: str, con, source: str) -> dict:
             inputs.append({"financial_year": year, "source": source, "path": read.file, "sha256": read.sha256,
                            "status": read.status})
         n_q += read.status == "quarantined"
+        assert read.frame is not None  # read_extract gives every read a frame (empty when none is usable)
         replace_partition(con, table.raw_table, read.frame, year)
         rows[table.name] = read.frame.height
     _write_common(con, year, source, issues, inputs, n_q)

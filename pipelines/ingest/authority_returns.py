@@ -336,7 +336,7 @@ def _read_table_sheet(table: schemas.Table, rows, rel: str, year: str, issue, ce
         return None
     letters_out[table.name] = {name: C.column_letter(idx) for name, idx in header.items()}
     out: list[dict] = []
-    seen_keys: dict[str, int] = {}
+    seen_keys: dict[int | str, int] = {}
     for r, row in enumerate(rows[1:], start=2):
         if all(C.is_blank(v) and e is None for v, e in row):
             continue

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,7 +63,7 @@ class _SetAside(Exception):
     """The file cannot be read as the table: structural problems, as (code, message, line, field)."""
 
     def __init__(self, code: str, message: str, line: int | None = None, fld: str | None = None,
-                 more: list[tuple] = ()):
+                 more: Sequence[tuple] = ()):
         super().__init__(message)
         self.problems = [(code, message, line, fld), *more]
 

@@ -40,7 +40,7 @@ class ReleaseInputs:
     # measure and year (pub_information_loss), by table name; empty when not audited
     disclosure: dict[str, pl.DataFrame] = field(default_factory=dict)
     # comparison with the last kept release of the year (pipelines.revisions.Revisions), None when not compared
-    revisions: object | None = None
+    revisions: Any = None
     provenance: Any = None  # pipelines.provenance.Provenance: written as provenance files and trace pages
 
 

@@ -56,8 +56,8 @@ def describe(chart: ChartData, table_number: int) -> tuple[str, str]:
                 parts.append(f"{name}{_shown(first.text, u)} in {first.category} and "
                              f"{_shown(last.text, u)} in {last.category}.")
         elif shown:
-            hi = max(shown, key=lambda p: p.num)
-            lo = min(shown, key=lambda p: p.num)
+            hi = max(shown, key=lambda p: p.num or 0.0)  # shown: num is set
+            lo = min(shown, key=lambda p: p.num or 0.0)
             if hi is lo:
                 parts.append(f"{name}{hi.category}: {_shown(hi.text, u)}.")
             else:

@@ -189,6 +189,7 @@ def _change_parts(idx: FigureIndex, fig: Figure) -> str:
     pct = idx.get(f"{fig.measure}_change_percent", fig.breakdown, fig.geography_code, fig.time_period)
     if change is None or change.is_symbol:
         return ""
+    assert change.value_num is not None  # not a symbol
     if change.value_num == 0:
         return "unchanged"
     direction = "up" if change.value_num > 0 else "down"

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from pathlib import Path
+from typing import overload
 
 import polars as pl
 
@@ -22,6 +24,8 @@ from pipelines.release.context import RETURNS_COLUMNS, ReleaseContext
 from pipelines.release.model import FIGURE_COLUMNS, LEVEL_ORDER
 from pipelines.release.tables import Table
 from pipelines.safe_paths import inside
+
+Docs = list[tuple[str, str, str]]  # (column, type, description) of each column of a file
 
 NUMERIC_FIGURE_COLUMNS = {"value", "numerator", "denominator"}
 VALUE_TEXT = "number or symbol"
@@ -107,7 +111,7 @@ def safe_series(col: pl.Series, numeric: bool, *, has_cr: bool = True, has_risky
     return pl.select(pl.when(risky).then(pl.lit(QUOTE) + text).otherwise(text)).to_series().alias(col.name)
 
 
-def frame_csv_bytes(header: list[str], frame: pl.DataFrame, numeric: set[int] | None = None) -> bytes:
+def frame_csv_bytes(header: Sequence[str], frame: pl.DataFrame, numeric: set[int] | None = None) -> bytes:
     """The bytes of `csv_bytes(header, rows, numeric)` for rows held in a frame of String
     columns (nulls are empty cells): the cells are made safe and written by polars."""
     numeric = numeric or set()
@@ -195,7 +199,7 @@ def _table_column_docs(ctx: ReleaseContext, table: Table) -> list[tuple[str, str
             docs.append((h, typ, desc))
             continue
         col = next(value_columns)
-        measures = {col.key.get("measure") or table.fixed.get("measure")} - {None}
+        measures: set[str] = {m for m in (col.key.get("measure") or table.fixed.get("measure"),) if m is not None}
         if not measures:
             measures = set(table.measures)
         parts = [f"{col.flat}."]
@@ -214,7 +218,11 @@ DRAFT_COLUMN = "release_status"
 DRAFT_TEXT = "DRAFT: not for publication"
 
 
-def draft_marked(header: list[str], rows: list[list[str]] | pl.DataFrame, docs: list[tuple[str, str, str]]):
+@overload
+def draft_marked(header: Sequence[str], rows: pl.DataFrame, docs: Docs) -> tuple[list[str], pl.DataFrame, Docs]: ...
+@overload
+def draft_marked(header: Sequence[str], rows: list[list[str]], docs: Docs) -> tuple[list[str], list[list[str]], Docs]: ...
+def draft_marked(header: Sequence[str], rows: list[list[str]] | pl.DataFrame, docs: Docs):
     """A draft's CSV: one more column, `release_status`, saying DRAFT on every row."""
     if isinstance(rows, pl.DataFrame):
         rows = rows.with_columns(pl.lit(DRAFT_TEXT).alias(f"_{DRAFT_COLUMN}"))
@@ -241,7 +249,7 @@ def write_csvs(out_dir: Path, ctx: ReleaseContext) -> list[Path]:
     written: list[Path] = []
     metadata: list[list[str]] = []
 
-    def emit(name: str, header: list[str], rows: list[list[str]] | pl.DataFrame, numeric: set[int],
+    def emit(name: str, header: Sequence[str], rows: list[list[str]] | pl.DataFrame, numeric: set[int],
              docs: list[tuple[str, str, str]]) -> None:
         path = inside(data, name)
         if path in written:  # a table id that is the name of another file (config.RESERVED_TABLE_IDS)

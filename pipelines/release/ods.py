@@ -103,7 +103,7 @@ def odf_paragraph_text(text: str) -> str:
 
 
 def _odf_part(root: str, attrs: str, body: str) -> bytes:
-    return f"{_ODF_PROLOGUE}<{root}{_ODF_XMLNS}{attrs}>{body}</{root}>".encode("utf-8")
+    return f"{_ODF_PROLOGUE}<{root}{_ODF_XMLNS}{attrs}>{body}</{root}>".encode()
 
 
 def ods_content_xml(sheets: list[XSheet]) -> bytes:

@@ -211,9 +211,10 @@ def view_of(ctx: ReleaseContext) -> QualityView:
 def quality_csvs(ctx: ReleaseContext) -> list[tuple[str, list[str], list[list[str]], list[tuple[str, str, str]]]]:
     """(file name, header, rows, column docs) of the quality CSV files, for csvfiles.write_csvs."""
     view = view_of(ctx)
-    out = [("quality_issues.csv", list(QUALITY_ISSUE_COLUMNS),
-            [[r[c] for c in QUALITY_ISSUE_COLUMNS] for r in view.issues],
-            [(c, "text", QUALITY_ISSUE_DOCS[c]) for c in QUALITY_ISSUE_COLUMNS])]
+    out: list[tuple[str, list[str], list[list[str]], list[tuple[str, str, str]]]] = [
+        ("quality_issues.csv", list(QUALITY_ISSUE_COLUMNS),
+         [[r[c] for c in QUALITY_ISSUE_COLUMNS] for r in view.issues],
+         [(c, "text", QUALITY_ISSUE_DOCS[c]) for c in QUALITY_ISSUE_COLUMNS])]
     if view.validation is not None:
         docs = {
             "financial_year": "Financial year validated (empty when the table holds every year).",

@@ -183,9 +183,10 @@ class Table:
 
 
 def fill_title(template: str, years: tuple[str, ...], release_year: str, all_years: bool) -> str:
-    span = f"{years[0]} to {years[-1]}" if all_years and len(years) > 1 else release_year
+    first, last = years[0], years[-1]
+    span = f"{first} to {last}" if all_years and len(years) > 1 else release_year
     out = template
-    for k, v in {"{years}": span, "{year}": release_year, "{first_year}": years[0]}.items():
+    for k, v in {"{years}": span, "{year}": release_year, "{first_year}": first}.items():
         out = out.replace(k, v)
     return out
 
@@ -308,7 +309,11 @@ def build_table(spec: TableSpec, idx: FigureIndex, release_year: str) -> Table |
         ctx = {**fixed, **ck}
         m = ctx.get("measure")
         labels = [label(d, ck[d], ctx) for d in cols_d]
-        unit = None if measure_in_rows else idx.unit_suffix(m)
+        if measure_in_rows:
+            unit = None
+        else:
+            assert m is not None  # measures not in the rows are in the columns or fixed
+            unit = idx.unit_suffix(m)
         flat = ", ".join(labels) + (f" ({unit})" if unit else "")
         columns.append(Column(ck, labels, unit, None if measure_in_rows else m, flat))
     seen: dict[str, int] = {}

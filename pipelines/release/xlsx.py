@@ -88,7 +88,7 @@ def column_letter(n: int) -> str:
 
 
 def _number(value: float | int) -> str:
-    return "%.16g" % value
+    return f"{value:.16g}"
 
 
 class _Styles:
@@ -184,6 +184,7 @@ class _SheetWriter:
             if cell.suffix:  # shown after the number, which stays a number
                 code += '"' + cell.suffix.replace('"', "") + '"'
             style = st.xf(font, st.number_format(code), alignment, False)
+            assert isinstance(cell.value, (int, float))  # a number cell holds its number
             return f'<c r="{ref}" s="{style}" t="n"><v>{_number(cell.value)}</v></c>'
         text = "" if cell.value is None else str(cell.value)
         quote = reads_as_formula(text)

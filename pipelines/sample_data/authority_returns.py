@@ -12,6 +12,7 @@ import pathlib
 import random
 import re
 from dataclasses import dataclass, field, replace
+from typing import cast
 
 from . import plan
 from .files import Text, write_xlsx
@@ -190,7 +191,7 @@ class _Builder:
             g = a.gss_code
             draws = stream(self.seed, "presence", g)
             bonus = 0.3 if a.population > 1_000_000 else 0.15 if a.population > 500_000 else -0.08 if a.population < 150_000 else 0.0
-            p = {t: draws.random() < PRESENCE[t][self.yi] + bonus for t in ACCOMMODATION_TYPES}
+            p: dict[str, bool] = {t: draws.random() < PRESENCE[t][self.yi] + bonus for t in ACCOMMODATION_TYPES}
             if g == GLA:
                 p = dict.fromkeys(ACCOMMODATION_TYPES, True)
             if a.population < 10_000:  # the Isles of Scilly: sanctuary support only
@@ -218,12 +219,13 @@ class _Builder:
                 for g, v in self._split(self.t.individuals[t][ident], "supported", t, ident, weights, mins).items():
                     cells[g][t][ident] = v
 
+        counts = cast(dict[str, dict[str, dict[str, int]]], cells)  # counts only, until the blanks are put in below
         # From outside the area: a national share of the individuals in the rows recording it.
         recorded_rows = [
             (g, t) for g in self.codes for t in ACCOMMODATION_TYPES
             if not self.is_excluded(g, "supported", t, "from_outside_area")
         ]  # fmt: skip
-        row_total = {(g, t): sum(v for k, v in cells[g][t].items() if not self.is_excluded(g, "supported", t, k)) for g in self.codes for t in ACCOMMODATION_TYPES}
+        row_total = {(g, t): sum(v for k, v in counts[g][t].items() if not self.is_excluded(g, "supported", t, k)) for g in self.codes for t in ACCOMMODATION_TYPES}
         denominator = sum(row_total[k] for k in recorded_rows)
         outside_total = round(denominator * self.t.from_outside_area_share / 100)
         r = self.rng("from_outside_area")
@@ -239,7 +241,7 @@ class _Builder:
             r = self.rng("households", g)
             completeness[g] = {}
             for t in ACCOMMODATION_TYPES:
-                row = cells[g][t]
+                row = counts[g][t]
                 adults = sum(row[k] for k in ("women", "men", "trans_nonbinary", "identity_not_recorded") if not self.is_excluded(g, "supported", t, k))
                 households = round(adults * (lo + (hi - lo) * r.random()))
                 if households == 0 and row_total[(g, t)] > 0:
@@ -482,13 +484,13 @@ class _Builder:
         # Refuge residents double-counted, last year's move-on copied, a rough turned-away count.
         refuge = first.supported["refuge"]
         for k in ("women", "children"):
-            if isinstance(refuge[k], int):
-                refuge[k] = refuge[k] + max(3, refuge[k] // 6)
+            if isinstance(v := refuge[k], int):
+                refuge[k] = v + max(3, v // 6)
         if isinstance(refuge["households"], int):
             refuge["households"] += max(2, refuge["households"] // 6)
         for k in ("social_housing", "unknown", "returned_to_perpetrator"):
-            if isinstance(first.move_on[k], int):
-                first.move_on[k] = max(0, first.move_on[k] + (7 if k == "unknown" else -3))
+            if isinstance(v := first.move_on[k], int):
+                first.move_on[k] = max(0, v + (7 if k == "unknown" else -3))
         if isinstance(first.unable["capacity"], int):
             first.unable["capacity"] = first.unable["capacity"] + 25
         if isinstance(first.stays["refuge"]["under_1_month"], int):

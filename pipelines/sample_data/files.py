@@ -27,6 +27,7 @@ def write_xlsx(path: pathlib.Path, sheets: Sequence[tuple[str, Sequence[Sequence
     """Write sheets of rows (first row = header). None leaves a cell empty; a date is written
     as an Excel date; a str equal to an Excel error code (`#REF!`) becomes an error cell."""
     wb = Workbook()
+    assert wb.active is not None  # a new workbook has one sheet, replaced by those given
     wb.remove(wb.active)
     for title, rows in sheets:
         ws = wb.create_sheet(title)

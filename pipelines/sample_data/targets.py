@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from .numeric import apportion, fit_matrix, shares_to_counts
 from .reference import Reference
@@ -39,7 +40,7 @@ STAY_TYPES = ("refuge", "dispersed", "specialist")
 STAY_BANDS = ("under_1_month", "1_to_3_months", "3_to_6_months", "over_6_months")
 
 # Plausible values where nothing is published (percent unless said otherwise).
-DEFAULTS: dict[str, dict] = {
+DEFAULTS: dict[str, dict[str, Any]] = {
     "2021-22": {
         "identity_not_recorded_share": 1.43,
         "from_outside_area_share": 15.0,
@@ -165,7 +166,7 @@ def _identities(year: str, total: int, o: dict, d: dict) -> dict[str, int]:
     if all(published[k] is not None for k in ("women", "men", "trans_nonbinary", "children")):
         # Published rounded to 10 (2022-23 on): keep each exact if they fit under the total,
         # otherwise lower each by the same amount, staying inside its rounding interval.
-        p = {k: int(published[k]) for k in ("women", "men", "trans_nonbinary", "children")}
+        p = {k: int(published[k] or 0) for k in ("women", "men", "trans_nonbinary", "children")}  # none is None
         deficit = sum(p.values()) - total
         if deficit > 0:
             step = math.ceil(deficit / len(p))
@@ -209,7 +210,8 @@ def build(ref: Reference, year: str) -> Targets:
     )
     individuals = {t: {k: individuals[t][k] for k in IDENTITIES} for t in ACCOMMODATION_TYPES}
 
-    fo_share = float(o.get(("from_outside_area_share", "all"), d["from_outside_area_share"]))
+    fo_key = ("from_outside_area_share", "all")
+    fo_share = float(o[fo_key] if fo_key in o else d["from_outside_area_share"])
 
     # Specialist characteristics.
     any_ = int(o[("specialist_characteristic", "any")]) if ("specialist_characteristic", "any") in o else d["characteristics_any"]
@@ -250,7 +252,8 @@ def build(ref: Reference, year: str) -> Targets:
     move_on = {k: mo[k] for k in DESTINATIONS}
 
     # Length of stay: bands x types, both margins exact.
-    stays_total = int(o.get(("stays_recorded", "all"), d.get("stays_recorded", 0)))
+    stays_key = ("stays_recorded", "all")
+    stays_total = int(o[stays_key] if stays_key in o else d.get("stays_recorded", 0))
     band_shares = _shares(o, "length_of_stay_share", STAY_BANDS) or d["stays_band_shares"]
     bands = shares_to_counts(stays_total, band_shares)
     types = shares_to_counts(stays_total, d["stays_type_shares"])
