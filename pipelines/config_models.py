@@ -34,8 +34,8 @@ class Model(BaseModel):
 
 
 # A value printed as text: the loaders turn it into a string themselves (as they always have).
-Text = Union[str, int, float, dt.date]
-Texts = Union[Text, list[Text]]  # one text, or a list of them
+Text = str | int | float | dt.date
+Texts = Text | list[Text]  # one text, or a list of them
 
 
 # --- reports/release.yaml --------------------------------------------------------------------
@@ -86,7 +86,7 @@ class TableModel(Model):
     id: Text | None = None
     theme: Text | None = None
     title: Text
-    measures: list[Union[Text, MeasureEntry]] | None = None
+    measures: list[Text | MeasureEntry] | None = None
     breakdowns: Texts | None = None
     geographic_level: Text = "national"
     include_england: bool = False
