@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
-from dagster._core.errors import DagsterAssetCheckFailedError
 
 from pipelines import buildstate, provenance, validation, warehouse
 from pipelines.assets import SOURCES, build_assets, disclosure_checks, years_in
@@ -241,12 +240,16 @@ def _build(raw_dir, years, year, release_years, targets, db_path, releases_dir, 
                                  "Nothing was published; the table is too small to publish at authority level "
                                  "as it stands (report it with the build's warehouse).") from None
             raise
-        except DagsterAssetCheckFailedError:
+        except dg.DagsterError:
+            # a blocking asset check failed (Dagster's public API names no class for it): the
+            # checks wrote what failed to the warehouse, which says which one it was
             with warehouse.connect(db_path) as con:
                 audit = disclosure_summary(con)
                 if audit:
                     raise BuildError(audit) from None
                 summary = validation.blocking_summary(con, release_years)
+            if summary is None:
+                raise
             raise BuildError(f"{summary}\nFix the inputs, or build a draft (a draft is not stopped by them).") from None
         if not result.success:  # pragma: no cover - raise_on_error raises first
             raise BuildError(f"the build of {selection} failed")

@@ -656,14 +656,17 @@ def _asset_check(dg, name: str, ts: list[Target]):
     return _check
 
 
-def blocking_summary(con: duckdb.DuckDBPyConnection, years: list[str], limit: int = 10) -> str:
-    """A few lines a person can act on: the blocking expectations that failed."""
+def blocking_summary(con: duckdb.DuckDBPyConnection, years: list[str], limit: int = 10) -> str | None:
+    """A few lines a person can act on: the blocking expectations that failed (None when
+    none did)."""
     if not warehouse.table_exists(con, RESULTS_TABLE):
-        return "a blocking validation check failed"
+        return None
     rows = con.execute(
         f"SELECT financial_year, table_name, details FROM {RESULTS_TABLE} "
         "WHERE NOT success AND severity = 'blocking' AND financial_year IN (SELECT unnest(?)) "
         "ORDER BY financial_year, suite, expectation, column_name", [years]).fetchall()
+    if not rows:
+        return None
     lines = [f"  {y} {table}: {details}" for y, table, details in rows[:limit]]
     if len(rows) > limit:
         lines.append(f"  ... and {len(rows) - limit} more (table val_results)")

@@ -439,3 +439,20 @@ def test_killed_builds_leave_nothing_the_next_build_does_not_clear(base, small_r
     assert verify(release_dir, None).ok and provenance.audit_is_of(bundle, release_dir)
     assert leftovers(site, restricted) == []
     assert release_dir.stat().st_mode & 0o077 != 0 and bundle.stat().st_mode & 0o777 == 0o700
+
+
+def test_a_failed_disclosure_audit_stops_the_build_with_the_figure_ids(small_raw, state, tmp_path, monkeypatch):
+    """With secondary suppression switched off, the blocking `disclosure_audit` check fails:
+    the build stops (exit 2) naming the figures the audit found, with no value, no traceback
+    and nothing published. (The check's failure is told apart through the warehouse, with
+    Dagster's public API only.)"""
+    import pipelines.disclosure
+
+    monkeypatch.setattr(pipelines.disclosure, "secure", lambda problem, primary, width, threshold: ({}, None))
+    monkeypatch.setenv("DASA_SERIAL_DISCLOSURE", "1")
+    out, audit = tmp_path / "site" / YEAR, tmp_path / "audit"
+    code, _, err = release(small_raw, out, audit)
+    assert code == 2, err
+    assert "the disclosure audit found" in err and "Traceback" not in err
+    assert f".{YEAR}" in err and "Nothing was published" in err
+    assert not out.exists() and leftovers(tmp_path) == []
