@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import dagster as dg
@@ -16,6 +19,13 @@ from tests.fixtures import builders as B
 from tests.fixtures import small_inputs
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+# Builds in tests keep the build lock, their warehouses and Dagster's run history out of the
+# project's data/processed (pipelines/buildstate.py): a test run never waits for, nor prunes
+# the warehouses of, a real build.
+_STATE = Path(tempfile.mkdtemp(prefix="dasa-test-state-"))
+os.environ["DASA_STATE_DIR"] = str(_STATE)
+os.environ["DASA_DAGSTER_STORAGE"] = str(_STATE / "dagster")
+atexit.register(shutil.rmtree, _STATE, ignore_errors=True)
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
