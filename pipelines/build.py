@@ -39,11 +39,17 @@ class BuildResult:
     audit_dir: Path | None = None  # the restricted audit bundle of the year (never published)
 
 
+def dagster_storage() -> str:
+    """Where Dagster keeps its run history: `$DASA_DAGSTER_STORAGE`, else the state folder's
+    `dagster/` (pipelines/buildstate.py); "memory" keeps none."""
+    return os.environ.get("DASA_DAGSTER_STORAGE") or str(buildstate.state_dir() / "dagster")
+
+
 def dagster_environment() -> None:
     """Dagster's home and storage stay inside the project (the state folder,
     pipelines/buildstate.py); telemetry is off (dagster.yaml)."""
     os.environ.setdefault("DAGSTER_HOME", str(PROJECT_DIR))
-    os.environ.setdefault("DASA_DAGSTER_STORAGE", str(buildstate.state_dir() / "dagster"))
+    os.environ.setdefault("DASA_DAGSTER_STORAGE", dagster_storage())
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
 
@@ -180,7 +186,7 @@ def fault_message(fault: BaseException, targets: dict[str, Path], audit_dir: Pat
     words and what to do, and what it leaves."""
     places = [(db_path.parent, "writing the warehouse"),
               (buildstate.state_dir(), "writing the build's working files"),
-              (Path(os.environ.get("DASA_DAGSTER_STORAGE") or buildstate.state_dir() / "dagster"),
+              (Path(dagster_storage()),
                "recording the run in Dagster's storage"),
               (audit_dir, "writing the restricted audit bundle")]
     places += [(t.absolute().parent, f"writing the {y} release") for y, t in targets.items()]
@@ -219,7 +225,7 @@ def _build(raw_dir, years, year, release_years, targets, db_path, releases_dir, 
     if instance is None:
         dagster_environment()
         # "memory": keep no run history (the tests' builds; the UI shows none of them)
-        memory = os.environ.get("DASA_DAGSTER_STORAGE") == "memory"
+        memory = dagster_storage() == "memory"
         instance = dg.DagsterInstance.ephemeral() if memory else dg.DagsterInstance.get()
 
     def run(selection: list[str], partition_key: str | None = None, partition_range: tuple[str, str] | None = None) -> None:

@@ -13,11 +13,17 @@ from pathlib import Path
 from pipelines.paths import AUDIT_DIR, PROJECT_DIR, RAW_DIR
 
 
-def _year(text: str) -> str:
+def _financial_year(text: str) -> str | None:
+    """The financial year `text` names (2024-25), or None."""
     from pipelines.ingest.cells import parse_year
 
     value, problem = parse_year(text)
-    if problem or value is None:
+    return None if problem else value
+
+
+def _year(text: str) -> str:
+    value = _financial_year(text)
+    if value is None:
         raise argparse.ArgumentTypeError(f"{text!r} is not a financial year like 2024-25")
     return value
 
@@ -139,13 +145,6 @@ def cmd_trace(args: argparse.Namespace) -> int:
     return code
 
 
-def _financial_year(text: str) -> str | None:
-    from pipelines.ingest.cells import parse_year
-
-    value, problem = parse_year(text)
-    return None if problem else value
-
-
 def _quiet_dagster() -> None:
     os.environ.setdefault("DAGSTER_HOME", str(PROJECT_DIR))
     logging.getLogger("dagster").setLevel(logging.ERROR)
@@ -198,12 +197,9 @@ def cmd_release(args: argparse.Namespace) -> int:
 def _years_in(raw_dir: Path) -> list[str]:
     """Financial-year folders of a raw folder, oldest first (as pipelines.assets.years_in,
     without importing Dagster)."""
-    from pipelines.ingest.cells import parse_year
-
     if not raw_dir.is_dir():
         return []
-    return sorted(p.name for p in raw_dir.iterdir() if p.is_dir() and parse_year(p.name)[1] is None
-                  and parse_year(p.name)[0] is not None)
+    return sorted(p.name for p in raw_dir.iterdir() if p.is_dir() and _financial_year(p.name) is not None)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -235,10 +231,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             check_writable(out_for(y), "--out" if args.out is not None else "the query lists folder")
         with build_lock(args.wait):  # one build at a time: the query lists are written in place
             blocking = _check_years(raw_dir, checked, out_for)
-    except BuildError as exc:
-        print(f"dasa: {exc}", file=sys.stderr)
-        return 2
-    except DecisionsError as exc:
+    except (BuildError, DecisionsError) as exc:
         print(f"dasa: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:
