@@ -113,7 +113,7 @@ def _sql_asset(sql: warehouse.SqlFile) -> dg.AssetsDefinition:
         name=sql.table,
         deps=sorted(deps),
         group_name=sql.layer,
-        code_version=sql.sha256[:16],
+        code_version=sql.code_version[:16],
         description=first_comment or None,
         kinds={"sql", "duckdb"},
     )
@@ -125,6 +125,8 @@ def _sql_asset(sql: warehouse.SqlFile) -> dg.AssetsDefinition:
             "sql_file": sql.rel_path,
             "sql_sha256": sql.sha256,
             "reads": list(sql.reads()),
+            # a metric family's whole query: its parts, added up by pipelines/metric_sql.py
+            "query": dg.MetadataValue.md(f"```sql\n{sql.query.strip()}\n```"),
         })
 
     return _asset

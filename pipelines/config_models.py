@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when built in: the same values, faster
 
@@ -123,6 +123,32 @@ class ReleaseModel(Model):
 
 # --- assets/metrics/<family>.yaml ----------------------------------------------------------------
 
+class SelectorModel(Model):
+    """What one authority's numerator or denominator adds up: cells of a return sheet
+    (`sheet`, with `rows`, `columns`, `row_has`) or records of an extract (`records`, with
+    `outcomes`, `need`, `decline_reason`, `by_and_for`). A list value is a list of codes; the
+    text `breakdown` is the figure's own breakdown (the family's `groups` entry for it, every
+    code for "all"); another text names one of the family's `lists`. `for`: only for these
+    breakdowns (a list, or the name of a list)."""
+
+    sheet: str | None = None
+    rows: str | list[Text] | None = None
+    columns: str | list[Text] | None = None
+    row_has: str | None = None
+    records: str | None = None
+    outcomes: str | list[Text] | None = None
+    need: str | None = None
+    decline_reason: str | None = None
+    by_and_for: bool = False
+    for_: str | list[Text] | None = Field(default=None, alias="for")
+
+
+class ReadsModel(Model):
+    # each: the cells or records it sums, or a sentence for a basis that is not a sum of cells
+    numerator: list[SelectorModel] | str | None = None
+    denominator: list[SelectorModel] | str | None = None
+
+
 class MeasureModel(Model):
     id: str
     title: str
@@ -139,6 +165,8 @@ class MeasureModel(Model):
     breakdown_labels: dict[Text, str] | None = None
     caveats: list[str] = []
     method_version: int | None = None
+    reads: ReadsModel | None = None
+    groups: dict[Text, list[Text]] | None = None
 
 
 class FamilyModel(Model):
@@ -146,7 +174,11 @@ class FamilyModel(Model):
     source: str
     theme: str | None = None
     method_version: int | None = None
+    parts_by: str = "local_authority"
+    rests_on: str | None = None
     breakdown_labels: dict[Text, str] | None = None
+    lists: dict[str, list[Text]] | None = None
+    groups: dict[Text, list[Text]] | None = None
     measures: list[MeasureModel]
     relations: list[str] | None = None
 

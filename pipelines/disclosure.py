@@ -139,7 +139,7 @@ def exact_value(m: Measure, num: float | None, den: float | None, value: float |
     n, d = _as_int(num), _as_int(den)
     if m.kind == "count":
         return (n, 1) if n is not None else _from_float(value)
-    scale = 100 if m.kind == "percent" else 10000
+    scale = m.scale
     if n is not None and d:
         if abs(scale * n / d - value) > 1e-6 * max(1.0, abs(value)):
             raise ValueError(f"{m.id}: value {value} does not equal {scale} x {n} / {d}")
@@ -269,7 +269,7 @@ class Publisher:
             if (m.kind != "count" and m.counts_people and level in s.rounded_levels and rule is None
                     and n is not None and d and d > 0 and s.rounding_base > 1):
                 # the rate to `decimals` places over its rounded numerator and denominator
-                scale = (100 if m.kind == "percent" else 10000) * 10**s.decimals
+                scale = m.scale * 10**s.decimals
                 u = _div_half_up(scale * n, d)
                 ratios.append(((r["measure"], r["breakdown"], "numerator", geo),
                                (r["measure"], r["breakdown"], "denominator", geo), 2 * scale, 2 * u - 1, 2 * u + 1))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -17,8 +18,11 @@ from pipelines.paths import ASSETS_DIR
 
 METRICS_DIR = ASSETS_DIR / "metrics"
 
-KINDS = {"count", "percent", "rate_per_10000"}
+# a figure's value is its numerator (a count), or SCALE x numerator / denominator (pipelines/metric_sql.py)
+SCALE_OF_KIND = {"count": 1, "percent": 100, "rate_per_10000": 10000}
+KINDS = set(SCALE_OF_KIND)
 GEOGRAPHIC_LEVELS = ("national", "regional", "local_authority", "police_force_area")
+PARTS_BY = ("local_authority", "police_force_area", "region")
 THEMES = ("turned_away", "by_and_for", "move_on", "context", "coverage")
 SOURCES = {
     "authority_returns": "Part 4 annual data returns from Tier 1 local authorities",
@@ -26,6 +30,53 @@ SOURCES = {
     "safelives": "SafeLives Marac national dataset",
     "reference": "ONS geography and population reference data",
 }
+
+
+@dataclass(frozen=True)
+class Sel:
+    """Cells of a return: sheet, row codes (None: every row) and columns (None: every column).
+    `row_has`: only rows whose cell in that column holds a value."""
+
+    sheet: str
+    keys: tuple[str, ...] | None = None
+    fields: tuple[str, ...] | None = None
+    row_has: str | None = None
+
+    def describe(self) -> str:
+        rows = "every row" if self.keys is None else "rows " + ", ".join(self.keys)
+        cols = "every column" if self.fields is None else "column" + ("s " if len(self.fields) > 1 else " ") + ", ".join(self.fields)
+        extra = f", rows where {self.row_has} is recorded" if self.row_has else ""
+        return f"sheet {self.sheet}: {cols}; {rows}{extra}"
+
+
+@dataclass(frozen=True)
+class Rec:
+    """Records of an extract. Referrals: outcomes, a support need, a decline reason.
+    Refuge services: service type refuge, optionally by-and-for only (value: bedspaces)."""
+
+    table: str
+    outcomes: tuple[str, ...] | None = None
+    need: str | None = None
+    decline_reason: str | None = None
+    by_and_for: bool = False
+
+    def describe(self) -> str:
+        if self.table == "referrals":
+            parts = ["each referral" + (f" with outcome {' or '.join(self.outcomes)}" if self.outcomes else "")]
+            if self.need:
+                parts.append(f"listing support need {self.need}")
+            if self.decline_reason:
+                parts.append(f"declined for reason {self.decline_reason}")
+            return "Women's Aid referrals extract: " + ", ".join(parts) + " (one record counts 1)"
+        return ("Women's Aid services extract: bedspaces of each service of type refuge"
+                + (" run by and for a group" if self.by_and_for else ""))
+
+
+Basis = tuple[Sel | Rec, ...] | str  # a string for a basis that is not a sum of cells
+
+
+def describe_basis(b: Basis) -> str:
+    return b if isinstance(b, str) else "; plus ".join(x.describe() for x in b)
 
 
 @dataclass(frozen=True)
@@ -48,6 +99,54 @@ class Measure:
     caveats: tuple[str, ...] = ()
     method_version: int = 1
     sql_file: str = ""
+    reads: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)  # role -> selectors | sentence
+    lists: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False, compare=False)
+    groups: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False, compare=False)
+
+    @property
+    def scale(self) -> int:
+        """A rate is scale x numerator / denominator (100 for a percent); a count is its numerator."""
+        return SCALE_OF_KIND[self.kind]
+
+    def basis(self, breakdown: str) -> dict[str, Basis]:
+        """What one authority's (or area's) numerator and denominator of this breakdown add
+        up, from the measure's `reads` (cells `Sel`, records `Rec`, or a sentence for a basis
+        that is not a sum of cells); empty when the family rests on something else."""
+        out: dict[str, Basis] = {}
+        for role, declared in self.reads.items():
+            if isinstance(declared, str):
+                out[role] = " ".join(declared.split())
+                continue
+            got = tuple(self._selector(x, breakdown) for x in declared
+                        if x.get("for") is None or breakdown in self._listed(x["for"]))
+            if got:
+                out[role] = got
+        return out
+
+    def _codes(self, value: Any, breakdown: str) -> tuple[str, ...] | None:
+        """A list of codes; `breakdown`: the breakdown's group, every code for "all", else
+        itself; another text: the family list of that name."""
+        if value is None:
+            return None
+        if isinstance(value, list):
+            return tuple(str(x) for x in value)
+        if value == "breakdown":
+            if breakdown in self.groups:
+                return self.groups[breakdown]
+            return None if breakdown == "all" else (breakdown,)
+        return self.lists[value]
+
+    def _listed(self, value: str | list) -> tuple[str, ...]:
+        """A list of codes, or the family list of that name."""
+        return tuple(str(x) for x in value) if isinstance(value, list) else self.lists[value]
+
+    def _selector(self, x: dict, breakdown: str) -> Sel | Rec:
+        one = lambda v: (None if breakdown == "all" else breakdown) if v == "breakdown" else v  # noqa: E731
+        if "sheet" in x:
+            return Sel(x["sheet"], self._codes(x.get("rows"), breakdown), self._codes(x.get("columns"), breakdown),
+                       x.get("row_has"))
+        return Rec(x["records"], self._codes(x.get("outcomes"), breakdown), one(x.get("need")),
+                   one(x.get("decline_reason")), bool(x.get("by_and_for", False)))
 
     def breakdown_label(self, breakdown: str) -> str:
         if breakdown in self.breakdown_labels:
@@ -90,6 +189,8 @@ class Family:
     description: str
     measures: tuple[Measure, ...]
     relations: tuple[Relation, ...] = ()
+    parts_by: str = "local_authority"  # the units the SQL's parts are by: local_authority | police_force_area | region
+    rests_on: str = ""  # what its figures rest on when they are not sums of cells (provenance)
 
 
 class MetricDefinitionError(ValueError):
@@ -113,6 +214,11 @@ def _load_family(yaml_file: Path) -> Family:
     if source not in SOURCES:
         raise MetricDefinitionError(f"{yaml_file}: unknown source {source!r}")
     labels = data.get("breakdown_labels", {}) or {}
+    parts_by = data.get("parts_by", "local_authority")
+    if parts_by not in PARTS_BY:
+        raise MetricDefinitionError(f"{yaml_file}: parts_by must be one of {', '.join(PARTS_BY)}, not {parts_by!r}")
+    lists = {str(k): tuple(str(x) for x in v) for k, v in (data.get("lists") or {}).items()}
+    family_groups = {str(k): tuple(str(x) for x in v) for k, v in (data.get("groups") or {}).items()}
     measures = []
     for m in data["measures"]:
         kind = m["kind"]
@@ -125,6 +231,9 @@ def _load_family(yaml_file: Path) -> Family:
         for g in geos:
             if g not in GEOGRAPHIC_LEVELS:
                 raise MetricDefinitionError(f"{yaml_file}: measure {m['id']}: unknown geography {g!r}")
+            if g not in ("national", "regional", parts_by):
+                raise MetricDefinitionError(f"{yaml_file}: measure {m['id']}: its parts are by {parts_by}, so it "
+                                            f"cannot be published at {g} level")
         measures.append(
             Measure(
                 id=m["id"],
@@ -145,6 +254,9 @@ def _load_family(yaml_file: Path) -> Family:
                 caveats=tuple(" ".join(c.split()) for c in m.get("caveats", [])),
                 method_version=int(m.get("method_version", data.get("method_version", 1))),
                 sql_file=f"assets/metrics/{sql_file.name}",
+                reads=_reads(yaml_file, m, lists),
+                lists=lists,
+                groups={**family_groups, **{str(k): tuple(str(x) for x in v) for k, v in (m.get("groups") or {}).items()}},
             )
         )
     return Family(
@@ -155,7 +267,25 @@ def _load_family(yaml_file: Path) -> Family:
         description=" ".join(str(data.get("description", "")).split()),
         measures=tuple(measures),
         relations=tuple(_parse_relation(str(text), name, yaml_file) for text in data.get("relations", []) or []),
+        parts_by=parts_by,
+        rests_on=" ".join(str(data.get("rests_on") or "").split()),
     )
+
+
+def _reads(yaml_file: Path, m: dict, lists: dict[str, tuple[str, ...]]) -> dict[str, Any]:
+    """A measure's `reads`, its list names checked against the family's `lists`."""
+    reads = {role: v for role, v in (m.get("reads") or {}).items() if v is not None}
+    for role, declared in reads.items():
+        for x in declared if isinstance(declared, list) else ():
+            if ("sheet" in x) == ("records" in x):
+                raise MetricDefinitionError(f"{yaml_file}: measure {m['id']}: each of its {role} reads names "
+                                            "either a sheet or records")
+            for key in ("rows", "columns", "outcomes", "for"):
+                v = x.get(key)
+                if isinstance(v, str) and (v != "breakdown" or key == "for") and v not in lists:
+                    raise MetricDefinitionError(f"{yaml_file}: measure {m['id']}: {role} {key}: {v!r} is neither "
+                                                "`breakdown` nor a list under `lists`")
+    return reads
 
 
 def _parse_term(text: str, where: str) -> Term:
@@ -187,6 +317,14 @@ def _parse_relation(text: str, family: str, yaml_file: Path) -> Relation:
 def families(metrics_dir: Path = METRICS_DIR) -> tuple[Family, ...]:
     """Every metric family, in file-name order."""
     return tuple(_load_family(p) for p in sorted(metrics_dir.glob("*.yaml")))
+
+
+def family(name: str, metrics_dir: Path = METRICS_DIR) -> Family:
+    """The family of `<metrics_dir>/<name>.yaml`."""
+    for fam in families(metrics_dir):
+        if fam.name == name:
+            return fam
+    raise MetricDefinitionError(f"{metrics_dir / (name + '.sql')}: no definition {name}.yaml beside it")
 
 
 @cache

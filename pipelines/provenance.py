@@ -21,9 +21,9 @@ How the contributing cells are found (see docs/decisions/0010-provenance-and-tra
    police force area, or region for the extracts read at that level) with its numerator
    and denominator, then adds the parts up by grouping sets. Running each file's own
    `parts` CTE gives, exactly, which units contribute to a regional or England figure.
-2. The cells (or extract records) of one part are declared here, per measure and breakdown,
-   as data: which sheet, row code and column (or which records of an extract) make the
-   numerator and the denominator. Every part whose declared cells do not add up to its
+2. The cells (or extract records) of one part are declared with the measure, under `reads`
+   in its family's YAML (`Measure.basis`, pipelines/metric_catalog.py): which sheet, row code
+   and column (or which records of an extract) make the numerator and the denominator. Every part whose declared cells do not add up to its
    numerator or denominator is reported (`mismatches`), and the tests require none.
 """
 
@@ -42,7 +42,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from pipelines import metric_catalog, warehouse
+from pipelines import metric_catalog, metric_sql, warehouse
+from pipelines.metric_catalog import Sel, describe_basis
 from pipelines.manifest import sha256
 from pipelines.paths import AUDIT_DIR, PROJECT_DIR, REFERENCE_DIR
 from pipelines.reference import REFERENCE_TABLES
@@ -54,188 +55,6 @@ SUPPRESSION_LOG_FILE = "suppression_log.parquet"  # in the audit bundle only
 FAMILY_DIR = "provenance"
 TRACE_DIR = "trace"
 ROLES = ("numerator", "denominator")
-
-# --- declared lineage: the cells of one part --------------------------------------------
-
-IDENTITIES = ("women", "men", "trans_nonbinary", "children", "identity_not_recorded")
-ADULTS = ("women", "men", "trans_nonbinary")
-STAY_BANDS = ("under_1_month", "1_to_3_months", "3_to_6_months", "over_6_months")
-OTHER_REASONS = ("declined_by_household", "supported_elsewhere", "other")
-OTHER_DESTINATIONS = ("other_safe_accommodation", "friends_family", "own_home", "temporary_accommodation", "other")
-SETTLED = ("social_housing", "private_rented", "own_home")
-RECORDED_REASONS = ("capacity", "needs_not_met", "proximity_to_perpetrator", "nrpf", "declined_by_household",
-                    "supported_elsewhere", "other")
-ACCEPTED_OR_NOT = ("accepted", "declined", "withdrawn")
-NOT_ACCEPTED = ("declined", "withdrawn")
-
-
-@dataclass(frozen=True)
-class Sel:
-    """Cells of a return: sheet, row codes (None: every row) and columns (None: every column).
-    `row_has`: only rows whose cell in that column holds a value."""
-
-    sheet: str
-    keys: tuple[str, ...] | None = None
-    fields: tuple[str, ...] | None = None
-    row_has: str | None = None
-
-    def describe(self) -> str:
-        rows = "every row" if self.keys is None else "rows " + ", ".join(self.keys)
-        cols = "every column" if self.fields is None else "column" + ("s " if len(self.fields) > 1 else " ") + ", ".join(self.fields)
-        extra = f", rows where {self.row_has} is recorded" if self.row_has else ""
-        return f"sheet {self.sheet}: {cols}; {rows}{extra}"
-
-
-@dataclass(frozen=True)
-class Rec:
-    """Records of an extract. Referrals: outcomes, a support need, a decline reason.
-    Refuge services: service type refuge, optionally by-and-for only (value: bedspaces)."""
-
-    table: str
-    outcomes: tuple[str, ...] | None = None
-    need: str | None = None
-    decline_reason: str | None = None
-    by_and_for: bool = False
-
-    def describe(self) -> str:
-        if self.table == "referrals":
-            parts = ["each referral" + (f" with outcome {' or '.join(self.outcomes)}" if self.outcomes else "")]
-            if self.need:
-                parts.append(f"listing support need {self.need}")
-            if self.decline_reason:
-                parts.append(f"declined for reason {self.decline_reason}")
-            return "Women's Aid referrals extract: " + ", ".join(parts) + " (one record counts 1)"
-        return ("Women's Aid services extract: bedspaces of each service of type refuge"
-                + (" run by and for a group" if self.by_and_for else ""))
-
-
-Basis = tuple | str  # tuple[Sel | Rec, ...]; a string for a basis that is not a sum of cells
-
-
-def _one_or_all(b: str, every: tuple[str, ...] | None = None) -> tuple[str, ...] | None:
-    return every if b == "all" else (b,)
-
-
-def _turned_away(measure: str, b: str) -> dict[str, Basis] | None:
-    ua = "unable_to_support"
-    if measure == "turned_away_rate":
-        return {"numerator": (Sel(ua, None, ("households",)),),
-                "denominator": (Sel(ua, None, ("households",)), Sel("supported", None, ("households",)))}
-    if measure == "turned_away_reason_share":
-        keys = OTHER_REASONS if b == "other_combined" else (b,)
-        return {"numerator": (Sel(ua, keys, ("households",)),),
-                "denominator": (Sel(ua, RECORDED_REASONS, ("households",)),)}
-    if measure == "households_unable_to_support":
-        keys = OTHER_REASONS if b == "other_combined" else _one_or_all(b)
-        return {"numerator": (Sel(ua, keys, ("households",)),)}
-    if measure == "households_unable_to_support_reason_recorded":
-        return {"numerator": (Sel(ua, RECORDED_REASONS, ("households",)),)}
-    if measure == "households_supported":
-        return {"numerator": (Sel("supported", _one_or_all(b), ("households",)),)}
-    return None
-
-
-def _individuals(measure: str, b: str) -> dict[str, Basis] | None:
-    every = (Sel("supported", None, IDENTITIES),)
-    if measure == "individuals_supported":
-        if b == "all":
-            return {"numerator": every}
-        if b in IDENTITIES:
-            return {"numerator": (Sel("supported", None, (b,)),)}
-        return {"numerator": (Sel("supported", (b,), IDENTITIES),)}
-    if measure == "individuals_supported_share":
-        return {"numerator": (Sel("supported", (b,), IDENTITIES),), "denominator": every}
-    if measure == "children_share":
-        return {"numerator": (Sel("supported", None, ("children",)),), "denominator": every}
-    if measure == "adults_share":
-        return {"numerator": (Sel("supported", None, (b,)),), "denominator": (Sel("supported", None, ADULTS),)}
-    if measure == "from_outside_area_share":
-        return {"numerator": (Sel("supported", None, ("from_outside_area",)),),
-                "denominator": (Sel("supported", None, IDENTITIES, row_has="from_outside_area"),)}
-    if measure == "specialist_characteristic":
-        return {"numerator": (Sel("characteristics", (b,), ("individuals",)),)}
-    if measure == "specialist_characteristic_share":
-        return {"numerator": (Sel("characteristics", (b,), ("individuals",)),), "denominator": every}
-    return None
-
-
-def _move_on_and_stays(measure: str, b: str) -> dict[str, Basis] | None:
-    every = (Sel("move_on", None, ("households",)),)
-    if measure == "households_moved_on":
-        return {"numerator": every}
-    if measure == "move_on_share":
-        keys = OTHER_DESTINATIONS if b == "other_combined" else (b,)
-        return {"numerator": (Sel("move_on", keys, ("households",)),), "denominator": every}
-    if measure == "returned_to_perpetrator_rate":
-        return {"numerator": (Sel("move_on", ("returned_to_perpetrator",), ("households",)),), "denominator": every}
-    if measure == "settled_housing_share":
-        return {"numerator": (Sel("move_on", SETTLED, ("households",)),), "denominator": every}
-    if measure == "stays_recorded":
-        return {"numerator": (Sel("length_of_stay", None, STAY_BANDS),)}
-    if measure == "length_of_stay_share":
-        return {"numerator": (Sel("length_of_stay", None, (b,)),), "denominator": (Sel("length_of_stay", None, STAY_BANDS),)}
-    return None
-
-
-POPULATION = "population of the authority (ref_population, data/reference)"
-
-
-def _services(measure: str, b: str) -> dict[str, Basis] | None:
-    if measure == "commissioned_units":
-        # the row code of a services row is its accommodation type here (see _CELLS)
-        return {"numerator": (Sel("services", _one_or_all(b), ("units",)),)}
-    if measure == "units_per_10000":
-        return {"numerator": (Sel("services", None, ("units",)),), "denominator": POPULATION}
-    if measure == "refuge_bedspaces":
-        return {"numerator": (Rec("refuge_services"),)}
-    if measure == "refuge_bedspaces_per_10000":
-        return {"numerator": (Rec("refuge_services"),), "denominator": POPULATION}
-    if measure == "by_and_for_bedspace_share":
-        return {"numerator": (Rec("refuge_services", by_and_for=True),), "denominator": (Rec("refuge_services"),)}
-    return None
-
-
-def _referrals(measure: str, b: str) -> dict[str, Basis] | None:
-    if measure == "refuge_referrals":
-        outcomes = {"all": ACCEPTED_OR_NOT, "accepted": ("accepted",), "not_accepted": NOT_ACCEPTED}[b]
-        return {"numerator": (Rec("referrals", outcomes),)}
-    if measure == "refuge_referrals_pending":
-        return {"numerator": (Rec("referrals", ("pending",)),)}
-    if measure == "refuge_referral_rejection_rate":
-        need = None if b == "all" else b
-        return {"numerator": (Rec("referrals", NOT_ACCEPTED, need),),
-                "denominator": (Rec("referrals", ACCEPTED_OR_NOT, need),)}
-    if measure == "refuge_referral_decline_reason_share":
-        return {"numerator": (Rec("referrals", ("declined",), decline_reason=b),),
-                "denominator": (Rec("referrals", ("declined",)),)}
-    return None
-
-
-RULES = (_turned_away, _individuals, _move_on_and_stays, _services, _referrals)
-
-# what a figure rests on when it is not a sum of cells (by-and-for indicators, coverage, Marac)
-NOT_CELL_SUMS = {
-    "by_and_for": "each contributing authority's return: the services sheet (rows listing a by-and-for "
-                  "service, and their units) and, for population, ref_population",
-    "coverage": "each expected authority: whether a usable return was received, and the completeness "
-                "its return states for each section",
-    "marac": "SafeLives quarterly rows of the Maracs in the area (a missing quarter is filled from the "
-             "previous one; Maracs missing two or more quarters are left out) and ref_population",
-    "refuge_provision": "Women's Aid services extract (bedspaces of refuges) and ref_population",
-}
-
-
-def basis(measure: str, breakdown: str) -> dict[str, Basis] | None:
-    for rule in RULES:
-        got = rule(measure, breakdown)
-        if got is not None:
-            return got
-    return None
-
-
-def describe_basis(b: Basis | str) -> str:
-    return b if isinstance(b, str) else "; plus ".join(x.describe() for x in b)
-
 
 # --- SQL -------------------------------------------------------------------------------
 
@@ -313,18 +132,6 @@ _REFERRAL_COUNTS = """
     group by all
 """
 
-_FINAL_SELECT = re.compile(r"\bselect\s+\*\s+from\s+final\b", re.IGNORECASE)
-
-
-def parts_sql(sql: warehouse.SqlFile) -> str | None:
-    """The metric file's own query, ending at its `parts` CTE instead of `final`."""
-    text = sql.text
-    matches = list(_FINAL_SELECT.finditer(text))
-    if "parts as (" not in text or not matches:
-        return None
-    return text[: matches[-1].start()] + "select * from parts"
-
-
 # --- the whole collection ----------------------------------------------------------------
 
 
@@ -380,7 +187,7 @@ def _selectors(catalog) -> tuple[pl.DataFrame, pl.DataFrame]:
     cell_rows, rec_rows = [], []
     for m in catalog.values():
         for b in m.breakdowns:
-            for role, items in (basis(m.id, b) or {}).items():
+            for role, items in m.basis(b).items():
                 if isinstance(items, str):
                     continue
                 for x in items:
@@ -470,7 +277,7 @@ def collect(con: duckdb.DuckDBPyConnection, year: str, figures: pl.DataFrame, se
     and moves it into place."""
 
     catalog = metric_catalog.measures()
-    metric_sql = {s.table.removeprefix("metric_"): s for s in warehouse.sql_files("metrics")}
+    family_sql = {s.table.removeprefix("metric_"): s for s in warehouse.sql_files("metrics")}
     years = sorted(set(figures["time_period"].to_list()))
     cell_sel, rec_sel = _selectors(catalog)
     background = ThreadPoolExecutor(max_workers=1)
@@ -482,12 +289,9 @@ def collect(con: duckdb.DuckDBPyConnection, year: str, figures: pl.DataFrame, se
         con.execute("create or replace temp table _prov_rec_sel as select * from _prov_rec_sel_in")
         # 1. parts: what each unit contributes, from each metric file's own parts CTE
         selects = []
-        for fam, sql in sorted(metric_sql.items()):
-            q = parts_sql(sql)
-            if q is None:
-                continue
-            cols = [d[0] for d in con.execute(f"select * from ({q}) limit 0").description]
-            unit = next((c for c in ("gss_code", "pfa_code") if c in cols), "region_code")
+        for fam, sql in sorted(family_sql.items()):
+            q = sql.text.rstrip().rstrip(";")  # the family's parts (pipelines/family_sql.py adds them up)
+            unit = metric_sql.UNIT_COLUMN.get(metric_catalog.family(fam).parts_by, "region_code")
             selects.append(f"select '{fam}' as family, financial_year, coalesce({unit}, '(none)') as unit_code, "
                            f"region_code, measure, "
                            f"breakdown, numerator::double as numerator, denominator::double as denominator from ({q})")
@@ -533,7 +337,7 @@ def collect(con: duckdb.DuckDBPyConnection, year: str, figures: pl.DataFrame, se
             "from _prov_long order by all").pl()
         metric_rows = con.execute(" union all ".join(
             f'select measure, breakdown, financial_year, geographic_level, geography_code, numerator::double as n, '
-            f'denominator::double as d, value::double as v from "metric_{f}"' for f in sorted(metric_sql))).pl()
+            f'denominator::double as d, value::double as v from "metric_{f}"' for f in sorted(family_sql))).pl()
         workbooks = con.execute("select financial_year, gss_code, file from stg_authority_returns__returns "
                                 "where received order by all").fetchall()
         inputs = _inputs(con, years)
@@ -546,7 +350,7 @@ def collect(con: duckdb.DuckDBPyConnection, year: str, figures: pl.DataFrame, se
         background.shutdown()
         raise
     try:
-        return _entries(year, years, figures, settings, catalog, metric_sql, refs, contributors, audit_parts,
+        return _entries(year, years, figures, settings, catalog, family_sql, refs, contributors, audit_parts,
                         metric_rows, workbooks, inputs, mismatches, audit_dir, suppression_log)
     finally:
         if copier is not None:
@@ -685,7 +489,7 @@ def _drop_temporary(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"drop table if exists {t}")
 
 
-def _entries(year, years, figures, settings, catalog, metric_sql, refs, contributors, audit_parts, metric_rows,
+def _entries(year, years, figures, settings, catalog, family_sql, refs, contributors, audit_parts, metric_rows,
              workbooks, inputs, mismatches, audit_dir, suppression_log) -> Provenance:
     """Steps 3 and 4 of collect: the audit figures and the public entries (Python only)."""
     # 3. unrounded figures, for the audit bundle
@@ -710,7 +514,7 @@ def _entries(year, years, figures, settings, catalog, metric_sql, refs, contribu
     for fy, g, _ in workbooks:
         received.setdefault(fy, []).append(g)
     families: dict[str, dict] = {}
-    for fam in (f for f in metric_catalog.families() if f.name in metric_sql):
+    for fam in (f for f in metric_catalog.families() if f.name in family_sql):
         ms = sorted(fam.measures, key=lambda m: m.id)
         families[fam.name] = {
             "measures": {m.id: {"method_version": m.method_version, "unit": m.unit, "kind": m.kind,
@@ -718,10 +522,10 @@ def _entries(year, years, figures, settings, catalog, metric_sql, refs, contribu
             "bases": {}}
         for m in ms:
             for b in m.breakdowns:
-                got = basis(m.id, b) or {}
+                got = m.basis(b)
                 desc = {role: describe_basis(got[role]) for role in ROLES if role in got}
-                if not desc and fam.name in NOT_CELL_SUMS:
-                    desc = {"rests_on": NOT_CELL_SUMS[fam.name]}
+                if not desc and fam.rests_on:
+                    desc = {"rests_on": fam.rests_on}
                 if desc:
                     families[fam.name]["bases"][f"{m.id}.{b}"] = desc
     entries = _entry_lines(fig, catalog, settings, refs, contributors, audit_parts, received)
@@ -741,9 +545,10 @@ def _entries(year, years, figures, settings, catalog, metric_sql, refs, contribu
         "disclosure_settings": settings,
         "disclosure_rules": {k: v.format(**settings) for k, v in DISCLOSURE_RULES.items()},
         "families": {fam: {"file": f"{FAMILY_DIR}/{fam}.json", "sql_file": s.rel_path, "sql_sha256": s.sha256,
+                           "definition_file": s.definition_path, "definition_sha256": s.definition_sha256,
                            "reads": list(s.reads()),
                            "source": source_of.get(fam, "")}
-                     for fam, s in sorted(metric_sql.items())},
+                     for fam, s in sorted(family_sql.items())},
         "staging": {s.table: {"sql_file": s.rel_path, "sql_sha256": s.sha256, "reads": list(s.reads())}
                     for s in warehouse.sql_files("staging")},
         "inputs": inputs,

@@ -56,6 +56,10 @@ def public_chain(figure_id: str, index: dict, fams: dict[str, dict], compact: bo
         Step("Metric", f"{base_measure}, method version {m.get('method_version', '?')}, unit {m.get('unit', '?')}"),
         Step("Query", f"{info['sql_file']} (SHA-256 {info['sql_sha256']})", [f"reads {t}" for t in info["reads"]]),
     ]
+    if "definition_file" in info:
+        steps.append(Step("Definition", f"{info['definition_file']} (SHA-256 {info['definition_sha256']})",
+                          ["the kind, levels and cells of each measure; the query's parts are added up to region "
+                           "and England from it (pipelines/metric_sql.py)"]))
     if "derived_from" in entry:
         steps.append(Step("Computed from", "the unrounded figures of both years (then rounded like any figure)",
                           list(entry["derived_from"])))

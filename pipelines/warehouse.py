@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from pipelines import metric_catalog, metric_sql
 from pipelines.paths import ASSETS_DIR
 
 _TABLE_REF = re.compile(r"\b((?:raw|ref|stg|metric)_[a-z0-9_]+)\b")
@@ -42,9 +43,32 @@ class SqlFile:
     def rel_path(self) -> str:
         return self.path.relative_to(ASSETS_DIR.parent).as_posix()
 
+    @property
+    def definition_path(self) -> str:
+        """A metric family's YAML beside its SQL."""
+        return self.path.with_suffix(".yaml").relative_to(ASSETS_DIR.parent).as_posix()
+
+    @property
+    def definition_sha256(self) -> str:
+        return hashlib.sha256(self.path.with_suffix(".yaml").read_bytes()).hexdigest()
+
+    @property
+    def query(self) -> str:
+        """What builds the table: the file's query; for a metric family, its parts added up,
+        valued and kept at the levels its YAML declares (pipelines/metric_sql.py)."""
+        if self.layer != "metrics":
+            return self.text
+        family = metric_catalog.family(self.path.stem, self.path.parent)
+        return metric_sql.family_query(family, self.text)
+
+    @property
+    def code_version(self) -> str:
+        """The SHA-256 of the query (for a metric family it covers its YAML's kinds and levels)."""
+        return hashlib.sha256(self.query.encode("utf-8")).hexdigest()
+
     def reads(self) -> tuple[str, ...]:
         """Tables the query reads (excluding CTE names, which never carry a layer prefix)."""
-        text = _COMMENT.sub("", self.text)
+        text = _COMMENT.sub("", self.query)
         return tuple(sorted({t for t in _TABLE_REF.findall(text) if t != self.table}))
 
 
@@ -101,7 +125,7 @@ def one_row(result: duckdb.DuckDBPyConnection) -> tuple:
 
 def build_table(con: duckdb.DuckDBPyConnection, sql: SqlFile) -> int:
     """(Re)create the table of one SQL file; return its row count."""
-    con.execute(f'CREATE OR REPLACE TABLE "{sql.table}" AS {sql.text.rstrip().rstrip(";")}')
+    con.execute(f'CREATE OR REPLACE TABLE "{sql.table}" AS {sql.query.rstrip().rstrip(";")}')
     return one_row(con.execute(f'SELECT count(*) FROM "{sql.table}"'))[0]
 
 

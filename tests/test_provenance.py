@@ -20,7 +20,7 @@ import openpyxl
 import polars as pl
 import pytest
 
-from pipelines import provenance
+from pipelines import metric_catalog, provenance
 from pipelines.build import build_release
 from pipelines.cli import main
 from pipelines.manifest import verify
@@ -192,12 +192,12 @@ def test_declared_cells_add_up_to_every_part_of_every_figure(audit):
         audit["record_counts"].group_by(key).agg(pl.col("records").sum().alias("cells")),
     ])
     declared = {(m, b) for m, b in audit["parts"].select("measure", "breakdown").unique().iter_rows()
-                if isinstance((provenance.basis(m, b) or {}).get("numerator"), tuple)}
+                if isinstance(metric_catalog.measures()[m].basis(b).get("numerator"), tuple)}
     parts = audit["parts"].filter(pl.struct("measure", "breakdown").map_elements(
         lambda s: (s["measure"], s["breakdown"]) in declared, return_dtype=pl.Boolean))
     got = parts.join(sums, on=key, how="left").with_columns(pl.col("cells").fill_null(0))
     role_declared = got.filter(pl.struct("measure", "breakdown", "role").map_elements(
-        lambda s: isinstance((provenance.basis(s["measure"], s["breakdown"]) or {}).get(s["role"]), tuple),
+        lambda s: isinstance(metric_catalog.measures()[s["measure"]].basis(s["breakdown"]).get(s["role"]), tuple),
         return_dtype=pl.Boolean))
     bad = role_declared.filter(pl.col("cells").cast(pl.Float64) != pl.col("part_value"))
     assert role_declared.height > 50_000

@@ -61,29 +61,5 @@ parts as (
     select financial_year, gss_code, region_code, 'by_and_for_unit_share', accommodation_type,
            case when units is not null then coalesce(by_and_for_units, 0) end, units
     from authority_units
-),
-rolled_up as (
-    select
-        financial_year, measure, breakdown,
-        case when grouping(region_code) = 1 then 'national' else 'regional' end as geographic_level,
-        case when grouping(region_code) = 1 then 'E92000001' else region_code end as geography_code,
-        sum(numerator) as numerator,
-        sum(denominator) as denominator
-    from parts
-    group by grouping sets (
-        (financial_year, measure, breakdown),
-        (financial_year, measure, breakdown, region_code)
-    )
-),
-final as (
-    select
-        f.measure, f.breakdown, f.financial_year, f.geographic_level, f.geography_code, g.geography_name,
-        f.numerator::double as numerator,
-        f.denominator::double as denominator,
-        case when f.measure = 'authorities_with_by_and_for' then f.numerator
-             else 100.0 * f.numerator / nullif(f.denominator, 0) end::double as value
-    from rolled_up f
-    join geography g using (financial_year, geographic_level, geography_code)
 )
-select * from final
-order by measure, breakdown, financial_year, geographic_level, geography_code
+select * from parts

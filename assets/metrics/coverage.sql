@@ -6,9 +6,6 @@ with returns as (
 completeness as (
     select * from stg_authority_returns__completeness
 ),
-geography as (
-    select * from stg_geography
-),
 statuses as (
     select s.section, c.status
     from (select unnest(['supported', 'characteristics']) as section) s
@@ -27,28 +24,5 @@ parts as (
         on c.financial_year = r.financial_year and c.gss_code = r.gss_code and c.section = s.section
     where r.received
     group by all
-),
-rolled_up as (
-    select
-        financial_year, measure, breakdown,
-        case when grouping(region_code) = 1 then 'national' else 'regional' end as geographic_level,
-        case when grouping(region_code) = 1 then 'E92000001' else region_code end as geography_code,
-        sum(numerator) as numerator,
-        sum(denominator) as denominator
-    from parts
-    group by grouping sets (
-        (financial_year, measure, breakdown),
-        (financial_year, measure, breakdown, region_code)
-    )
-),
-final as (
-    select
-        f.measure, f.breakdown, f.financial_year, f.geographic_level, f.geography_code, g.geography_name,
-        f.numerator::double as numerator,
-        f.denominator::double as denominator,
-        (100.0 * f.numerator / nullif(f.denominator, 0))::double as value
-    from rolled_up f
-    join geography g using (financial_year, geographic_level, geography_code)
 )
-select * from final
-order by measure, breakdown, financial_year, geographic_level, geography_code
+select * from parts

@@ -6,9 +6,6 @@ with returns as (
 cells as (
     select * from stg_authority_returns__counts where sheet = 'supported'
 ),
-geography as (
-    select * from stg_geography
-),
 identities as (
     select unnest(['women', 'men', 'trans_nonbinary', 'children', 'identity_not_recorded']) as identity
 ),
@@ -88,34 +85,5 @@ parts as (
     select financial_year, gss_code, region_code, 'from_outside_area_share', 'all',
            from_outside_area, individuals_outside_known
     from authority
-),
-rolled_up as (
-    select
-        financial_year, measure, breakdown,
-        case when grouping(region_code) = 1 then 'national'
-             when grouping(gss_code) = 1 then 'regional' else 'local_authority' end as geographic_level,
-        case when grouping(region_code) = 1 then 'E92000001'
-             when grouping(gss_code) = 1 then region_code else gss_code end as geography_code,
-        sum(numerator) as numerator,
-        sum(denominator) as denominator
-    from parts
-    group by grouping sets (
-        (financial_year, measure, breakdown),
-        (financial_year, measure, breakdown, region_code),
-        (financial_year, measure, breakdown, region_code, gss_code)
-    )
-),
-final as (
-    select
-        f.measure, f.breakdown, f.financial_year, f.geographic_level, f.geography_code, g.geography_name,
-        f.numerator::double as numerator,
-        f.denominator::double as denominator,
-        case when f.measure = 'individuals_supported' then f.numerator
-             else 100.0 * f.numerator / nullif(f.denominator, 0) end::double as value
-    from rolled_up f
-    join geography g using (financial_year, geographic_level, geography_code)
-    where f.geographic_level <> 'local_authority'
-       or f.measure in ('individuals_supported', 'children_share', 'from_outside_area_share')
 )
-select * from final
-order by measure, breakdown, financial_year, geographic_level, geography_code
+select * from parts

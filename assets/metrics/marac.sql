@@ -31,33 +31,5 @@ parts as (
     union all
     select financial_year, pfa_code, region_code, 'marac_repeat_rate', 'all', repeat_cases, cases
     from area
-),
-rolled_up as (
-    select
-        financial_year, measure, breakdown,
-        case when grouping(region_code) = 1 then 'national'
-             when grouping(pfa_code) = 1 then 'regional' else 'police_force_area' end as geographic_level,
-        case when grouping(region_code) = 1 then 'E92000001'
-             when grouping(pfa_code) = 1 then region_code else pfa_code end as geography_code,
-        sum(numerator) as numerator,
-        sum(denominator) as denominator
-    from parts
-    group by grouping sets (
-        (financial_year, measure, breakdown),
-        (financial_year, measure, breakdown, region_code),
-        (financial_year, measure, breakdown, region_code, pfa_code)
-    )
-),
-final as (
-    select
-        f.measure, f.breakdown, f.financial_year, f.geographic_level, f.geography_code, g.geography_name,
-        f.numerator::double as numerator,
-        f.denominator::double as denominator,
-        case when f.measure = 'marac_cases' then f.numerator
-             when f.measure = 'marac_cases_per_10000_women' then 10000.0 * f.numerator / nullif(f.denominator, 0)
-             else 100.0 * f.numerator / nullif(f.denominator, 0) end::double as value
-    from rolled_up f
-    join geography g using (financial_year, geographic_level, geography_code)
 )
-select * from final
-order by measure, breakdown, financial_year, geographic_level, geography_code
+select * from parts

@@ -37,34 +37,5 @@ parts as (
     select financial_year, gss_code, region_code, 'refuge_shortfall_vs_council_of_europe', 'all',
            population / 10000.0 - bedspaces, population / 10000.0
     from authority
-),
-rolled_up as (
-    select
-        financial_year, measure, breakdown,
-        case when grouping(region_code) = 1 then 'national'
-             when grouping(gss_code) = 1 then 'regional' else 'local_authority' end as geographic_level,
-        case when grouping(region_code) = 1 then 'E92000001'
-             when grouping(gss_code) = 1 then region_code else gss_code end as geography_code,
-        sum(numerator) as numerator,
-        sum(denominator) as denominator
-    from parts
-    group by grouping sets (
-        (financial_year, measure, breakdown),
-        (financial_year, measure, breakdown, region_code),
-        (financial_year, measure, breakdown, region_code, gss_code)
-    )
-),
-final as (
-    select
-        f.measure, f.breakdown, f.financial_year, f.geographic_level, f.geography_code, g.geography_name,
-        f.numerator::double as numerator,
-        f.denominator::double as denominator,
-        case when f.measure = 'refuge_bedspaces' then f.numerator
-             when f.measure = 'refuge_bedspaces_per_10000' then 10000.0 * f.numerator / nullif(f.denominator, 0)
-             else 100.0 * f.numerator / nullif(f.denominator, 0) end::double as value
-    from rolled_up f
-    join geography g using (financial_year, geographic_level, geography_code)
-    where f.geographic_level <> 'local_authority' or f.measure in ('refuge_bedspaces', 'refuge_bedspaces_per_10000')
 )
-select * from final
-order by measure, breakdown, financial_year, geographic_level, geography_code
+select * from parts

@@ -4,9 +4,6 @@
 with referrals as (
     select * from stg_womens_aid__referrals
 ),
-geography as (
-    select * from stg_geography
-),
 needs as (
     select financial_year, region_code, referral_id, outcome, trim(need) as need
     from referrals, unnest(string_split(coalesce(support_needs, ''), ';')) as t(need)
@@ -50,29 +47,5 @@ parts as (
     from referrals r cross join reasons x
     where r.outcome = 'declined'
     group by all
-),
-rolled_up as (
-    select
-        financial_year, measure, breakdown,
-        case when grouping(region_code) = 1 then 'national' else 'regional' end as geographic_level,
-        case when grouping(region_code) = 1 then 'E92000001' else region_code end as geography_code,
-        sum(numerator) as numerator,
-        sum(denominator) as denominator
-    from parts
-    group by grouping sets (
-        (financial_year, measure, breakdown),
-        (financial_year, measure, breakdown, region_code)
-    )
-),
-final as (
-    select
-        f.measure, f.breakdown, f.financial_year, f.geographic_level, f.geography_code, g.geography_name,
-        f.numerator::double as numerator,
-        f.denominator::double as denominator,
-        case when f.measure in ('refuge_referrals', 'refuge_referrals_pending') then f.numerator
-             else 100.0 * f.numerator / nullif(f.denominator, 0) end::double as value
-    from rolled_up f
-    join geography g using (financial_year, geographic_level, geography_code)
 )
-select * from final
-order by measure, breakdown, financial_year, geographic_level, geography_code
+select * from parts

@@ -9,9 +9,6 @@ counts as (
     where (sheet = 'unable_to_support' and field = 'households')
        or (sheet = 'supported' and field = 'households')
 ),
-geography as (
-    select * from stg_geography
-),
 reasons as (
     select unnest([
         'capacity', 'needs_not_met', 'proximity_to_perpetrator', 'nrpf', 'declined_by_household',
@@ -99,50 +96,5 @@ parts as (
     from authority_reason x
     join authority a using (financial_year, gss_code)
     group by a.financial_year, a.gss_code, a.region_code
-),
-rolled_up as (
-    select
-        financial_year,
-        measure,
-        breakdown,
-        case
-            when grouping(region_code) = 1 then 'national'
-            when grouping(gss_code) = 1 then 'regional'
-            else 'local_authority'
-        end as geographic_level,
-        case
-            when grouping(region_code) = 1 then 'E92000001'
-            when grouping(gss_code) = 1 then region_code
-            else gss_code
-        end as geography_code,
-        sum(numerator) as numerator,
-        sum(denominator) as denominator
-    from parts
-    group by grouping sets (
-        (financial_year, measure, breakdown),
-        (financial_year, measure, breakdown, region_code),
-        (financial_year, measure, breakdown, region_code, gss_code)
-    )
-),
-final as (
-    select
-        f.measure,
-        f.breakdown,
-        f.financial_year,
-        f.geographic_level,
-        f.geography_code,
-        g.geography_name,
-        f.numerator::double as numerator,
-        f.denominator::double as denominator,
-        case
-            when f.measure in ('turned_away_rate', 'turned_away_reason_share')
-                then 100.0 * f.numerator / nullif(f.denominator, 0)
-            else f.numerator
-        end::double as value
-    from rolled_up f
-    join geography g using (financial_year, geographic_level, geography_code)
-    -- reason shares are published for England and regions only
-    where not (f.measure = 'turned_away_reason_share' and f.geographic_level = 'local_authority')
 )
-select * from final
-order by measure, breakdown, financial_year, geographic_level, geography_code
+select * from parts

@@ -1,0 +1,107 @@
+"""The one query that turns a metric family's parts into its figures.
+
+A family's SQL (`assets/metrics/<family>.sql`) returns its parts and nothing else: one row
+per unit (an authority, a police force area, or a region: the family's `parts_by`) and per
+measure and breakdown, with the columns
+
+    financial_year, gss_code | pfa_code (none when by region), region_code,
+    measure, breakdown, numerator, denominator
+
+This module wraps that query, the same way for every family: the parts are added up to
+regional and England level (grouping sets); each measure's value comes from its `kind` in
+the family's YAML (a count is its numerator; a percent is 100 × numerator / denominator; a
+rate per 10,000 is 10,000 × numerator / denominator); each measure is kept only at the
+geographic levels it declares; and each geography is named from `stg_geography`. The
+result has the columns every metric table has (docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+from pipelines.metric_catalog import SCALE_OF_KIND, Family
+
+UNIT_COLUMN = {"local_authority": "gss_code", "police_force_area": "pfa_code"}  # region: none
+
+
+def value_of(kind: str) -> str:
+    """A figure's value from its numerator and denominator, by the measure's kind."""
+    scale = SCALE_OF_KIND[kind]
+    return "f.numerator" if kind == "count" else f"{scale}.0 * f.numerator / nullif(f.denominator, 0)"
+
+
+ORDER = "measure, breakdown, financial_year, geographic_level, geography_code"
+
+
+def _in(values) -> str:
+    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
+def family_query(family: Family, parts_query: str) -> str:
+    """The query that builds `metric_<family>` from the family's parts query."""
+    unit = UNIT_COLUMN.get(family.parts_by)
+    published = {m.id: set(m.geographies) for m in family.measures}
+    by_unit = unit is not None and any(family.parts_by in g for g in published.values())
+    keys = "financial_year, measure, breakdown"
+    if by_unit:
+        level = (f"case when grouping(region_code) = 1 then 'national'\n"
+                 f"             when grouping({unit}) = 1 then 'regional' else '{family.parts_by}' end")
+        code = (f"case when grouping(region_code) = 1 then 'E92000001'\n"
+                f"             when grouping({unit}) = 1 then region_code else {unit} end")
+        sets = f"({keys}),\n        ({keys}, region_code),\n        ({keys}, region_code, {unit})"
+    else:
+        level = "case when grouping(region_code) = 1 then 'national' else 'regional' end"
+        code = "case when grouping(region_code) = 1 then 'E92000001' else region_code end"
+        sets = f"({keys}),\n        ({keys}, region_code)"
+
+    kinds: dict[str, list[str]] = {}
+    for m in family.measures:
+        kinds.setdefault(m.kind, []).append(m.id)
+    if len(kinds) == 1:
+        value = f"({value_of(next(iter(kinds)))})"
+    else:
+        value = ("case " + "\n             ".join(
+            f"when f.measure in {_in(ids)} then {value_of(kind)}" for kind, ids in kinds.items()) + " end")
+
+    levels = ["national", "regional"] + ([family.parts_by] if by_unit else [])
+    keep = []
+    for lv in levels:
+        ids = sorted(m for m, geos in published.items() if lv in geos)
+        if len(ids) == len(published):
+            keep.append(f"f.geographic_level = '{lv}'")
+        elif ids:
+            keep.append(f"(f.geographic_level = '{lv}' and f.measure in {_in(ids)})")
+    where = "" if len(keep) == len(levels) and all(" and " not in k for k in keep) else (
+        "\n    where " + "\n       or ".join(keep or ["false"]))
+
+    return f"""-- metric_{family.name}: the parts of assets/metrics/{family.name}.sql added up to region and
+-- England, valued by kind and kept at the levels assets/metrics/{family.name}.yaml declares
+-- (pipelines/metric_sql.py)
+with parts as (
+{parts_query.rstrip().rstrip(";")}
+),
+geography as (
+    select * from stg_geography
+),
+rolled_up as (
+    select
+        financial_year, measure, breakdown,
+        {level} as geographic_level,
+        {code} as geography_code,
+        sum(numerator) as numerator,
+        sum(denominator) as denominator
+    from parts
+    group by grouping sets (
+        {sets}
+    )
+),
+final as (
+    select
+        f.measure, f.breakdown, f.financial_year, f.geographic_level, f.geography_code, g.geography_name,
+        f.numerator::double as numerator,
+        f.denominator::double as denominator,
+        {value}::double as value
+    from rolled_up f
+    join geography g using (financial_year, geographic_level, geography_code){where}
+)
+select * from final
+order by {ORDER}
+"""
