@@ -14,12 +14,10 @@ from pathlib import Path
 import warnings
 
 import dagster as dg
-import duckdb
 
 from pipelines import ingest, schemas, warehouse
 from pipelines.release_assets import disclosure_check, published_figures, release_asset
-from pipelines.paths import REFERENCE_DIR
-from pipelines.reference import REFERENCE_TABLES
+from pipelines.reference import REFERENCE_TABLES, load_reference
 from pipelines.resources import DasaSettings
 
 SOURCES = schemas.SOURCE_NAMES  # one ingest asset per source
@@ -71,17 +69,8 @@ def _ingest_asset(source: str, partitions: dg.PartitionsDefinition) -> dg.Assets
           description="ONS geography and population reference tables (data/reference/*.csv).")
 def reference(dasa: DasaSettings) -> dg.MaterializeResult:
     with dasa.connect() as con:
-        load_reference(con)
+        load_reference(con, years_in(Path(dasa.raw_dir)))
     return dg.MaterializeResult(metadata={"tables": list(REFERENCE_TABLES)})
-
-
-def load_reference(con: duckdb.DuckDBPyConnection) -> None:
-    for table, file in REFERENCE_TABLES.items():
-        con.execute(
-            f'CREATE OR REPLACE TABLE "{table}" AS SELECT * FROM read_csv(?, header = true, all_varchar = false)',
-            [str(REFERENCE_DIR / file)],
-        )
-    con.execute("ALTER TABLE ref_population ALTER year TYPE INTEGER")
 
 
 def _upstream(table: str) -> set[str]:

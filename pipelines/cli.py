@@ -48,6 +48,7 @@ def parser() -> argparse.ArgumentParser:
                    help="folder laid out like data/raw/, one sub-folder per financial year (default: data/raw)")
     r.add_argument("--out-dir", type=Path,
                    help="write the release here instead of data/processed/releases/<year>/")
+    add_reference_option(r)
     r.add_argument("--audit-dir", type=Path, default=AUDIT_DIR,
                    help="write the restricted audit bundle (unrounded values, suppressed cells; never publish "
                         "it) to AUDIT_DIR/<year>/, a folder neither in, beside nor above the release folder "
@@ -70,6 +71,7 @@ def parser() -> argparse.ArgumentParser:
                    help="folder laid out like data/raw/ (default: data/raw)")
     c.add_argument("--out", type=Path,
                    help="write the query lists here (default: data/processed/queries/<year>/)")
+    add_reference_option(c)
     c.add_argument("--all", action="store_true", dest="all_years",
                    help="check every year up to --year (the years a release shows); query lists in OUT/<year>/")
     add_wait_option(c)
@@ -95,6 +97,12 @@ def _seconds(text: str) -> float:
     if not value >= 0:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (0 or more)")
     return value
+
+
+def add_reference_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--reference-dir", type=Path, metavar="DIR",
+                   help="read the geography and population reference data from DIR, laid out like "
+                        "data/reference/ (default: data/reference)")
 
 
 def add_wait_option(p: argparse.ArgumentParser) -> None:
@@ -249,10 +257,14 @@ def _check_years(raw_dir: Path, checked: list[str], out_for) -> int:
     (DecisionsError for a bad decisions file)."""
     from pipelines.quality import assess, read_for_check, write_query_lists
 
+    from pipelines.reference import assumptions
+
     con = read_for_check(raw_dir, checked)
     try:
         blocking = 0
         for y in checked:
+            for sentence in assumptions([y]):
+                print(f"warning (reference data): {sentence}")
             assessment = assess(con, raw_dir, [y])
             out = out_for(y)
             written = write_query_lists(assessment, out)
@@ -369,6 +381,11 @@ HANDLERS = {"check": cmd_check, "release": cmd_release, "sample": cmd_sample, "t
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    given = getattr(args, "reference_dir", None)
+    if given is not None:  # every reader asks pipelines.reference.reference_dir()
+        from pipelines.reference import REFERENCE_ENV
+
+        os.environ[REFERENCE_ENV] = str(Path(given).resolve())
     return HANDLERS[args.command](args)
 
 

@@ -42,10 +42,10 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from pipelines import metric_catalog, metric_sql, warehouse
+from pipelines import metric_catalog, metric_sql, reference, warehouse
 from pipelines.metric_catalog import Sel, describe_basis
 from pipelines.manifest import sha256
-from pipelines.paths import AUDIT_DIR, PROJECT_DIR, REFERENCE_DIR
+from pipelines.paths import AUDIT_DIR, PROJECT_DIR
 from pipelines.reference import REFERENCE_TABLES
 from pipelines.safe_paths import inside, one_name
 
@@ -591,7 +591,7 @@ def _inputs(con: duckdb.DuckDBPyConnection, years: list[str]) -> dict[str, dict]
         info["issues"] = by_file.get(r["path"], [])
         out[r["path"]] = info
     for table, file in sorted(REFERENCE_TABLES.items()):
-        p = REFERENCE_DIR / file
+        p = reference.reference_dir() / file
         if p.is_file():
             out[f"reference/{file}"] = {"source": "reference", "sha256": sha256(p), "table": table,
                                         "checks": "loaded as published by ONS", "issues": []}

@@ -12,7 +12,7 @@ import dagster as dg
 import duckdb
 import polars as pl
 
-from pipelines import metric_catalog, revisions, validation, warehouse
+from pipelines import metric_catalog, reference, revisions, validation, warehouse
 from pipelines.disclosure import DisclosureSettings, Publisher
 from pipelines.manifest import write_manifest
 from pipelines.quality import public_issues
@@ -325,6 +325,9 @@ def release_notes(con: duckdb.DuckDBPyConnection, years: tuple[str, ...]) -> dic
     """Notes computed from the data that the release must carry (never from the clock)."""
     notes: dict[str, str] = {}
     for fy in years:
+        carried = reference.tier1_assumption(fy)
+        if carried:
+            notes[f"reference_{fy}"] = f"{fy}: {carried}"
         row = con.execute(
             "SELECT count(*) FILTER (WHERE outcome = 'pending') FROM stg_womens_aid__referrals WHERE financial_year = ?",
             [fy]).fetchone()

@@ -136,7 +136,7 @@ def raw_columns(t: Target) -> dict[str, str]:
 def staged_columns() -> dict[str, dict[str, str]]:
     """Column -> DuckDB type of every staged table: its SQL run on an empty warehouse."""
     from pipelines import ingest
-    from pipelines.assets import load_reference
+    from pipelines.reference import load_reference
 
     con = duckdb.connect(":memory:")
     try:

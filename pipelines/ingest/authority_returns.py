@@ -15,19 +15,16 @@ order, whatever order the workers finish in.
 
 from __future__ import annotations
 
-import csv
 from collections import defaultdict
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 
 from pipelines import schemas, workbooks
 from pipelines.ingest import cells as C
 from pipelines.manifest import sha256 as sha256_file
 from pipelines.ingest.issues import Issue
-from pipelines.paths import REFERENCE_DIR
 from pipelines.read_workers import Reader, read_workbooks
-from pipelines.reference import expected_authorities, population
+from pipelines.reference import expected_authorities, population, reorganisations
 from pipelines.safe_paths import printable, unprintable
 from pipelines.workbooks import Limits, Merge, Rows, WorkbookRead
 
@@ -291,12 +288,6 @@ def _check_identity(record: dict, year: str, expected: dict[str, dict], issue,
         issue("warning", "name_mismatch",
               f"gives authority_name {name!r} but {code} is {ref_name!r} in the reference data; the code is used",
               **at("authority_name"))
-
-
-@cache
-def reorganisations() -> tuple[dict, ...]:
-    with (REFERENCE_DIR / "reorganisations.csv").open(encoding="utf-8", newline="") as f:
-        return tuple(csv.DictReader(f))
 
 
 def _abolished(code: str, year: str) -> str:
