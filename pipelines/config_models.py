@@ -108,6 +108,7 @@ class ReleaseModel(Model):
     status_options: dict[Text, Text] | None = None
     publication_dates: dict[Text, Text] | None = None
     population_vintages: list[int] | None = None
+    coverage_threshold: float = 90
     other_downloads: list[Download] | None = None
     trace_command: Text = ""
     symbols: dict[Text, Text] | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import filecmp
+import re
 import shutil
 import subprocess
 import sys
@@ -84,6 +85,7 @@ def test_release_has_its_parts(sample_release):
     assert (sample_release / "index.html").is_file()
     assert (sample_release / "build.json").is_file()
     html = (sample_release / "index.html").read_text(encoding="utf-8")
+    assert "coverage-caveat" not in html  # every expected authority made a return
     for heading in ("Main points", "Data quality and coverage", "Methodology", "Downloads"):
         assert heading in html
     # works offline: nothing loaded from the network
@@ -96,18 +98,23 @@ def _dasa(*args: str, cwd: Path = PROJECT_DIR) -> subprocess.CompletedProcess:
                           text=True, timeout=600)
 
 
+FEW = ("E06000001", "E08000025", "E10000014",  # Hartlepool is the only return of the North East
+       "E06000015", "E06000023", "E06000043", "E08000003", "E08000035", "E10000003", "E61000001")
+
+
 def test_release_from_a_folder_with_only_a_few_returns(tmp_path, audit_root):
     raw = tmp_path / "raw"
     returns = sorted((RAW_DIR / YEAR / "authority_returns").glob("*.xlsx"))
-    chosen = [p for p in returns if p.name.startswith(("E06000001", "E08000025", "E10000014"))]
-    assert len(chosen) == 3, [p.name for p in chosen]
+    chosen = [p for p in returns if p.name.startswith(FEW)]
+    assert len(chosen) == 10, [p.name for p in chosen]
     (raw / YEAR / "authority_returns").mkdir(parents=True)
     for p in chosen:
         shutil.copy(p, raw / YEAR / "authority_returns" / p.name)
+    shutil.copytree(RAW_DIR / YEAR / "womens_aid", raw / YEAR / "womens_aid")  # the sector data is whole
     out = tmp_path / "out"
     result = _dasa("release", "--raw-dir", str(raw), "--out-dir", str(out), "--audit-dir", str(audit_root))
     assert result.returncode == 0, result.stderr
-    assert "returns received: 3 of 121 expected" in result.stdout
+    assert "returns received: 10 of 121 expected" in result.stdout
     assert "[3/3] Writing the 2024-25 release" in result.stdout
     rows = {r["figure_id"]: r for r in _figures(out)}
     newcastle = rows[f"individuals_supported.all.E08000021.{YEAR}"]
@@ -117,7 +124,22 @@ def test_release_from_a_folder_with_only_a_few_returns(tmp_path, audit_root):
     assert hartlepool["value_status"] in {"published", "suppressed"}
     assert hartlepool["value_status"] == "suppressed" or int(hartlepool["value"]) > 0
     coverage = rows[f"return_coverage.all.E92000001.{YEAR}"]
-    assert (coverage["numerator"], coverage["denominator"]) == ("3", "121")
+    assert (coverage["numerator"], coverage["denominator"]) == ("10", "121")
+    # 10 of 121 is short of full coverage: said in the main points, beside each national figure of
+    # the returns there, in the tables' notes, and in figures.csv's metadata
+    html = (out / "index.html").read_text(encoding="utf-8")
+    main = html[html.index('id="main-points"'):html.index("</section>", html.index('id="main-points"'))]
+    assert '<p class="coverage-caveat"><strong>Coverage:</strong> 2024-25: returns were received from 10 of 121' in main
+    assert f"individuals in England in {YEAR} (from 10 of 121 authorities)" in main
+    catalog = metric_catalog.measures()
+    points = re.findall(r'<li data-figure-id="([a-z_0-9]+)\.[^"]*">(.*?)</li>', main)
+    assert {catalog[m].source for m, _ in points} >= {"authority_returns", "womens_aid"}
+    for m, text in points:  # only the figures made from the returns say how few they are from
+        assert ("(from 10 of 121 authorities)" in text) == (catalog[m].source == "authority_returns"), text
+    assert "North East 1 of 12" in main
+    with (out / "data" / "metadata.csv").open(encoding="utf-8", newline="") as f:
+        value = next(r for r in csv.DictReader(f) if (r["file"], r["column"]) == ("figures.csv", "value"))
+    assert "Coverage: 2024-25: returns were received from 10 of 121 authorities" in value["description"]
     # the raw folder is never written
     assert sorted(p.name for p in (raw / YEAR / "authority_returns").iterdir()) == sorted(p.name for p in chosen)
 

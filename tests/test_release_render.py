@@ -271,9 +271,10 @@ def test_main_points_give_last_years_value_and_the_change(html):
     block = html.split('id="main-points"', 1)[1].split("</ul>", 1)[0]
     points = {re.sub(r"<[^>]+>", "", li).strip() for li in re.findall(r"<li[^>]*>(.*?)</li>", block, re.S)}
     text = " ".join(points)
-    assert "1,320 households in England in 2024-25, up 70 households (5.6%) from 1,250 households in 2023-24" in text
-    assert "28.3% in England in 2024-25, down 5.6 percentage points from 33.9% in 2023-24" in text
-    assert "520 households in England in 2024-25, down 120 households (18.8%) from 640 households in 2023-24" in text
+    # the hand-made world has returns from 4 of its 5 authorities: short of full coverage (90%)
+    assert "1,320 households in England in 2024-25 (from 4 of 5 authorities), up 70 households (5.6%) from 1,250 households in 2023-24" in text
+    assert "28.3% in England in 2024-25 (from 4 of 5 authorities), down 5.6 percentage points from 33.9% in 2023-24" in text
+    assert "520 households in England in 2024-25 (from 4 of 5 authorities), down 120 households (18.8%) from 640 households in 2023-24" in text
 
 
 def test_notes_passed_in_are_attached_to_their_tables(html):

@@ -83,6 +83,7 @@ class ReleaseConfig:
     status_options: dict[str, str]
     publication_dates: dict[str, dt.date]
     population_vintages: tuple[int, ...]
+    coverage_threshold: float  # percent of expected authorities, or of their population, that is full coverage
     other_downloads: tuple[dict[str, str], ...]
     trace_command: str
     symbols: dict[str, str]
@@ -253,6 +254,7 @@ def load_config(path: Path | None = None) -> ReleaseConfig:
         status_options={str(k): _text(v) for k, v in (raw.get("status_options") or {}).items()},
         publication_dates=dates,
         population_vintages=tuple(int(v) for v in raw.get("population_vintages") or []),
+        coverage_threshold=float(raw.get("coverage_threshold", 90)),
         other_downloads=tuple(
             {k: _text(v) for k, v in d.items()} for d in raw.get("other_downloads") or []
         ),

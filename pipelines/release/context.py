@@ -3,12 +3,14 @@ metric catalog: tables, charts, notes, main points, coverage and methodology."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
 
 from pipelines.metric_catalog import GEOGRAPHIC_LEVELS, SOURCES, THEMES, Measure
+from pipelines import reference
 from pipelines.release.config import STATUS_LABELS, ReleaseConfig
 from pipelines.release.model import (
     LEVEL_LABELS,
@@ -70,6 +72,22 @@ class YearCoverage:
     resubmitted: list[dict[str, Any]]
     completeness: dict[str, dict[str, int]]  # section -> status -> number of returns
     incomplete: list[dict[str, Any]]  # authorities with a section partial or not collected
+    population_share: float | None = None  # % of the expected authorities' residents in those with a return
+    regions: list[tuple[str, int, int]] = field(default_factory=list)  # region, received, expected
+    low: bool = False  # below the release's coverage_threshold, by authorities or by population
+
+    @property
+    def from_text(self) -> str:
+        """`from 10 of 121 authorities`"""
+        return f"from {self.received} of {self.expected} authorities"
+
+    def caveat(self, threshold: float) -> str:
+        share = "" if self.population_share is None else f", {self.population_share:.1f}% of their population"
+        regions = "; ".join(f"{name} {got} of {of}" for name, got, of in self.regions if got < of)
+        return (f"{self.year}: returns were received {self.from_text}{share}, less than the {threshold:g}% "
+                "this release treats as full coverage. England and regional figures from the authority returns "
+                "add up only the authorities with a return, so they understate the whole and are not comparable "
+                "with years of fuller coverage" + (f" (by region: {regions})." if regions else "."))
 
 
 @dataclass
@@ -102,6 +120,7 @@ class ReleaseContext:
     notes: list[Note]
     main_points: list[MainPoint]
     coverage: list[YearCoverage]
+    coverage_caveats: list[str]  # one per year shown whose returns fall short of full coverage
     returns_rows: list[list[str]]
     issues: list[dict[str, str]]
     issue_columns: list[str]
@@ -266,7 +285,7 @@ def _note_text(key: tuple[str, ...], ctx_settings: dict[str, Any], config: Relea
     return None
 
 
-def _coverage(returns: pl.DataFrame, years: tuple[str, ...]) -> list[YearCoverage]:
+def _coverage(returns: pl.DataFrame, years: tuple[str, ...], threshold: float = 90) -> list[YearCoverage]:
     out = []
     rows = sorted(returns.iter_rows(named=True),
                   key=lambda r: (str(r["financial_year"]), (r["authority_name"] or "").casefold(), str(r["gss_code"])))
@@ -306,6 +325,18 @@ def _coverage(returns: pl.DataFrame, years: tuple[str, ...]) -> list[YearCoverag
                 incomplete=incomplete,
             )
         )
+        c = out[-1]
+        residents = {r["gss_code"]: (reference.population(r["gss_code"], y) or (0, 0))[0] for r in yr}
+        whole = sum(residents.values())
+        c.population_share = 100 * sum(residents[r["gss_code"]] for r in received) / whole if whole else None
+        by_region: dict[str, list[int]] = {}
+        for r in yr:
+            got = by_region.setdefault(r.get("region_name") or "", [0, 0])
+            got[0] += 1 if r["received"] else 0
+            got[1] += 1
+        c.regions = [(name, got, of) for name, (got, of) in sorted(by_region.items()) if name]
+        c.low = 100 * c.received < threshold * c.expected or (c.population_share is not None
+                                                              and c.population_share < threshold)
     return out
 
 
@@ -429,6 +460,14 @@ def build_context(inputs, config: ReleaseConfig, catalog: dict[str, Measure]) ->
             chart_no += 1
             t.chart.number = chart_no
 
+    coverage = _coverage(inputs.returns, inputs.years, config.coverage_threshold)
+    short = {c.year: c for c in coverage if c.low}
+    returns_measures = {m.id for m in catalog.values() if m.source == "authority_returns"}
+    for t in tables:  # a table of figures from the returns, in a year short of full coverage, says so
+        if t.level in ("national", "regional") and any(m.removesuffix("_change") in returns_measures
+                                                       for m in t.measures):
+            t.note_keys += [("coverage", y) for y in sorted(short) if y in inputs.years]
+
     notes: list[Note] = []
     by_key: dict[tuple[str, ...], Note] = {}
     release_note_ids = sorted(inputs.notes or {})
@@ -442,7 +481,8 @@ def build_context(inputs, config: ReleaseConfig, catalog: dict[str, Measure]) ->
                 expanded.append(key)
         for key in expanded:
             if key not in by_key:
-                text = _note_text(key, settings, config, inputs.notes or {}, population)
+                text = (short[key[1]].caveat(config.coverage_threshold) if key[0] == "coverage"
+                        else _note_text(key, settings, config, inputs.notes or {}, population))
                 if not text:
                     continue
                 by_key[key] = Note(len(notes) + 1, key, text)
@@ -458,6 +498,10 @@ def build_context(inputs, config: ReleaseConfig, catalog: dict[str, Measure]) ->
     for measure, breakdown in wanted:
         p = main_point(idx, measure, breakdown, inputs.year, inputs.years)
         if p is not None:
+            if inputs.year in short and measure in returns_measures:  # the figure says how few it is from
+                where = f"in England in {inputs.year}"
+                p = dataclasses.replace(p, sentence=p.sentence.replace(
+                    where, f"{where} ({short[inputs.year].from_text})", 1))
             points.append(p)
 
     issues, issue_columns = _issues(inputs.issues)
@@ -482,7 +526,8 @@ def build_context(inputs, config: ReleaseConfig, catalog: dict[str, Measure]) ->
         tables=tables,
         notes=notes,
         main_points=points,
-        coverage=_coverage(inputs.returns, inputs.years),
+        coverage=coverage,
+        coverage_caveats=[c.caveat(config.coverage_threshold) for c in coverage if c.low],
         returns_rows=_returns_rows(inputs.returns),
         issues=issues,
         issue_columns=issue_columns,

@@ -265,8 +265,11 @@ def write_csvs(out_dir: Path, ctx: ReleaseContext) -> list[Path]:
             metadata.append([name, col, str(pos), typ, desc])
 
     fig_numeric = {i for i, c in enumerate(FIGURE_COLUMNS) if c in NUMERIC_FIGURE_COLUMNS}
+    # a year of returns short of full coverage: said where the values are described
+    described = {**FIGURE_DESCRIPTIONS, "value": " ".join([FIGURE_DESCRIPTIONS["value"],
+                                                           *(f"Coverage: {c}" for c in ctx.coverage_caveats)])}
     emit("figures.csv", list(FIGURE_COLUMNS), figures_frame(ctx), fig_numeric,
-         [(c, VALUE_TEXT if c in NUMERIC_FIGURE_COLUMNS else "text", FIGURE_DESCRIPTIONS[c]) for c in FIGURE_COLUMNS])
+         [(c, VALUE_TEXT if c in NUMERIC_FIGURE_COLUMNS else "text", described[c]) for c in FIGURE_COLUMNS])
     for table in ctx.tables:
         header, rows, numeric = table_frame(table)
         emit(f"{table.id}.csv", header, rows, numeric, _table_column_docs(ctx, table))
