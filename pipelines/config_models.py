@@ -106,7 +106,6 @@ class ReleaseModel(Model):
     contact: Text
     status: Text | None = None
     status_options: dict[Text, Text] | None = None
-    publication_dates: dict[Text, Text] | None = None
     population_vintages: list[int] | None = None
     coverage_threshold: float = 90
     other_downloads: list[Download] | None = None
@@ -120,6 +119,15 @@ class ReleaseModel(Model):
     main_points: list[MainPoint] | None = None
     sections: list[SectionModel] | None = None
     tables: list[TableModel] | None = None
+
+
+class YearModel(Model):
+    """reports/years/<year>.yaml: what changes with each year's release (`dasa new-year` writes it
+    with TODO placeholders, which a draft accepts and `--final` refuses)."""
+
+    publication_date: Text | None = None
+    status: Text | None = None
+    contact: Text | None = None
 
 
 # --- assets/metrics/<family>.yaml ----------------------------------------------------------------

@@ -41,7 +41,7 @@ def _release_copy(tmp_path: Path, old: str, new: str) -> tuple[Path, int]:
 # --- reports/release.yaml ---------------------------------------------------------------------
 
 @pytest.mark.parametrize("old, new, key", [
-    ("publication_dates:", "publicaton_dates:", "publicaton_dates"),                 # top level
+    ("population_vintages:", "populaton_vintages:", "populaton_vintages"),           # top level
     ("    geographic_level: national\n", "    geographic_levle: national\n", "geographic_levle"),  # a table
     ("      transpose: true\n", "      transpse: true\n", "transpse"),               # a table's chart
     ("  - id: move_on\n", "  - idd: move_on\n", "idd"),                              # a section
@@ -72,12 +72,12 @@ def test_a_string_where_the_release_configuration_wants_a_list_is_an_error(tmp_p
 
 
 def test_a_bad_release_configuration_stops_dasa_release_with_one_sentence(tmp_path, monkeypatch, capsys):
-    path, line = _release_copy(tmp_path, "publication_dates:", "publicaton_dates:")
+    path, line = _release_copy(tmp_path, "population_vintages:", "populaton_vintages:")
     monkeypatch.setattr(release_config, "CONFIG_FILE", path)
     code = main(["release", "--out-dir", str(tmp_path / "out"), "--audit-dir", str(tmp_path / "audit")])
     err = capsys.readouterr().err
     assert code == 2
-    assert f"{path}, line {line}: unknown key 'publicaton_dates'" in err and "Nothing was built" in err, err
+    assert f"{path}, line {line}: unknown key 'populaton_vintages'" in err and "Nothing was built" in err, err
     assert "Traceback" not in err and not (tmp_path / "out").exists()
 
 

@@ -48,6 +48,7 @@ READMES = [
     ("reports/README.md", "reports", ""),
     ("reports/README.md", "reports/templates", "templates/"),
     ("reports/README.md", "reports/static", "static/"),
+    ("reports/README.md", "reports/years", "years/"),
     ("expectations/README.md", "expectations", ""),
     ("data/reference/README.md", "data/reference", ""),
     ("docs/README.md", "docs", ""),
@@ -56,6 +57,7 @@ READMES = [
 # files a README describes as a family rather than one by one
 FAMILIES = {
     "expectations": re.compile(r"^(raw|stg)_.*\.json$"),  # one suite per table, `<table>.json`
+    "reports/years": re.compile(r"^\d{4}-\d{2}\.yaml$"),  # one file per financial year, `<year>.yaml`
 }
 
 

@@ -11,12 +11,15 @@ from typing import Any
 
 import yaml
 
-from pipelines.config_models import ReleaseModel, check, load_yaml
+from pipelines.config_models import ReleaseModel, YearModel, check, load_yaml
 from pipelines.metric_catalog import GEOGRAPHIC_LEVELS
 from pipelines.paths import REPORTS_DIR
 from pipelines.safe_paths import name_problem
 
 CONFIG_FILE = REPORTS_DIR / "release.yaml"
+YEARS_DIR = REPORTS_DIR / "years"  # <year>.yaml: the publication date, status and contact of each year
+PLACEHOLDER = "TODO"  # a value `dasa new-year` leaves to fill in: a draft accepts it, --final refuses it
+_YEAR_FILE = re.compile(r"^(\d{4})-(\d{2})\.yaml$")
 DIMENSIONS = ("measure", "breakdown", "geography", "time_period")
 CHART_TYPES = ("line", "bar", "hbar")
 STATUS_LABELS = (
@@ -67,6 +70,18 @@ class TableSpec:
 
 
 @dataclass(frozen=True)
+class YearSettings:
+    """reports/years/<year>.yaml: a value left as a TODO placeholder is None here and named in
+    `placeholders`."""
+
+    file: Path
+    publication_date: dt.date | None = None
+    status: str | None = None
+    contact: str | None = None
+    placeholders: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Section:
     id: str
     title: str
@@ -95,6 +110,57 @@ class ReleaseConfig:
     main_points: tuple[tuple[str, str], ...]
     sections: tuple[Section, ...]
     tables: tuple[TableSpec, ...]
+    years: dict[str, YearSettings] = field(default_factory=dict)  # reports/years/<year>.yaml
+
+    def status_for(self, year: str) -> str:
+        got = self.years.get(year)
+        return got.status if got and got.status else self.status
+
+    def contact_for(self, year: str) -> str:
+        got = self.years.get(year)
+        return got.contact if got and got.contact else self.contact
+
+    def unfinished(self, year: str) -> list[str]:
+        """What a final release of `year` still lacks in its configuration, one phrase each."""
+        got = self.years.get(year)
+        if got is None:
+            return [f"no file {YEARS_DIR.name}/{year}.yaml in {YEARS_DIR.parent} (make it with 'dasa new-year {year}')"]
+        where = f"{got.file.parent.name}/{got.file.name}"
+        out = [f"{where}: {key} is still {PLACEHOLDER}" for key in got.placeholders]
+        if got.publication_date is None and "publication_date" not in got.placeholders:
+            out.append(f"{where}: no publication_date")
+        return out
+
+
+def load_years(folder: Path = YEARS_DIR) -> dict[str, YearSettings]:
+    """Every reports/years/<year>.yaml, by financial year."""
+    out: dict[str, YearSettings] = {}
+    for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
+        m = _YEAR_FILE.match(path.name)
+        if not m or (int(m[1]) + 1) % 100 != int(m[2]):
+            raise ConfigError(f"{path}: a year file is named after its financial year, like 2025-26.yaml")
+        try:
+            raw, node = load_yaml(path.read_text(encoding="utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from None
+        raw = raw or {}
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path}: expected a mapping of publication_date, status and contact")
+        check(path, raw, node, YearModel, ConfigError)
+        placeholders = tuple(k for k, v in raw.items() if str(v).strip().upper().startswith(PLACEHOLDER))
+        values = {k: v for k, v in raw.items() if k not in placeholders and v is not None}
+        date = values.get("publication_date")
+        if date is not None and not isinstance(date, dt.date):
+            try:
+                date = dt.date.fromisoformat(str(date))
+            except ValueError:
+                raise ConfigError(f"{path}: publication_date {date!r} is not a date written YYYY-MM-DD") from None
+        status = _text(values["status"]) if "status" in values else None
+        if status is not None and status not in STATUS_LABELS:
+            raise ConfigError(f"{path}: status {status!r} is not one of {', '.join(STATUS_LABELS)}")
+        out[path.stem] = YearSettings(path, date, status, _text(values["contact"]) if "contact" in values else None,
+                                      placeholders)
+    return out
 
 
 def _text(value: Any) -> str:
@@ -214,15 +280,8 @@ def load_config(path: Path | None = None) -> ReleaseConfig:
     status = _text(raw.get("status") or STATUS_LABELS[0])
     if status not in STATUS_LABELS:
         raise ConfigError(f"status {status!r} is not one of {STATUS_LABELS}")
-    dates: dict[str, dt.date] = {}
-    for year, value in (raw.get("publication_dates") or {}).items():
-        if isinstance(value, dt.date):
-            dates[str(year)] = value
-        else:
-            try:
-                dates[str(year)] = dt.date.fromisoformat(str(value))
-            except ValueError as exc:
-                raise ConfigError(f"publication date for {year}: {value!r} is not an ISO date") from exc
+    beside = Path(path).parent / YEARS_DIR.name  # a copy of release.yaml elsewhere uses the project's years
+    years = load_years(beside if beside.is_dir() else YEARS_DIR)
     sections = tuple(
         Section(id=str(s["id"]), title=_text(s["title"]), intro=_text(s.get("intro", "")))
         for s in raw.get("sections") or []
@@ -252,7 +311,7 @@ def load_config(path: Path | None = None) -> ReleaseConfig:
         contact=_text(raw["contact"]),
         status=status,
         status_options={str(k): _text(v) for k, v in (raw.get("status_options") or {}).items()},
-        publication_dates=dates,
+        publication_dates={y: v.publication_date for y, v in years.items() if v.publication_date},
         population_vintages=tuple(int(v) for v in raw.get("population_vintages") or []),
         coverage_threshold=float(raw.get("coverage_threshold", 90)),
         other_downloads=tuple(
@@ -268,4 +327,5 @@ def load_config(path: Path | None = None) -> ReleaseConfig:
         main_points=tuple(main_points),
         sections=sections,
         tables=tables,
+        years=years,
     )

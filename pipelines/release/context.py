@@ -114,6 +114,7 @@ class ReleaseContext:
     draft: bool
     status: str
     publication_date: str
+    contact: str
     idx: FigureIndex
     figures: pl.DataFrame
     tables: list[Table]
@@ -432,15 +433,15 @@ def _measure_docs(idx: FigureIndex, figures: pl.DataFrame) -> list[MeasureDoc]:
 def build_context(inputs, config: ReleaseConfig, catalog: dict[str, Measure]) -> ReleaseContext:
     settings = dict(inputs.settings or {})
     draft = bool(settings.get("draft", False))
-    status = str(settings.get("status") or config.status)
+    status = str(settings.get("status") or config.status_for(inputs.year))
     if status not in STATUS_LABELS:
         raise ValueError(f"status {status!r} is not one of {', '.join(STATUS_LABELS)}")
     if inputs.year in config.publication_dates:
         publication_date = _date_text(config.publication_dates[inputs.year])
     elif draft:
         publication_date = "Not yet set (draft)"
-    else:
-        raise ValueError(f"reports/release.yaml has no publication date for {inputs.year}")
+    else:  # the preflight (pipelines/preflight.py) stops a final build before this
+        raise ValueError(f"reports/years/{inputs.year}.yaml gives no publication date")
     idx = FigureIndex(inputs.figures, inputs.years, catalog)
     population = population_years(inputs.years, config.population_vintages)
 
@@ -521,6 +522,7 @@ def build_context(inputs, config: ReleaseConfig, catalog: dict[str, Measure]) ->
         draft=draft,
         status=status,
         publication_date=publication_date,
+        contact=config.contact_for(inputs.year),
         idx=idx,
         figures=inputs.figures,
         tables=tables,

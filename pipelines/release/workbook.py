@@ -132,7 +132,7 @@ def build_workbook(ctx: ReleaseContext) -> list[XSheet]:
         text_cell(f"Publication date: {ctx.publication_date}"),
         text_cell(f"Status: {ctx.status}. {cfg.status_options.get(ctx.status, '')}".strip()),
         text_cell(f"Published by: {cfg.publisher}"),
-        text_cell(f"Contact: {cfg.contact}"),
+        text_cell(f"Contact: {ctx.contact}"),
         text_cell("Things you need to know"),
         *[text_cell(f"{c['title']}: {c['text']}") for c in cfg.caveats],
         text_cell("Symbols used in this workbook"),
