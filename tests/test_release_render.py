@@ -541,6 +541,19 @@ def test_xlsx_markup_round_trips_through_openpyxl(tmp_path):
     assert empty.tables[next(iter(empty.tables))].ref == "A2:B3" and empty.freeze_panes == "A3"
 
 
+def test_ods_attributes_keep_line_ends_and_tabs():
+    from pipelines.release.ods import ods_content_xml
+    from pipelines.release.workbook import XCell, XSheet
+
+    name = "a\rb\tc\nd \"e' f"
+    sheets = [XSheet(name=name, title="t", header=["h"], rows=[[XCell("go", "link", target=name)]], widths=[10])]
+    root = ElementTree.fromstring(ods_content_xml(sheets))  # a carriage return once made it ill-formed
+    table_ns = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
+    assert [t.get(f"{table_ns}name") for t in root.iter(f"{table_ns}table")] == [name]
+    assert [a.get("{http://www.w3.org/1999/xlink}href") for a in root.iter(
+        "{urn:oasis:names:tc:opendocument:xmlns:text:1.0}a")] == ["#" + name]
+
+
 def test_chart_figures_are_what_plotly_builds():
     import plotly.graph_objects as go
 
