@@ -196,6 +196,13 @@ def _parts(path: Path) -> dict[str, bytes]:
         return {n: z.read(n) for n in z.namelist() if n.endswith((".xml", ".rels"))}
 
 
+def _xlsx_text(c, shared: list[str]) -> str:
+    """The text of an `.xlsx` cell: a shared string (t="s"), or an inline one."""
+    if c.get("t") == "s":
+        return shared[int(c.find(f"{XLSX_NS}v").text)]
+    return "".join(t.text or "" for t in c.iter(f"{XLSX_NS}t"))
+
+
 def test_hostile_text_is_neutralised_in_the_ods(bad_release):
     out, _ = bad_release
     parts = _parts(out / f"dasa-{Y}.ods")
@@ -220,13 +227,15 @@ def test_hostile_text_has_the_quote_prefix_in_the_xlsx(bad_release):
         assert FFFE.encode("utf-8") not in data, name
     styles = ElementTree.fromstring(parts["xl/styles.xml"])
     quoted = [xf.get("quotePrefix") == "1" for xf in styles.find(f"{XLSX_NS}cellXfs")]
+    shared = ["".join(t.text or "" for t in si.iter(f"{XLSX_NS}t"))
+              for si in ElementTree.fromstring(parts["xl/sharedStrings.xml"])]
     risky = []
     for name, data in parts.items():
         if not name.startswith("xl/worksheets/sheet"):
             continue
         for c in ElementTree.fromstring(data).iter(f"{XLSX_NS}c"):
             assert c.find(f"{XLSX_NS}f") is None, (name, c.get("r"))
-            text = "".join(t.text or "" for t in c.iter(f"{XLSX_NS}t"))
+            text = _xlsx_text(c, shared)
             if reads_as_formula(text):
                 risky.append(text)
                 assert quoted[int(c.get("s", "0"))], (name, c.get("r"), text)

@@ -366,6 +366,88 @@ def test_xlsx_is_accessible_and_stores_numbers_as_numbers(release):
         "[note" in (c.value or "") for row in wb["Contents"].iter_rows() for c in row if isinstance(c.value, str))
 
 
+_NUMBER_FORMAT = re.compile(r'#,##0(?:\.(0+))?(?:"([^"]*)")?')
+
+
+def _xlsx_grid(ws) -> list[list[tuple | None]]:
+    """A sheet as (kind, value, what is shown) per cell, text as the .ods and CSV hold it
+    (behind a ' when it would read as a formula, which the quote prefix marks here)."""
+    from pipelines.cell_text import reads_as_formula
+
+    grid = []
+    for row in ws.iter_rows():
+        out: list[tuple | None] = []
+        for c in row:
+            if c.value is None:
+                out.append(None)
+            elif c.data_type == "n":
+                m = _NUMBER_FORMAT.fullmatch(c.number_format)
+                assert m, (ws.title, c.coordinate, c.number_format)
+                shown = f"{c.value:,.{len(m.group(1) or '')}f}{m.group(2) or ''}"
+                out.append(("number", float(c.value), shown))
+            else:
+                assert c.data_type == "s" and bool(c.quotePrefix) == reads_as_formula(c.value), (ws.title, c.coordinate)
+                out.append(("text", neutralise(c.value), neutralise(c.value)))
+        grid.append(out)
+    return _trimmed(grid)
+
+
+def _ods_grids(path: Path) -> dict[str, list[list[tuple | None]]]:
+    from odf import teletype
+    from odf.opendocument import load
+    from odf.table import Table as OTable
+    from odf.table import TableCell, TableRow
+
+    grids = {}
+    for table in load(str(path)).spreadsheet.getElementsByType(OTable):
+        grid = []
+        for row in table.getElementsByType(TableRow):
+            out: list[tuple | None] = []
+            for c in row.getElementsByType(TableCell):
+                kind, text = c.getAttribute("valuetype"), teletype.extractText(c)
+                if kind == "float":
+                    out.append(("number", float(c.getAttribute("value")), text))
+                else:
+                    out.append(("text", text, text) if text else None)
+            grid.append(out)
+        grids[table.getAttribute("name")] = _trimmed(grid)
+    return grids
+
+
+def _trimmed(grid: list[list]) -> list[list]:
+    rows = [r[: max([i + 1 for i, c in enumerate(r) if c is not None], default=0)] for r in grid]
+    while rows and not rows[-1]:
+        rows.pop()
+    return rows
+
+
+def test_xlsx_holds_what_the_ods_and_the_csv_files_hold(release):
+    """Sheet for sheet and cell for cell: the same text, the same numbers shown with the
+    published decimals; each table sheet holds its CSV file (the rows of its table object)."""
+    from pipelines.metric_catalog import measures
+    from pipelines.release.config import load_config
+    from pipelines.release.context import build_context
+
+    wb = openpyxl.load_workbook(release / "dasa-2024-25.xlsx")
+    ods = _ods_grids(release / "dasa-2024-25.ods")
+    assert wb.sheetnames == list(ods)
+    for ws in wb.worksheets:
+        assert _xlsx_grid(ws) == ods[ws.title], ws.title
+    ctx = build_context(fixture.build_inputs(), load_config(), measures())
+    assert ctx.tables
+    for table in ctx.tables:
+        ws = wb[f"Table_{table.number}"]
+        (xtable,) = ws.tables.values()
+        top = ws[xtable.ref.split(":")[0]].row
+        header, rows = _read_csv(release / "data" / f"{table.id}.csv")
+        grid = _xlsx_grid(ws)
+        assert [c[1] if c else "" for c in grid[top - 1]] == header, table.id
+        body = [[("" if c is None else c[1] if c[0] == "text" else c[2].replace(",", "")) for c in r]
+                for r in grid[top:]]
+        assert [r + [""] * (len(header) - len(r)) for r in body] == rows, table.id
+        assert xtable.ref.endswith(str(top + len(rows)))
+
+
 def test_ods_is_valid_and_holds_no_formulas(release):
     z = zipfile.ZipFile(release / "dasa-2024-25.ods")
     first = z.infolist()[0]
@@ -442,11 +524,11 @@ def test_inputs_are_checked(tmp_path):
 
 
 # --- the writers' own markup ------------------------------------------------------------------
-# The ODS and XLSX parts, the chart figures and figures.csv are written directly (not through
-# odfpy, openpyxl, plotly objects or a per-cell csv writer, which were too slow); these check
-# them against what those libraries read or build.
+# The ODS parts, the chart figures and figures.csv are written directly (not through odfpy,
+# plotly objects or a per-cell csv writer, which were too slow), the XLSX through XlsxWriter;
+# these check them against what odfpy, openpyxl and plotly read or build.
 TRICKY = ["a  b", "\tlead", "x\ny", "a\r\nb", "<b>&\"'</b>", "=SUM(1+1)", "@x", "-x", "+1", "   three",
-          "trail ", "é😀", "[c]", "bell\x07", "nul\x00", "nonchar\ufffe"]
+          "trail ", "é😀", "[c]", "bell\x07", "nul\x00", "nonchar\ufffe", "_x0041_ as typed", "lone\rcr"]
 
 
 def _workbook_sheets():
@@ -461,14 +543,15 @@ def _workbook_sheets():
         XSheet(name="Contents", title="Contents", lines=[XCell("One table.")], header=["Sheet name", "Title"],
                rows=[[XCell("Data", "link", target="Data"), XCell("The data")]], widths=[10, 40]),
         XSheet(name="Data", title="Data", lines=[], header=["Text", "Number", "Heading\twith tab"],
-               rows=[[t, n, XCell(None)] for t, n in zip(text, numbers * 4)], widths=[12, 10, 10]),
+               rows=[[t, n, XCell(None)] for t, n in zip(text, numbers * 5)], widths=[12, 10, 10]),
         XSheet(name="Empty", title="No rows", lines=[], header=["A", "B"], rows=[], widths=[10, 10]),
     ]
 
 
 def _stored(text: str) -> str:
-    """What a spreadsheet keeps of a text: characters XML cannot hold become U+FFFD."""
-    return re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]", "\ufffd", text.replace("\r\n", "\n"))
+    """What a spreadsheet keeps of a text: characters XML cannot hold become U+FFFD, and a
+    carriage return a line end (as an XML reader takes it)."""
+    return re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]", "\ufffd", text.replace("\r\n", "\n").replace("\r", "\n"))
 
 
 def _sheet_ctx():
@@ -508,17 +591,29 @@ def test_ods_markup_round_trips_text_and_numbers(tmp_path):
 
 
 def test_xlsx_markup_round_trips_through_openpyxl(tmp_path):
+    import datetime as dt
+    import warnings
+
     from pipelines.release.xlsx import write_xlsx
 
     sheets = _workbook_sheets()
-    path = write_xlsx(tmp_path / "t.xlsx", _sheet_ctx(), sheets)
+    with warnings.catch_warnings():  # XlsxWriter says what it refused or cut only as a warning
+        warnings.simplefilter("error")
+        path = write_xlsx(tmp_path / "t.xlsx", _sheet_ctx(), sheets)
     with zipfile.ZipFile(path) as z:
         for name in z.namelist():
             if name.endswith((".xml", ".rels")):
                 ElementTree.fromstring(z.read(name))
+        assert all(i.date_time == (1980, 1, 1, 0, 0, 0) for i in z.infolist())
     wb = openpyxl.load_workbook(path)
     assert wb.sheetnames == [s.name for s in sheets]
     assert wb.properties.title == "T & <t>: 2024-25" and wb.properties.creator == "P & co"
+    # the release's fixed moment (1 April 09:30 without a publication date), never the clock
+    assert wb.properties.created == wb.properties.modified == dt.datetime(2025, 4, 1, 9, 30)
+    for sheet in sheets:  # the model's widths, in characters, as stored before XlsxWriter
+        dims = wb[sheet.name].column_dimensions.values()
+        widths = {i: d.width for d in dims if d.customWidth for i in range(d.min, d.max + 1)}
+        assert widths == dict(enumerate(sheet.widths, start=1)), sheet.name
     ws = wb["Data"]
     assert ws["A1"].value == "Data" and ws["A1"].font.b
     assert [c.value for c in ws[2]] == ["Text", "Number", "Heading\twith tab"]
@@ -533,13 +628,80 @@ def test_xlsx_markup_round_trips_through_openpyxl(tmp_path):
         (1320, "#,##0"), (28.3, "#,##0.0"), (-5.6, "#,##0.0"), (0.125, "#,##0.000")]
     assert ws.freeze_panes == "A3"
     table = ws.tables[next(iter(ws.tables))]
-    assert table.ref == f"A2:C{2 + len(TRICKY)}"
+    assert table.name == "table_3_Data" and table.ref == f"A2:C{2 + len(TRICKY)}"
+    assert table.autoFilter.ref == table.ref and table.tableStyleInfo.name == "TableStyleLight1"
+    assert not table.tableStyleInfo.showRowStripes
     assert [c.name for c in table.tableColumns] == ["Text", "Number", "Heading\twith tab"]
+    assert [(c.font.b, c.alignment.wrap_text) for c in ws[2]] == [(True, True)] * 3
     link = wb["Contents"]["A4"]
     assert link.value == "Data" and link.hyperlink.location == "'Data'!A1"
     assert wb["Cover"]["A5"].font.sz == 13 and wb["Cover"]["A2"].alignment.wrap_text
     empty = wb["Empty"]
     assert empty.tables[next(iter(empty.tables))].ref == "A2:B3" and empty.freeze_panes == "A3"
+    assert wb["Cover"].freeze_panes is None and not wb["Cover"].tables
+
+
+def test_xlsx_is_the_same_bytes_every_time(tmp_path):
+    from pipelines.release.workbook import XCell, XSheet
+    from pipelines.release.xlsx import write_xlsx
+
+    first = write_xlsx(tmp_path / "a.xlsx", _sheet_ctx(), _workbook_sheets()).read_bytes()
+    other = [XSheet(name="Other", title="=other", header=["x"], rows=[[XCell(1, "number")]], widths=[5])]
+    write_xlsx(tmp_path / "other.xlsx", _sheet_ctx(), other)  # nothing carries over to the next workbook
+    assert write_xlsx(tmp_path / "b.xlsx", _sheet_ctx(), _workbook_sheets()).read_bytes() == first
+
+
+HOSTILE_CHARACTERS = "a\x01b\ufffec\ud800d\x9fe"  # a C0 control, a non-character, a lone surrogate, a C1 control
+
+
+def test_characters_xml_cannot_hold_become_u_fffd_everywhere_in_both_spreadsheets(tmp_path):
+    """XlsxWriter escapes such characters in cell text only: in a table column's name or a link's
+    text they would make the part ill-formed, and a lone surrogate stops it. The one rule of
+    `pipelines.cell_text` is applied first, everywhere, in both writers."""
+    from types import SimpleNamespace
+
+    from odf import teletype
+    from odf.opendocument import load
+    from odf.table import TableCell
+
+    from pipelines.release.ods import write_ods
+    from pipelines.release.workbook import XCell, XSheet
+    from pipelines.release.xlsx import write_xlsx
+
+    h = HOSTILE_CHARACTERS
+    stored = "a\ufffdb\ufffdc\ufffdd\ufffde"
+    sheets = [XSheet(name="Contents", title=f"Title {h}", lines=[XCell(f"line {h}")], header=[f"head {h}", "b"],
+                     rows=[[XCell(f"link {h}", "link", target="Contents"), XCell(f"cell {h}")]], widths=[10, 10])]
+    ctx = SimpleNamespace(config=SimpleNamespace(title=f"T {h}", publisher=f"P {h}", publication_dates={}),
+                          year="2024-25")
+    xlsx = write_xlsx(tmp_path / "t.xlsx", ctx, sheets)
+    ods = write_ods(tmp_path / "t.ods", ctx, sheets)
+    for path in (xlsx, ods):
+        with zipfile.ZipFile(path) as z:
+            for name in z.namelist():
+                if name.endswith((".xml", ".rels")):
+                    ElementTree.fromstring(z.read(name))  # well-formed
+    wb = openpyxl.load_workbook(xlsx)
+    ws = wb["Contents"]
+    assert [ws["A1"].value, ws["A2"].value, ws["A3"].value, ws["A4"].value, ws["B4"].value] == [
+        f"Title {stored}", f"line {stored}", f"head {stored}", f"link {stored}", f"cell {stored}"]
+    assert [c.name for c in ws.tables[next(iter(ws.tables))].tableColumns] == [f"head {stored}", "b"]
+    assert wb.properties.title == f"T {stored}: 2024-25" and wb.properties.creator == f"P {stored}"
+    texts = [teletype.extractText(c) for c in load(str(ods)).spreadsheet.getElementsByType(TableCell)]
+    assert texts == [f"Title {stored}", f"line {stored}", f"head {stored}", "b", f"link {stored}", f"cell {stored}"]
+
+
+def test_ods_attributes_keep_line_ends_and_tabs():
+    from pipelines.release.ods import ods_content_xml
+    from pipelines.release.workbook import XCell, XSheet
+
+    name = "a\rb\tc\nd \"e' f"
+    sheets = [XSheet(name=name, title="t", header=["h"], rows=[[XCell("go", "link", target=name)]], widths=[10])]
+    root = ElementTree.fromstring(ods_content_xml(sheets))  # a carriage return once made it ill-formed
+    table_ns = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
+    assert [t.get(f"{table_ns}name") for t in root.iter(f"{table_ns}table")] == [name]
+    assert [a.get("{http://www.w3.org/1999/xlink}href") for a in root.iter(
+        "{urn:oasis:names:tc:opendocument:xmlns:text:1.0}a")] == ["#" + name]
 
 
 def test_chart_figures_are_what_plotly_builds():

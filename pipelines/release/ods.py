@@ -81,8 +81,10 @@ def odf_text(text: str) -> str:
 
 
 def odf_attr(value: str) -> str:
-    """An attribute value with its quotes (line ends as character references)."""
-    text = odf_text(value).replace("\n", "&#10;").replace("\r", "&#12;")
+    """An attribute value with its quotes: line feeds, carriage returns and tabs as character
+    references (`&#10;`, `&#13;`, `&#9;`, as xml.sax.saxutils.quoteattr writes them), which a
+    reader would otherwise turn into spaces."""
+    text = odf_text(value).replace("\n", "&#10;").replace("\r", "&#13;").replace("\t", "&#9;")
     if '"' in text:
         return '"' + text.replace('"', "&quot;") + '"' if "'" in text else "'" + text + "'"
     return '"' + text + '"'

@@ -1,7 +1,8 @@
 """The workbook both spreadsheets are written from, built from the release context: a cover
 sheet, contents, notes, then one table per sheet, in the style of the Analysis Function
 guidance and gptables (units in the column headings, `[note n]` markers in titles, symbols
-where a value is missing), and the deterministic zip both files are packed with.
+where a value is missing), and the deterministic zip the `.ods` is packed in (XlsxWriter
+packs the `.xlsx`).
 
 Published numbers are numbers with the published decimal places; symbols are text. The
 writers (`ods.py`, `xlsx.py`) decide how a text that would read as a formula is marked.
