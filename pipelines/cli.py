@@ -76,6 +76,15 @@ def parser() -> argparse.ArgumentParser:
                    help="check every year up to --year (the years a release shows); query lists in OUT/<year>/")
     add_wait_option(c)
 
+    n = sub.add_parser("new-year", help="make the folders and settings of a new year's release",
+                       description="Make <raw>/YEAR/ (one folder per source, a decisions file) and "
+                                   "reports/years/YEAR.yaml (publication date, status and contact as TODO "
+                                   "placeholders: a draft accepts them, --final refuses them); say what the "
+                                   "reference data lacks for the year. Nothing already there is overwritten.")
+    n.add_argument("year", type=_year, help="the financial year, e.g. 2025-26")
+    n.add_argument("--raw-dir", type=Path, default=RAW_DIR, help="the raw folder to make it in (default: data/raw)")
+    add_reference_option(n)
+
     s = sub.add_parser("sample", help="regenerate the bundled sample data in data/raw",
                        description="Regenerate the deterministic sample data (data/raw/<year>/).")
     s.add_argument("--year", type=_year, action="append", help="only this financial year (repeatable)")
@@ -167,6 +176,11 @@ def cmd_release(args: argparse.Namespace) -> int:
     if args.final and args.draft:
         print("dasa: --final and --draft cannot be used together", file=sys.stderr)
         return 2
+    found = release_preflight(args)
+    if found:  # before any work: every missing prerequisite, one sentence each
+        for sentence in found:
+            print(f"dasa: {sentence}", file=sys.stderr)
+        return 2
     try:
         result = build_release(raw_dir=args.raw_dir, year=args.year, out_dir=args.out_dir,
                                all_years=args.all_years, echo=lambda line: print(line, flush=True),
@@ -202,12 +216,21 @@ def cmd_release(args: argparse.Namespace) -> int:
     return 0
 
 
-def _years_in(raw_dir: Path) -> list[str]:
-    """Financial-year folders of a raw folder, oldest first (as pipelines.assets.years_in,
-    without importing Dagster)."""
-    if not raw_dir.is_dir():
-        return []
-    return sorted(p.name for p in raw_dir.iterdir() if p.is_dir() and _financial_year(p.name) is not None)
+def release_preflight(args: argparse.Namespace) -> list[str]:
+    """What `dasa release` lacks before it starts (pipelines/preflight.py)."""
+    from pipelines import preflight
+    from pipelines.paths import RELEASES_DIR
+
+    found = preflight.raw_folder_problems(args.raw_dir, args.year)
+    if found:
+        return found
+    years = preflight.years_in(args.raw_dir)
+    year = args.year or years[-1]
+    built = [y for y in years if y <= year] if args.all_years else [year]
+    outputs = [("--out-dir" if args.out_dir else "the releases folder",
+                args.out_dir if args.out_dir else RELEASES_DIR / y) for y in built]
+    return preflight.problems(args.raw_dir, year, final_years=built if args.final else (),
+                              outputs=[*outputs, ("--audit-dir", args.audit_dir)])
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -215,22 +238,31 @@ def cmd_check(args: argparse.Namespace) -> int:
     from pipelines.quality import DecisionsError
     from pipelines.safe_paths import one_name
 
+    from pipelines import preflight
+
     start = time.monotonic()
     raw_dir: Path = args.raw_dir
-    years = _years_in(raw_dir)
-    if not years:
-        print(f"dasa: {raw_dir} holds no financial-year folder (named like 2024-25)", file=sys.stderr)
-        return 2
-    year = args.year or years[-1]
-    if year not in years:
-        print(f"dasa: {raw_dir} has no folder for {year}; it has {', '.join(years)}", file=sys.stderr)
-        return 2
-    checked = [y for y in years if y <= year] if args.all_years else [year]
+    found = preflight.raw_folder_problems(raw_dir, args.year)
+    if not found:
+        years = preflight.years_in(raw_dir)
+        year = args.year or years[-1]
+        checked = [y for y in years if y <= year] if args.all_years else [year]
+    else:
+        checked = []
 
     def out_for(y: str) -> Path:
         if args.out is None:
             return PROCESSED_DIR / "queries" / y
         return args.out / one_name(y) if args.all_years else args.out
+
+    if not found:  # before any work: every missing prerequisite, one sentence each
+        found = preflight.problems(raw_dir, year, read_years=checked,
+                                   outputs=[("--out" if args.out is not None else "the query lists folder",
+                                             out_for(y)) for y in checked])
+    if found:
+        for sentence in found:
+            print(f"dasa: {sentence}", file=sys.stderr)
+        return 2
 
     from pipelines.buildstate import BuildError, build_lock, check_writable
 
@@ -361,6 +393,24 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_new_year(args: argparse.Namespace) -> int:
+    from pipelines.new_year import scaffold
+
+    if args.raw_dir.exists() and not args.raw_dir.is_dir():
+        print(f"dasa: the raw folder {args.raw_dir} is a file, not a folder; give --raw-dir a folder", file=sys.stderr)
+        return 2
+    try:
+        lines = scaffold(args.year, args.raw_dir)
+    except OSError as exc:
+        text = _fault_sentence(exc, "Making the new year's folders")
+        print(f"dasa: {text or exc}", file=sys.stderr)
+        return 2
+    print(f"New year {args.year}:")
+    for line in lines:
+        print(line)
+    return 0
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     from pipelines.manifest import verify
 
@@ -375,8 +425,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 1
 
 
-HANDLERS = {"check": cmd_check, "release": cmd_release, "sample": cmd_sample, "trace": cmd_trace,
-            "verify": cmd_verify}  # the commands (a typo is matched against these)
+HANDLERS = {"check": cmd_check, "release": cmd_release, "new-year": cmd_new_year, "sample": cmd_sample,
+            "trace": cmd_trace, "verify": cmd_verify}  # the commands (a typo is matched against these)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,16 +11,13 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import polars as pl
 import pytest
 
 from pipelines.paths import PROJECT_DIR
+from tests.fixtures.project_copy import copy_project, dasa, environment
 
 YEAR = "2024-25"
 MEASURE = "known_destination_share"
@@ -53,19 +50,6 @@ YAML_MEASURE = f"""  - id: {MEASURE}
 """
 
 
-def _copy_project(root: Path) -> Path:
-    """The parts of the project a build reads; the raw folder is linked (it stays untouched)."""
-    proj = root / "project"
-    for name in ("pipelines", "assets", "reports", "expectations"):
-        shutil.copytree(PROJECT_DIR / name, proj / name, ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("pyproject.toml", "uv.lock", "dagster.yaml"):
-        shutil.copy2(PROJECT_DIR / name, proj / name)
-    (proj / "data").mkdir()
-    shutil.copytree(PROJECT_DIR / "data" / "reference", proj / "data" / "reference")
-    (proj / "data" / "raw").symlink_to(PROJECT_DIR / "data" / "raw", target_is_directory=True)
-    return proj
-
-
 def _add_measure(proj: Path) -> None:
     sql = proj / "assets" / "metrics" / "move_on.sql"
     text = sql.read_text(encoding="utf-8")
@@ -84,18 +68,12 @@ def _add_measure(proj: Path) -> None:
 @pytest.fixture(scope="module")
 def release(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("new-measure")
-    proj = _copy_project(root)
+    proj = copy_project(root)
     _add_measure(proj)
-    env = {**os.environ, "PYTHONPATH": str(proj), "DASA_STATE_DIR": str(root / "state"),
-           "DASA_DAGSTER_STORAGE": "memory"}
-    # the copy's own code answers, not the project's
-    where = subprocess.run([sys.executable, "-c", "import pipelines; print(pipelines.__file__)"], cwd=proj,
-                           env=env, capture_output=True, text=True, check=True).stdout.strip()
-    assert Path(where).resolve().is_relative_to(proj.resolve()), where
+    env = environment(proj, root / "state")
     out = root / "site" / YEAR  # the audit folder stays apart from the release's parent
-    done = subprocess.run([sys.executable, "-m", "pipelines.cli", "release", "--year", YEAR, "--out-dir", str(out),
-                           "--audit-dir", str(root / "restricted" / "audit")],
-                          cwd=proj, env=env, capture_output=True, text=True, timeout=600)
+    done = dasa(proj, env, "release", "--year", YEAR, "--out-dir", str(out),
+                "--audit-dir", str(root / "restricted" / "audit"))
     assert done.returncode == 0, done.stdout + done.stderr
     assert not (PROJECT_DIR / "data" / "raw" / YEAR / "figures.csv").exists()
     return out
