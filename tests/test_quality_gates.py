@@ -229,7 +229,7 @@ def final_release(draft_build, open_ids, small_raw, tmp_path_factory) -> Path:
     return _release_from(db, raw, tmp / "release")
 
 
-def test_open_errors_make_a_draft_marked_on_every_page_and_file(draft_build, open_ids):
+def test_open_errors_make_a_draft_marked_on_every_page_and_file(draft_build, final_release, open_ids):
     assert draft_build.draft and draft_build.open_errors == len(open_ids) == 2
     files = _files(draft_build.release_dir)
     pages = [n for n in files if n.endswith(".html")]
@@ -240,11 +240,13 @@ def test_open_errors_make_a_draft_marked_on_every_page_and_file(draft_build, ope
         assert "<title>DRAFT: " in html and '<div class="draft-banner"' in html and "<strong>DRAFT</strong>" in html, name
     csvs = [n for n in files if n.endswith(".csv")]
     assert "data/figures.csv" in csvs and "data/quality_issues.csv" in csvs and "data/metadata.csv" in csvs
-    for name in csvs:
-        header, rows = _read_csv(files[name])
-        assert header[-1] == "release_status", name
-        assert rows or name == "data/revisions.csv", name  # no revisions: a header only
-        assert {r["release_status"] for r in rows} <= {"DRAFT: not for publication"}, name
+    final_files = _files(final_release)
+    for name in csvs:  # the columns of a final release (a draft is marked in metadata and beside the files)
+        assert _read_csv(files[name])[0] == _read_csv(final_files[name])[0], name
+    _, meta = _read_csv(files["data/metadata.csv"])
+    assert meta and all(r["description"].startswith("DRAFT: not for publication. ") for r in meta)
+    assert {r["file"] for r in meta} >= {n.removeprefix("data/") for n in csvs if n != "data/metadata.csv"}
+    assert "DRAFT release" in files["data/DRAFT-NOT-FOR-PUBLICATION.txt"].read_text(encoding="utf-8")
     cover = openpyxl.load_workbook(files[f"dasa-{YEAR}.xlsx"], read_only=True)["Cover"]
     assert "DRAFT" in str(next(cover.iter_rows(values_only=True))[0])
     with zipfile.ZipFile(files[f"dasa-{YEAR}.ods"]) as z:
@@ -262,8 +264,7 @@ def test_a_final_release_carries_no_draft_mark(final_release, open_ids):
     for name, path in files.items():
         if name.endswith((".html", ".csv", ".json")) and not name.startswith("assets/"):
             assert "DRAFT" not in path.read_text(encoding="utf-8"), name
-    header, _ = _read_csv(files["data/figures.csv"])
-    assert "release_status" not in header
+    assert "data/DRAFT-NOT-FOR-PUBLICATION.txt" not in files
     cover = openpyxl.load_workbook(files[f"dasa-{YEAR}.xlsx"], read_only=True)["Cover"]
     assert not any("DRAFT" in str(v) for row in cover.iter_rows(values_only=True) for v in row if v)
     manifest = json.loads(files["manifest.json"].read_text())

@@ -13,7 +13,6 @@ import csv
 import io
 from collections.abc import Sequence
 from pathlib import Path
-from typing import overload
 
 import polars as pl
 
@@ -214,23 +213,11 @@ def _table_column_docs(ctx: ReleaseContext, table: Table) -> list[tuple[str, str
     return docs
 
 
-DRAFT_COLUMN = "release_status"
 DRAFT_TEXT = "DRAFT: not for publication"
-
-
-@overload
-def draft_marked(header: Sequence[str], rows: pl.DataFrame, docs: Docs) -> tuple[list[str], pl.DataFrame, Docs]: ...
-@overload
-def draft_marked(header: Sequence[str], rows: list[list[str]], docs: Docs) -> tuple[list[str], list[list[str]], Docs]: ...
-def draft_marked(header: Sequence[str], rows: list[list[str]] | pl.DataFrame, docs: Docs):
-    """A draft's CSV: one more column, `release_status`, saying DRAFT on every row."""
-    if isinstance(rows, pl.DataFrame):
-        rows = rows.with_columns(pl.lit(DRAFT_TEXT).alias(f"_{DRAFT_COLUMN}"))
-    else:
-        rows = [list(r) + [DRAFT_TEXT] for r in rows]
-    doc = (DRAFT_COLUMN, "text", "This file belongs to a DRAFT release, built for checking while some data "
-                                 "issues are open: not for publication. A final release has no such column.")
-    return [*header, DRAFT_COLUMN], rows, [*docs, doc]
+DRAFT_FILE = "DRAFT-NOT-FOR-PUBLICATION.txt"  # beside the CSVs of a draft, so the folder itself says so
+DRAFT_NOTE = ("Every file in this folder belongs to a DRAFT release, built for checking while some data issues "
+              "are open: not for publication. The files have the columns of a final release; metadata.csv says "
+              "DRAFT on every row, and a final release has neither this file nor the word DRAFT.\n")
 
 
 def _revision_rows(ctx: ReleaseContext):
@@ -254,15 +241,13 @@ def write_csvs(out_dir: Path, ctx: ReleaseContext) -> list[Path]:
         path = inside(data, name)
         if path in written:  # a table id that is the name of another file (config.RESERVED_TABLE_IDS)
             raise ValueError(f"{name} would be written twice in {data}")
-        if ctx.draft:  # a draft says so on every row of every file (docs/decisions/0009)
-            header, rows, docs = draft_marked(header, rows, docs)
         if isinstance(rows, pl.DataFrame):
             path.write_bytes(frame_csv_bytes(header, rows, numeric))
         else:
             path.write_bytes(csv_bytes(header, rows, numeric))
         written.append(path)
-        for pos, (col, typ, desc) in enumerate(docs, start=1):
-            metadata.append([name, col, str(pos), typ, desc])
+        for pos, (col, typ, desc) in enumerate(docs, start=1):  # a draft says so on every row (decision 0009)
+            metadata.append([name, col, str(pos), typ, f"{DRAFT_TEXT}. {desc}" if ctx.draft else desc])
 
     fig_numeric = {i for i, c in enumerate(FIGURE_COLUMNS) if c in NUMERIC_FIGURE_COLUMNS}
     # a year of returns short of full coverage: said where the values are described
@@ -284,11 +269,13 @@ def write_csvs(out_dir: Path, ctx: ReleaseContext) -> list[Path]:
     emit("revisions.csv", *_revision_rows(ctx))
     meta_header = ["file", "column", "position", "type", "description"]
     meta_docs = [(col, "number" if col == "position" else "text", METADATA_DESCRIPTIONS[col]) for col in meta_header]
-    if ctx.draft:
-        meta_header, metadata, meta_docs = draft_marked(meta_header, metadata, meta_docs)
     for pos, (col, typ, desc) in enumerate(meta_docs, start=1):
-        metadata.append(["metadata.csv", col, str(pos), typ, desc] + ([DRAFT_TEXT] if ctx.draft else []))
+        metadata.append(["metadata.csv", col, str(pos), typ, f"{DRAFT_TEXT}. {desc}" if ctx.draft else desc])
     path = data / "metadata.csv"
     path.write_bytes(csv_bytes(meta_header, metadata, {2}))
     written.append(path)
+    if ctx.draft:
+        path = data / DRAFT_FILE
+        path.write_text(DRAFT_NOTE, encoding="utf-8")
+        written.append(path)
     return written
