@@ -17,6 +17,7 @@ import duckdb
 import openpyxl
 import pytest
 
+from pipelines import warehouse
 from pipelines.build import build_release
 from pipelines.cli import main
 from pipelines.paths import RAW_DIR
@@ -387,3 +388,34 @@ def test_quality_report_lists_the_sample_imperfections_with_their_locations(tmp_
         assert f"{file}, sheet {sheet}, <strong>{cell}</strong>" in accepted.replace("<wbr>", ""), (file, cell)
     every = quality[quality.index('id="all-issues"'):quality.index('id="validation"')]
     assert "Showing 8 of 8 problems." in every and "St Helens" in every
+
+
+def test_an_accepted_warning_is_counted_apart_from_the_errors(draft_build, open_ids, small_raw, tmp_path):
+    """Accepting a warning is not accepting an error: the page says 2 of 2 errors accepted and the
+    warning apart (it once said "Of 2 errors found, 3 were accepted")."""
+    con = duckdb.connect(str(draft_build.db_path), read_only=True)
+    try:
+        (warning,) = warehouse.one_row(con.execute(
+            "SELECT min(issue_id) FROM raw_issues WHERE level = 'warning' AND financial_year = ?", [YEAR]))
+    finally:
+        con.close()
+    assert warning
+    raw = tmp_path / "raw"
+    shutil.copytree(small_raw, raw)
+    by_year: dict[str, list[dict]] = {}
+    for issue_id in [*open_ids, warning]:
+        by_year.setdefault(issue_id[3:10], []).append(_accept(issue_id))
+    for year, entries in by_year.items():
+        _decisions(raw, year, entries)
+    db = tmp_path / "dasa.duckdb"
+    shutil.copy(draft_build.db_path, db)
+    release = _release_from(db, raw, tmp_path / "release")
+    page = re.sub(r"\s+", " ", (release / "index.html").read_text(encoding="utf-8"))
+    found, accepted, fixed, still = map(int, re.search(
+        r"Of (\d+) errors found in the inputs \(structural errors and cell errors\), (\d+) were accepted with a "
+        r"reason, (\d+) fixed by a resubmission and (\d+) are still open", page).groups())
+    assert (accepted, still) == (len(open_ids), 0) and found == accepted + fixed, page
+    assert re.search(r"warnings?, which never block publication, 1 was accepted", page)
+    quality = re.sub(r"\s+", " ", (release / "quality.html").read_text(encoding="utf-8"))
+    assert f"<dt>Accepted</dt><dd>{accepted}</dd>" in quality
+    assert "(1 accepted, 0 fixed by a resubmission," in quality

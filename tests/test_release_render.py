@@ -738,3 +738,19 @@ def test_figures_csv_writer_matches_the_cell_by_cell_writer():
         assert frame_csv_bytes(header, frame, numeric) == csv_bytes(header, rows, numeric)
     one = pl.DataFrame({"a": ["", "x", None]})
     assert frame_csv_bytes(["a"], one) == csv_bytes(["a"], [[""], ["x"], [""]])
+
+
+def test_every_setting_in_the_methodology_has_its_own_words():
+    """Each setting shown in the methodology has a label written for it (not its key made readable),
+    and the suppression threshold says the rule it applies (1 to the threshold inclusive)."""
+    from pipelines.disclosure import DisclosureSettings
+    from pipelines.metric_catalog import measures
+    from pipelines.release.config import load_config
+    from pipelines.release.context import SETTING_LABELS, build_context
+
+    ctx = build_context(fixture.build_inputs(), load_config(), measures())
+    shown = {label for label, _ in ctx.settings}
+    assert shown <= set(SETTING_LABELS.values()), shown - set(SETTING_LABELS.values())
+    keys = set(DisclosureSettings().as_dict())
+    assert keys <= set(SETTING_LABELS), keys - set(SETTING_LABELS)
+    assert SETTING_LABELS["suppression_threshold"].startswith("Authority counts of people from 1 to this")

@@ -187,9 +187,11 @@ def quality_view(ctx: ReleaseContext, quality) -> QualityView:
         "errors": sum(1 for r in issues if r["level"] in ERROR_LEVELS),
         "warnings": sum(1 for r in issues if r["level"] == "warning"),
         "open_errors": sum(1 for r in issues if r["blocking"] == "yes"),
-        **{s: sum(1 for r in issues if r["status"] == s) for s in ("open", "rejected", "accepted",
-                                                                      "fixed_by_resubmission")},
-        "open_warnings": sum(1 for r in issues if r["level"] == "warning" and r["status"] == "open"),
+        # errors and warnings apart: an accepted warning is not an accepted error
+        **{s: sum(1 for r in issues if r["status"] == s and r["level"] in ERROR_LEVELS)
+           for s in ("open", "rejected", "accepted", "fixed_by_resubmission")},
+        **{f"{s}_warnings": sum(1 for r in issues if r["status"] == s and r["level"] == "warning")
+           for s in ("open", "accepted", "fixed_by_resubmission")},
     }
     quarantined = [{k: _text(v) for k, v in q.items()} for q in (quality.quarantined if quality is not None else [])]
     validation, suites = _validation(quality)
