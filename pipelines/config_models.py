@@ -335,13 +335,15 @@ def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] |
 
 
 def _where(keys: tuple[Any, ...], data: Any) -> str:
-    """`tables[households_england].chart`: a list's item by its id when it has one, else its index."""
+    """`tables[households_england].chart`: a list's item by its id (or name) when it has one, else
+    its index."""
     out = ""
     for key in keys:
         if isinstance(key, int):
             item = data[key] if isinstance(data, list) and key < len(data) else None
-            out += f"[{item['id']}]" if isinstance(item, dict) and isinstance(item.get("id"), (str, int)) \
-                else f"[{key}]"
+            label = next((item[k] for k in ("id", "name") if isinstance(item, dict)
+                          and isinstance(item.get(k), (str, int))), None)
+            out += f"[{label}]" if label is not None else f"[{key}]"
         else:
             out += f".{key}" if out else str(key)
         data = data.get(key) if isinstance(data, dict) else item if isinstance(key, int) else None

@@ -286,6 +286,7 @@ def _read_about(rows, record: dict, issue, about: tuple[schemas.Column, ...],
         return False, cells
     fi, vi = header["field"], header["value"]
     seen: set[str] = set()
+    bad: set[str] = set()  # fields whose value is not of its type (said where it is read)
     fields = {f.name: f for f in about}
     for r, row in enumerate(rows[1:], start=2):
         fname = row[fi][0] if fi < len(row) else None
@@ -307,12 +308,17 @@ def _read_about(rows, record: dict, issue, about: tuple[schemas.Column, ...],
         if problem:
             level = "structural" if fname in required else "cell_error"
             issue(level, "bad_about_value", f"field '{fname}' {problem}", sheet="about", row=r, col=col, fld=fname)
+            bad.add(fname)
         record[fname] = parsed
     ok = True
     for fname in required:
         if record[fname] is None:
             if fname not in seen:
                 issue("structural", "missing_field", f"does not give the field '{fname}'", sheet="about", fld=fname)
+            elif fname not in bad:  # given, with its value left blank
+                row, col = cells[fname]
+                issue("structural", "missing_field", f"leaves the field '{fname}' blank", sheet="about",
+                      row=row, col=col, fld=fname)
             ok = False
     if record["submission_number"] is not None and record["submission_number"] < 1:
         row, col = cells["submission_number"]
