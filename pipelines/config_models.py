@@ -1,13 +1,13 @@
 """Models of the configuration files, checked with pydantic before anything reads them.
 
-Three kinds of file are written by hand: the release configuration (`reports/release.yaml`),
-the metric definitions (`assets/metrics/*.yaml`) and the statistician's decisions
-(`<raw>/<year>/decisions.yaml`). Each has a model here with `extra="forbid"`, so a misspelt
+Four kinds of file are written by hand: the release configuration (`reports/release.yaml`),
+the metric definitions (`assets/metrics/*.yaml`), the versions of the return template
+(`assets/templates/v<n>.yaml`) and the statistician's decisions (`<raw>/<year>/decisions.yaml`). Each has a model here with `extra="forbid"`, so a misspelt
 or unknown key is an error, not a key silently dropped; a wrong type (a string where a list
 belongs) is an error too. `load_yaml` keeps the YAML's nodes, and `problem` turns the first
 pydantic error into a sentence naming the key and the line it is on (1-based, as an editor
 shows it). The models check the shape only: the loaders (`pipelines/release/config.py`,
-`pipelines/metric_catalog.py`, `pipelines/quality.py`) still build their objects from the
+`pipelines/metric_catalog.py`, `pipelines/schemas.py`, `pipelines/quality.py`) still build their objects from the
 YAML values and make their own checks of the values (see
 docs/decisions/0014-configuration-models.md).
 """
@@ -19,7 +19,7 @@ import difflib
 import types
 import typing
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Literal, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -152,6 +152,14 @@ class SelectorModel(Model):
     for_: str | list[Text] | None = Field(default=None, alias="for")
 
 
+class TemplateChangeModel(Model):
+    """The measure's definition changes from this version of the return template on: its
+    year-on-year change across the break is published [b], and the note says why."""
+
+    from_version: int
+    note: str
+
+
 class ReadsModel(Model):
     # each: the cells or records it sums, or a sentence for a basis that is not a sum of cells
     numerator: list[SelectorModel] | str | None = None
@@ -176,6 +184,7 @@ class MeasureModel(Model):
     method_version: int | None = None
     reads: ReadsModel | None = None
     groups: dict[Text, list[Text]] | None = None
+    template_changes: list[TemplateChangeModel] | None = None
 
 
 class FamilyModel(Model):
@@ -190,6 +199,55 @@ class FamilyModel(Model):
     groups: dict[Text, list[Text]] | None = None
     measures: list[MeasureModel]
     relations: list[str] | None = None
+
+
+# --- assets/templates/v<n>.yaml -------------------------------------------------------------------
+
+# What a cell may hold: count (whole number >= 0, blank = not collected), int (whole number),
+# text (free text), code (one of `codes`), yesno, date (ISO date), year (YYYY-YY), codes_list
+# (';'-separated codes). The readers implement exactly these (pipelines/schemas.py: TYPES).
+ColumnType = Literal["count", "int", "text", "code", "yesno", "date", "year", "codes_list"]
+Codes = str | list[str]  # the name of one of the template's code lists, or the codes themselves
+
+
+class TemplateFieldModel(Model):
+    """A field of the `about` sheet (a field/value list)."""
+
+    name: str
+    type: ColumnType
+    required: bool = False  # missing or not of its type: a structural error (else a cell error)
+    codes: Codes | None = None
+    description: str = ""
+
+
+class TemplateColumnModel(Model):
+    """A column of a data sheet, as its heading reads in this version."""
+
+    name: str
+    type: ColumnType
+    required: bool = True  # a required column missing from the header row is a structural error
+    codes: Codes | None = None
+    renamed_from: str | None = None  # its heading in the version before (read into one name)
+    part_of: str | None = None  # `individuals`: the columns whose sum is the individuals supported
+    description: str = ""
+
+
+class TemplateSheetModel(Model):
+    name: str
+    required: bool = True  # False: a return may leave the sheet out (its figures are not collected)
+    description: str = ""
+    key: str | None = None  # the column whose code names a row
+    key_codes: Codes | None = None  # one row per code expected (a missing row is a warning)
+    unique: list[str] = []  # columns whose values are unique within a return
+    columns: list[TemplateColumnModel]
+
+
+class TemplateModel(Model):
+    version: int
+    description: str = ""
+    codes: dict[str, list[str]] = {}
+    about: list[TemplateFieldModel]
+    sheets: list[TemplateSheetModel]
 
 
 # --- <raw>/<year>/decisions.yaml -----------------------------------------------------------------
@@ -286,13 +344,15 @@ def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] |
 
 
 def _where(keys: tuple[Any, ...], data: Any) -> str:
-    """`tables[households_england].chart`: a list's item by its id when it has one, else its index."""
+    """`tables[households_england].chart`: a list's item by its id (or name) when it has one, else
+    its index."""
     out = ""
     for key in keys:
         if isinstance(key, int):
             item = data[key] if isinstance(data, list) and key < len(data) else None
-            out += f"[{item['id']}]" if isinstance(item, dict) and isinstance(item.get("id"), (str, int)) \
-                else f"[{key}]"
+            label = next((item[k] for k in ("id", "name") if isinstance(item, dict)
+                          and isinstance(item.get(k), (str, int))), None)
+            out += f"[{label}]" if label is not None else f"[{key}]"
         else:
             out += f".{key}" if out else str(key)
         data = data.get(key) if isinstance(data, dict) else item if isinstance(key, int) else None

@@ -373,6 +373,8 @@ class Publisher:
                                   self._num_den(r["denominator"], level, m.counts_people)))
         # year-on-year change: from unrounded values where figures are published unrounded
         places = self.settings.decimals
+        series = {(r["measure"], r["breakdown"], r["geographic_level"], r["geography_code"], r["financial_year"]):
+                  r["series"] for r in records if r.get("series") is not None}
         for r in records:
             m = self.measures[r["measure"]]
             year = r["financial_year"]
@@ -383,7 +385,10 @@ class Publisher:
             now, before_present = exact[(*key, year)], (*key, prev) in exact
             before = exact.get((*key, prev))
             level = r["geographic_level"]
-            if not before_present:
+            # the template steps of the returns each year's figure adds up (a definition that
+            # changes with the template: pipelines/metric_sql.py); None where it does not apply
+            steps = (series.get((*key, year)), series.get((*key, prev)))
+            if not before_present or (None not in steps and steps[0] != steps[1]):
                 sym = ("break_in_series", SYMBOLS["break_in_series"], None)
                 outs = [(f"{m.id}_change", sym)] + ([(f"{m.id}_change_percent", sym)] if m.kind == "count" else [])
             elif (*key, year) in suppressed or (*key, prev) in suppressed:

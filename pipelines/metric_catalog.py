@@ -102,6 +102,9 @@ class Measure:
     reads: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)  # role -> selectors | sentence
     lists: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False, compare=False)
     groups: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False, compare=False)
+    # (version, note): the definition changes from that version of the return template on, so a
+    # change on the year before across the break is [b] (pipelines/metric_sql.py, disclosure.py)
+    template_changes: tuple[tuple[int, str], ...] = ()
 
     @property
     def scale(self) -> int:
@@ -234,6 +237,7 @@ def _load_family(yaml_file: Path) -> Family:
             if g not in ("national", "regional", parts_by):
                 raise MetricDefinitionError(f"{yaml_file}: measure {m['id']}: its parts are by {parts_by}, so it "
                                             f"cannot be published at {g} level")
+        changes = _template_changes(yaml_file, m, source, parts_by)
         measures.append(
             Measure(
                 id=m["id"],
@@ -251,12 +255,15 @@ def _load_family(yaml_file: Path) -> Family:
                 geographies=geos,
                 breakdowns=tuple(str(b) for b in m.get("breakdowns", ["all"])),
                 breakdown_labels={**labels, **(m.get("breakdown_labels") or {})},
-                caveats=tuple(" ".join(c.split()) for c in m.get("caveats", [])),
+                caveats=tuple(" ".join(c.split()) for c in m.get("caveats", []))
+                + tuple(f"{' '.join(note.split())} (A change across the break, from template version {v}, is "
+                        "shown as [b].)" for v, note in changes),
                 method_version=int(m.get("method_version", data.get("method_version", 1))),
                 sql_file=f"assets/metrics/{sql_file.name}",
                 reads=_reads(yaml_file, m, lists),
                 lists=lists,
                 groups={**family_groups, **{str(k): tuple(str(x) for x in v) for k, v in (m.get("groups") or {}).items()}},
+                template_changes=changes,
             )
         )
     return Family(
@@ -270,6 +277,26 @@ def _load_family(yaml_file: Path) -> Family:
         parts_by=parts_by,
         rests_on=" ".join(str(data.get("rests_on") or "").split()),
     )
+
+
+def _template_changes(yaml_file: Path, m: dict, source: str, parts_by: str) -> tuple[tuple[int, str], ...]:
+    """A measure's `template_changes`: the versions of the return template from which its
+    definition changes, each with the note that says how."""
+    from pipelines import schemas
+
+    declared = m.get("template_changes") or []
+    if declared and (source != "authority_returns" or parts_by != "local_authority"):
+        raise MetricDefinitionError(f"{yaml_file}: measure {m['id']}: template_changes are for a measure made "
+                                    "from the authority returns, by local authority")
+    out = []
+    for c in declared:
+        v = int(c["from_version"])
+        if v not in schemas.VERSIONS or v == schemas.VERSIONS[0]:
+            later = ", ".join(str(x) for x in schemas.VERSIONS[1:]) or "none yet"
+            raise MetricDefinitionError(f"{yaml_file}: measure {m['id']}: template_changes from_version {v} is not "
+                                        f"a later version of the return template (assets/templates/: {later})")
+        out.append((v, str(c["note"])))
+    return tuple(sorted(out))
 
 
 def _reads(yaml_file: Path, m: dict, lists: dict[str, tuple[str, ...]]) -> dict[str, Any]:

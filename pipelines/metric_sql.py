@@ -13,6 +13,12 @@ the family's YAML (a count is its numerator; a percent is 100 × numerator / den
 rate per 10,000 is 10,000 × numerator / denominator); each measure is kept only at the
 geographic levels it declares; and each geography is named from `stg_geography`. The
 result has the columns every metric table has (docs/architecture.md).
+
+A family with a measure whose definition changes with the return template
+(`template_changes` in its YAML) has one more column, `series`: for each figure, the
+template steps of the returns it adds up ('0' before the first change, '1' after it; '0,1'
+for a total over returns of both). Two years of a figure whose series differ are not
+comparable: the disclosure step publishes their change as [b] (break in series).
 """
 
 from __future__ import annotations
@@ -72,12 +78,38 @@ def family_query(family: Family, parts_query: str) -> str:
     where = "" if len(keep) == len(levels) and all(" and " not in k for k in keep) else (
         "\n    where " + "\n       or ".join(keep or ["false"]))
 
+    changes = {m.id: [v for v, _ in m.template_changes] for m in family.measures if m.template_changes}
+    series_ctes = series_sum = series_col = ""
+    if changes:
+        step = ("case " + "\n             ".join(
+            f"when p.measure = '{mid}' then " + " + ".join(f"(v.template_version >= {v})::int" for v in vs)
+            for mid, vs in changes.items()) + " end")
+        series_ctes = f"""family_parts as (
+{parts_query.rstrip().rstrip(";")}
+),
+-- the template version of each return in use: a measure's definition changes with it
+template_versions as (
+    select r.financial_year, r.gss_code, f.template_version
+    from stg_authority_returns__returns r
+    join raw_authority_returns__files f on f.financial_year = r.financial_year and f.file = r.file
+    where r.received
+),
+parts as (
+    select p.*,
+        {step} as template_step
+    from family_parts p
+    left join template_versions v on v.financial_year = p.financial_year and v.gss_code = p.gss_code
+),"""
+        series_sum = (",\n        string_agg(distinct template_step::varchar, ',' order by template_step::varchar)"
+                      "\n            filter (where numerator is not null) as series")
+        series_col = ",\n        f.series"
+    head = series_ctes if changes else f"""parts as (
+{parts_query.rstrip().rstrip(";")}
+),"""
     return f"""-- metric_{family.name}: the parts of assets/metrics/{family.name}.sql added up to region and
 -- England, valued by kind and kept at the levels assets/metrics/{family.name}.yaml declares
 -- (pipelines/metric_sql.py)
-with parts as (
-{parts_query.rstrip().rstrip(";")}
-),
+with {head}
 geography as (
     select * from stg_geography
 ),
@@ -87,7 +119,7 @@ rolled_up as (
         {level} as geographic_level,
         {code} as geography_code,
         sum(numerator) as numerator,
-        sum(denominator) as denominator
+        sum(denominator) as denominator{series_sum}
     from parts
     group by grouping sets (
         {sets}
@@ -98,7 +130,7 @@ final as (
         f.measure, f.breakdown, f.financial_year, f.geographic_level, f.geography_code, g.geography_name,
         f.numerator::double as numerator,
         f.denominator::double as denominator,
-        {value}::double as value
+        {value}::double as value{series_col}
     from rolled_up f
     join geography g using (financial_year, geographic_level, geography_code){where}
 )

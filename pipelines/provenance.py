@@ -181,6 +181,15 @@ DISCLOSURE_RULES = {
     "not_applicable": "not applicable [z]",
     "break_in_series": "break in series [b]: no figure for the same geography the year before",
 }
+# said of [b] too when a measure's definition changes with the return template (its notes say how)
+TEMPLATE_BREAK = ", or the measure's definition changed with the return template between the two years"
+
+
+def _disclosure_rules(settings: dict) -> dict[str, str]:
+    rules = {k: v.format(**settings) for k, v in DISCLOSURE_RULES.items()}
+    if any(m.template_changes for m in metric_catalog.measures().values()):
+        rules["break_in_series"] += TEMPLATE_BREAK
+    return rules
 
 
 def _selectors(catalog) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -543,7 +552,7 @@ def _entries(year, years, figures, settings, catalog, family_sql, refs, contribu
         "release_year": year,
         "code_version": {"git_commit": git_commit(), "lockfile_sha256": lockfile_sha256()},
         "disclosure_settings": settings,
-        "disclosure_rules": {k: v.format(**settings) for k, v in DISCLOSURE_RULES.items()},
+        "disclosure_rules": _disclosure_rules(settings),
         "families": {fam: {"file": f"{FAMILY_DIR}/{fam}.json", "sql_file": s.rel_path, "sql_sha256": s.sha256,
                            "definition_file": s.definition_path, "definition_sha256": s.definition_sha256,
                            "reads": list(s.reads()),

@@ -109,6 +109,9 @@ CHECKS: dict[str, Check] = {
                              "Keep one row for the field on the about sheet and send the workbook again."),
     "missing_field": Check("Every required field of the about sheet is given",
                            "Fill in the field on the about sheet and send the workbook again."),
+    "unknown_template_version": Check("The return is on a known version of the template",
+                                      "Correct the template_version on the about sheet to the version the return "
+                                      "was made from, or fill in a current template and send the return again."),
     "bad_submission_number": Check("The submission number is 1 or more",
                                    "Give submission_number 1 for a first return, one more for each resubmission."),
     "wrong_year": Check("The return is for the year of the folder it is in",

@@ -28,7 +28,8 @@ def collect_metrics(con: duckdb.DuckDBPyConnection, metric_tables: list[str]) ->
     frames = []
     for table in metric_tables:
         df = con.execute(f'SELECT * FROM "{table}"').pl()
-        if tuple(df.columns) != METRIC_COLUMNS:
+        # `series`: a family whose definitions change with the return template (pipelines/metric_sql.py)
+        if tuple(df.columns) not in (METRIC_COLUMNS, (*METRIC_COLUMNS, "series")):
             raise ValueError(f"{table}: columns {df.columns} are not the metric columns {METRIC_COLUMNS}")
         family = table.removeprefix("metric_")
         declared = {m.id: m for m in catalog.values() if m.family == family}
@@ -46,7 +47,7 @@ def collect_metrics(con: duckdb.DuckDBPyConnection, metric_tables: list[str]) ->
             if extra_b:
                 raise ValueError(f"{table}: {mid} has breakdowns {sorted(extra_b)} not declared in {family}.yaml")
         frames.append(df.with_columns(pl.col("numerator", "denominator", "value").cast(pl.Float64)))
-    metrics = pl.concat(frames) if frames else pl.DataFrame(schema={c: pl.String for c in METRIC_COLUMNS})
+    metrics = pl.concat(frames, how="diagonal") if frames else pl.DataFrame(schema={c: pl.String for c in METRIC_COLUMNS})
     geo = con.execute(
         "SELECT financial_year, geographic_level, geography_code, region_code, region_name FROM stg_geography"
     ).pl()

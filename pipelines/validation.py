@@ -6,13 +6,19 @@ layout). Each expectation carries in its `meta`:
 - `severity`: `blocking` (an error that must stop the final release) or `warning` (a
   person must look);
 - `origin`: `schema` when it is written by `write_suites()` from the one declaration of
-  the inputs (`pipelines/schemas.py`, as the readers type it) and, for staged tables, from
-  the columns the staging SQL gives on an empty warehouse; `rule` when a person wrote it
+  the inputs (`pipelines/schemas.py`, as the readers type it: the template versions of
+  `assets/templates/` for the authority returns) and, for staged tables, from the columns the
+  staging SQL gives on an empty warehouse; `rule` when a person wrote it
   (consistency rules of the contract, ranges, keys);
 - `rule`: what it checks, in words.
 
 `python -m pipelines.validation` rewrites the schema part of every suite and keeps the
 rules; `stale_suites()` names the files that are out of date (a test asserts none).
+
+A return's rows carry the template version it was read on (`template_version`). Where the
+versions of the template differ about a column (one lacks it, or their codes differ), its
+expectations are written once per group of versions, each with a row condition on
+`template_version`; where they agree, once for every row, as with a single version.
 
 `validate_year(con, year)` runs every suite on that year's rows of the warehouse with GX
 (an ephemeral context, pandas frames pulled from DuckDB) and (re)writes that year's rows
@@ -52,8 +58,8 @@ _RESULTS_DDL = (
     "expectation VARCHAR, column_name VARCHAR, severity VARCHAR, success BOOLEAN, unexpected_count BIGINT, "
     "element_count BIGINT, details VARCHAR)"
 )
-GENERATED_NOTE = ("Expectations with origin 'schema' are written from pipelines/schemas.py (and, for staged "
-                  "tables, the staging SQL) by `uv run python -m pipelines.validation`; do not edit them by "
+GENERATED_NOTE = ("Expectations with origin 'schema' are written from pipelines/schemas.py and "
+                  "assets/templates/ (and, for staged tables, the staging SQL) by `uv run python -m pipelines.validation`; do not edit them by "
                   "hand. Expectations with origin 'rule' are written by a person and kept as they are.")
 
 # Column types of the warehouse as pandas dtypes (the frames GX sees use pandas' nullable types)
@@ -201,14 +207,76 @@ def schema_expectations(t: Target, extra_columns: tuple[str, ...] = ()) -> list[
         out += _cells_expectations()
     decl = t.declared
     if decl is not None:
+        # a sheet of the return (not the about fields): its rows carry their template version
+        by_version = t.layer == "raw" and decl.source == schemas.RETURNS and decl is not _ABOUT \
+            and "template_version" in cols
         for col in decl.columns:
             name = "about_financial_year" if (decl is _ABOUT and col.name == "financial_year"
                                               and t.layer == "raw") else col.name
             if name not in cols or (name == "financial_year" and decl is _ABOUT):
                 continue
-            out += _column_expectations(col, name, cols[name])
+            if by_version:
+                out += _versioned_expectations(decl, col, cols[name])
+            else:
+                out += _column_expectations(col, name, cols[name])
         out += _key_expectations(t, decl, cols)
     return out
+
+
+def _version_groups(sheet: str, column: str) -> tuple[list[tuple[schemas.Column, list[int]]], list[int]]:
+    """The versions of the template that have a sheet, grouped by how they declare one of its
+    columns (same type and codes), oldest first; and the versions that lack the column."""
+    groups: list[tuple[schemas.Column, list[int]]] = []
+    lacking: list[int] = []
+    for v in schemas.versions_with(sheet):
+        table = schemas.TEMPLATES[v].sheet(sheet)
+        assert table is not None
+        if not table.has(column):
+            lacking.append(v)
+            continue
+        col = table.column(column)
+        same = next((g for g in groups if (g[0].type, g[0].codes) == (col.type, col.codes)), None)
+        if same is None:
+            groups.append((col, [v]))
+        else:
+            same[1].append(v)
+    return groups, lacking
+
+
+def _on_versions(e: dict, versions: list[int]) -> dict:
+    e["kwargs"]["row_condition"] = where("template_version", "IN", versions)
+    e["meta"]["rule"] += f" (template version{'s' if len(versions) > 1 else ''} {', '.join(map(str, versions))})"
+    return e
+
+
+def _versioned_expectations(decl: schemas.Table, col: schemas.Column, duck: str) -> list[dict]:
+    """A return sheet's column: written once when every version declares it alike, else once per
+    group of versions (a row condition on template_version), and NULL in the rows of a version
+    that lacks it (not collected)."""
+    groups, lacking = _version_groups(decl.name, col.name)
+    if len(groups) == 1 and not lacking:
+        return _column_expectations(col, col.name, duck)
+    out: list[dict] = []
+    for declared, versions in groups:
+        out += [_on_versions(e, versions) for e in _column_expectations(declared, col.name, duck)]
+    if lacking:
+        out.append(_on_versions(_exp("expect_column_values_to_be_null", BLOCKING,
+                                     f"{col.name} is not collected where the template has no such column",
+                                     column=col.name), lacking))
+    return out
+
+
+def _rows_expected(decl: schemas.Table) -> tuple[str, str]:
+    """The rows a keyed return sheet holds, as a suite parameter expression (one row per key code
+    of each return's template version), and the words for it."""
+    counts = {v: len(s.key_codes) for v in schemas.versions_with(decl.name)
+              if (s := schemas.TEMPLATES[v].sheet(decl.name)) is not None}
+    if set(counts) == set(schemas.VERSIONS) and len(set(counts.values())) == 1:
+        n = len(decl.key_codes)
+        return f"returns_read * {n}", f"every return read has a row for each of the {n} {decl.key} codes"
+    expression = " + ".join(f"returns_read_v{v} * {n}" for v, n in counts.items())
+    return expression, (f"every return read has a row for each {decl.key} code of its template version "
+                        f"({', '.join(f'{n} in version {v}' for v, n in counts.items())})")
 
 
 def _column_expectations(col: schemas.Column, name: str, duck: str) -> list[dict]:
@@ -239,9 +307,10 @@ def _key_expectations(t: Target, decl: schemas.Table, cols: dict[str, str]) -> l
                         column=decl.key))
         # every code has a row in every return read (a missing row is a warning); with the
         # key unique per return and in its codes, this also says no code is missing anywhere
-        out.append(_exp("expect_table_row_count_to_equal", WARNING,
-                        f"every return read has a row for each of the {len(decl.key_codes)} {decl.key} codes",
-                        value={"$PARAMETER": f"returns_read * {len(decl.key_codes)}"}))
+        expression, words = _rows_expected(decl) if decl.source == schemas.RETURNS else (
+            f"returns_read * {len(decl.key_codes)}",
+            f"every return read has a row for each of the {len(decl.key_codes)} {decl.key} codes")
+        out.append(_exp("expect_table_row_count_to_equal", WARNING, words, value={"$PARAMETER": expression}))
     if t.layer == "raw" and decl.unique:
         if len(decl.unique) == 1 and not in_return:
             out.append(_exp("expect_column_values_to_be_unique", BLOCKING, f"{decl.unique[0]} is unique",
@@ -272,11 +341,27 @@ def _cells_expectations() -> list[dict]:
              column_list=["file", "sheet", "sheet_row", "column_letter"]),
     ]
     for t in sheets:
-        if t.key_codes:
-            e = _exp("expect_column_values_to_be_in_set", BLOCKING, f"the cells of sheet {t.name} are in rows of its codes",
-                     column="record_key", value_set=list(t.key_codes),
-                     row_condition=where("sheet", "==", t.name))
-            out.append(e)
+        if not t.key_codes:
+            continue
+        groups: dict[tuple[str, ...], list[int]] = {}
+        for v in schemas.versions_with(t.name):
+            sheet = schemas.TEMPLATES[v].sheet(t.name)
+            assert sheet is not None
+            groups.setdefault(sheet.key_codes, []).append(v)
+        if len(groups) == 1:
+            out.append(_exp("expect_column_values_to_be_in_set", BLOCKING,
+                            f"the cells of sheet {t.name} are in rows of its codes",
+                            column="record_key", value_set=list(t.key_codes),
+                            row_condition=where("sheet", "==", t.name)))
+            continue
+        for codes, versions in groups.items():
+            # a row condition on the sheet and the template version the return was read on
+            on = {"type": "and", "conditions": [where("sheet", "==", t.name),
+                                                where("template_version", "IN", versions)]}
+            out.append(_exp("expect_column_values_to_be_in_set", BLOCKING,
+                            f"the cells of sheet {t.name} are in rows of its codes (template version"
+                            f"{'s' if len(versions) > 1 else ''} {', '.join(map(str, versions))})",
+                            column="record_key", value_set=list(codes), row_condition=on))
     return out
 
 
@@ -410,9 +495,15 @@ def parameters(con: duckdb.DuckDBPyConnection, year: str) -> dict:
     returns_read = warehouse.one_row(con.execute(
         "SELECT count(*) FROM raw_authority_returns__files WHERE financial_year = ? AND status = 'ok'", [year]
     ))[0] if warehouse.table_exists(con, "raw_authority_returns__files") else 0
+    by_version = dict(con.execute(
+        "SELECT template_version, count(*) FROM raw_authority_returns__files "
+        "WHERE financial_year = ? AND status = 'ok' GROUP BY ALL", [year]).fetchall()) \
+        if warehouse.table_exists(con, "raw_authority_returns__files") else {}
     return {
         "financial_year": year,
         "returns_read": returns_read,
+        # returns read on each version of the template (rows expected of a sheet whose versions differ)
+        **{f"returns_read_v{v}": by_version.get(v, 0) for v in schemas.VERSIONS},
         "first_day": f"{start}-04-01",
         "last_day": f"{start + 1}-03-31",
         "snapshot_dates": [f"{start}-05-01"],

@@ -145,11 +145,21 @@ def replace_table(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFram
 
 def replace_partition(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, year: str,
                       source: str | None = None) -> None:
-    """Replace one financial year's rows of a table (created from the frame's schema if absent)."""
+    """Replace one financial year's rows of a table (created from the frame's schema if absent).
+
+    A column the frame has and the table lacks is added to the table first (NULL in the rows
+    of other years until they are read again): a new version of the return template adds its
+    columns to a warehouse built before it."""
     con.register("_incoming", frame.to_arrow())
     try:
         if not table_exists(con, table):
             con.execute(f'CREATE TABLE "{table}" AS SELECT * FROM _incoming LIMIT 0')
+        else:
+            have = {name for (name,) in con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]).fetchall()}
+            for name, type_, *_ in con.execute("DESCRIBE SELECT * FROM _incoming").fetchall():
+                if name not in have:
+                    con.execute(f'ALTER TABLE "{table}" ADD COLUMN "{name}" {type_}')
         where = "financial_year = ?" + (" AND source = ?" if source else "")
         params = [year] + ([source] if source else [])
         con.execute(f'DELETE FROM "{table}" WHERE {where}', params)

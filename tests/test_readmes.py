@@ -44,6 +44,7 @@ READMES = [
     ("tests/README.md", "tests", ""),
     ("tests/README.md", "tests/fixtures", "fixtures/"),
     ("assets/README.md", "assets", ""),
+    ("assets/README.md", "assets/templates", "templates/"),
     ("benchmarks/README.md", "benchmarks", ""),
     ("reports/README.md", "reports", ""),
     ("reports/README.md", "reports/templates", "templates/"),

@@ -36,7 +36,9 @@ def _dtype(col: schemas.Column):
 
 
 def _sheet_schema(table: schemas.Table) -> dict:
-    return {"financial_year": pl.String, "file": pl.String, "sheet_row": pl.Int64,
+    """A sheet's raw table: the location of each row, the template version it was read on, and
+    the union of the sheet's columns over every version (NULL where a version lacks one)."""
+    return {"financial_year": pl.String, "file": pl.String, "sheet_row": pl.Int64, "template_version": pl.Int64,
             **{c.name: _dtype(c) for c in table.columns}}
 
 
@@ -48,7 +50,7 @@ FILES_SCHEMA = {
 CELLS_SCHEMA = {
     "financial_year": pl.String, "file": pl.String, "sheet": pl.String, "sheet_row": pl.Int64,
     "column_letter": pl.String, "field": pl.String, "record_key": pl.String, "raw_value": pl.String,
-    "value": pl.Int64, "cell_status": pl.String,
+    "value": pl.Int64, "cell_status": pl.String, "template_version": pl.Int64,
 }
 
 

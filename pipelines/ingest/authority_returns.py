@@ -117,13 +117,17 @@ def _read_workbook(path: Path, raw_dir: Path, year: str, expected: dict[str, dic
     sheets = got.sheets
 
     if not any(rows for rows in sheets.values()):
-        expected_sheets = ", ".join(["about", *(t.name for t in schemas.RETURN_SHEETS)])
+        expected_sheets = ", ".join(["about", *schemas.LATEST.sheet_names])
         issue("structural", "empty_workbook",
               f"{path.name} is an empty workbook (no sheet holds any cell); expected the sheets {expected_sheets}")
         _finish(record, issues, out)
         return
 
-    for name in ["about", *(t.name for t in schemas.RETURN_SHEETS)]:
+    # the version the return declares decides its sheets, columns and codes (assets/templates/)
+    declared = _declared_version(sheets.get("about"))
+    template = schemas.TEMPLATES.get(declared) if declared is not None else None
+    shown = template.sheet_names if template is not None else tuple(t.name for t in schemas.RETURN_SHEETS)
+    for name in ["about", *shown]:
         if name in sheets:
             _check_merges(name, sheets[name], got.merges.get(name, []), issue)
 
@@ -135,14 +139,31 @@ def _read_workbook(path: Path, raw_dir: Path, year: str, expected: dict[str, dic
               f"has no sheet named 'about' (its sheets are {found}); the return cannot be identified", sheet="about")
         _finish(record, issues, out)
         return
-    header_ok, about_cells = _read_about(about, record, issue)
+    fields, required = ((template.about, template.about_required) if template is not None
+                        else (schemas.ABOUT_FIELDS, schemas.ABOUT_REQUIRED))
+    header_ok, about_cells = _read_about(about, record, issue, fields, required)
     out.about_cells[rel] = about_cells
-    missing_sheets = [t.name for t in schemas.RETURN_SHEETS if t.name not in sheets]
-    extra_sheets = [n for n in sheets if n != "about" and n not in {t.name for t in schemas.RETURN_SHEETS}]
+    if record["template_version"] is not None and template is None:
+        row, col = about_cells.get("template_version", (None, None))
+        known = ", ".join(str(v) for v in schemas.VERSIONS)
+        issue("structural", "unknown_template_version",
+              f"gives template_version {record['template_version']}, which is not a version of the return "
+              f"template (the versions known are {known}); the return is not read until it is sent on one of them",
+              sheet="about", row=row, col=col, fld="template_version")
+        if header_ok:
+            _check_identity(record, year, expected, issue, about_cells)
+        _finish(record, issues, out)
+        return
+    # a return that gives no usable version is set aside (template_version is required), and
+    # read against the latest template so that its other problems are told at the same time
+    template = template or schemas.LATEST
+    names = set(template.sheet_names)
+    missing_sheets = [t.name for t in template.sheets if t.required and t.name not in sheets]
+    extra_sheets = [n for n in sheets if n != "about" and n not in names]
     for name in missing_sheets:
         issue("structural", "missing_sheet", f"has no sheet named '{name}'{C.near(name, extra_sheets, 'sheet')}",
               sheet=name)
-    for name in sorted(set(sheets) - {"about", *(t.name for t in schemas.RETURN_SHEETS)}):
+    for name in sorted(set(sheets) - {"about", *names}):
         issue("warning", "extra_sheet", f"has an extra sheet '{name}', which is ignored", sheet=name)
     if header_ok:
         _check_identity(record, year, expected, issue, about_cells)
@@ -151,9 +172,10 @@ def _read_workbook(path: Path, raw_dir: Path, year: str, expected: dict[str, dic
     sheet_rows: dict[str, list[dict]] = {}
     sheet_cells: list[dict] = []
     letters: dict[str, dict[str, str]] = {}
-    for table in schemas.RETURN_SHEETS:
+    for table in template.sheets:
         if table.name in sheets:
-            rows = _read_table_sheet(table, sheets[table.name], rel, year, issue, sheet_cells, letters)
+            rows = _read_table_sheet(table, sheets[table.name], rel, year, issue, sheet_cells, letters,
+                                     template.version)
             if rows is not None:
                 sheet_rows[table.name] = rows
     if any(i.level == "structural" for i in issues):
@@ -165,6 +187,25 @@ def _read_workbook(path: Path, raw_dir: Path, year: str, expected: dict[str, dic
         out.rows[name].extend(rows)
     out.cells.extend(sheet_cells)
     _finish(record, issues, out)
+
+
+def _declared_version(rows: Rows | None) -> int | None:
+    """The template_version an about sheet gives, read without a word said (reading the sheet
+    itself reports its problems): None when the sheet gives none that can be read."""
+    if not rows:
+        return None
+    header = _header(rows, lambda *args, **kwargs: None, "about", ("field", "value"))
+    if header is None:
+        return None
+    fi, vi = header["field"], header["value"]
+    for row in rows[1:]:
+        name = row[fi][0] if fi < len(row) else None
+        if C.is_blank(name) or str(name).strip() != "template_version":
+            continue
+        value, err = row[vi] if vi < len(row) else (None, None)
+        parsed, problem = (None, "error") if err is not None else C.parse_int(value)
+        return parsed if problem is None else None
+    return None
 
 
 def _finish(record: dict, issues: list[Issue], out: ReturnsRead) -> None:
@@ -195,10 +236,15 @@ def _check_merges(sheet: str, rows: Rows, merges: list[Merge], issue) -> None:
               sheet=sheet, row=r1, col=C.column_letter(c1 - 1), fld=None if C.is_blank(name) else str(name).strip())
 
 
-def _header(rows, issue, sheet: str, required: tuple[str, ...]) -> dict[str, int] | None:
+def _header(rows, issue, sheet: str, required: tuple[str, ...], known: tuple[str, ...] | None = None,
+            renamed: dict[str, str] | None = None) -> dict[str, int] | None:
+    """The header row: heading -> column index. `required` headings missing are structural
+    errors; headings not `known` (default: the required ones) are extra, ignored with a
+    warning. `renamed`: a heading -> what an earlier template version called it, for the hint."""
     if not rows:
         issue("structural", "empty_sheet", "is empty: expected a header row in row 1", sheet=sheet, row=1)
         return None
+    known = required if known is None else known
     header: dict[str, int] = {}
     for idx, (value, _err) in enumerate(rows[0]):
         if C.is_blank(value):
@@ -210,27 +256,35 @@ def _header(rows, issue, sheet: str, required: tuple[str, ...]) -> dict[str, int
             return None
         header[name] = idx
     missing = [c for c in required if c not in header]
-    extra = [h for h in header if h not in required]
+    extra = [h for h in header if h not in known]
     for name in missing:
-        hint = C.near(name, extra, "column")
+        old = (renamed or {}).get(name)
+        if old is not None and old in header:
+            hint = (f": '{old}' is what an earlier version of the template called it; rename the heading to "
+                    f"'{name}', or give the template_version the return was made on")
+        else:
+            hint = C.near(name, extra, "column")
         issue("structural", "missing_column", f"has no column '{name}' in its header row{hint}",
               sheet=sheet, row=1, fld=name)
     for name, idx in header.items():
-        if name not in required:
+        if name not in known:
             issue("warning", "extra_column", f"has an extra column '{name}', which is ignored", sheet=sheet, row=1,
                   col=C.column_letter(idx), fld=name)
     return None if missing else header
 
 
-def _read_about(rows, record: dict, issue) -> tuple[bool, dict[str, tuple[int, str]]]:
-    """Read the field/value list into the file record; return (usable, field -> (row, column))."""
+def _read_about(rows, record: dict, issue, about: tuple[schemas.Column, ...],
+                required: tuple[str, ...]) -> tuple[bool, dict[str, tuple[int, str]]]:
+    """Read the field/value list (the fields `about` of a template version) into the file
+    record; return (usable, field -> (row, column))."""
     cells: dict[str, tuple[int, str]] = {}
     header = _header(rows, issue, "about", ("field", "value"))
     if header is None:
         return False, cells
     fi, vi = header["field"], header["value"]
     seen: set[str] = set()
-    fields = {f.name: f for f in schemas.ABOUT_FIELDS}
+    bad: set[str] = set()  # fields whose value is not of its type (said where it is read)
+    fields = {f.name: f for f in about}
     for r, row in enumerate(rows[1:], start=2):
         fname = row[fi][0] if fi < len(row) else None
         if C.is_blank(fname):
@@ -249,14 +303,19 @@ def _read_about(rows, record: dict, issue) -> tuple[bool, dict[str, tuple[int, s
         spec = fields[fname]
         parsed, problem = _parse(spec, value, err)
         if problem:
-            level = "structural" if fname in schemas.ABOUT_REQUIRED else "cell_error"
+            level = "structural" if fname in required else "cell_error"
             issue(level, "bad_about_value", f"field '{fname}' {problem}", sheet="about", row=r, col=col, fld=fname)
+            bad.add(fname)
         record[fname] = parsed
     ok = True
-    for fname in schemas.ABOUT_REQUIRED:
+    for fname in required:
         if record[fname] is None:
             if fname not in seen:
                 issue("structural", "missing_field", f"does not give the field '{fname}'", sheet="about", fld=fname)
+            elif fname not in bad:  # given, with its value left blank
+                row, col = cells[fname]
+                issue("structural", "missing_field", f"leaves the field '{fname}' blank", sheet="about",
+                      row=row, col=col, fld=fname)
             ok = False
     if record["submission_number"] is not None and record["submission_number"] < 1:
         row, col = cells["submission_number"]
@@ -321,62 +380,71 @@ def _parse(col: schemas.Column, value, err):
 
 
 def _read_table_sheet(table: schemas.Table, rows, rel: str, year: str, issue, cells_out: list[dict],
-                      letters_out: dict[str, dict[str, str]]) -> list[dict] | None:
-    header = _header(rows, issue, table.name, table.names)
+                      letters_out: dict[str, dict[str, str]], version: int) -> list[dict] | None:
+    """One data sheet, as the template version `version` declares it (`table`): each column
+    found under its heading in this version, kept under its warehouse name."""
+    renamed = {c.header: c.name for c in table.columns if c.header != c.name}
+    header = _header(rows, issue, table.name, tuple(c.header for c in table.columns if c.required),
+                     table.headers, renamed)
     if header is None:
         return None
-    letters_out[table.name] = {name: C.column_letter(idx) for name, idx in header.items()}
+    letters_out[table.name] = {c.name: C.column_letter(header[c.header]) for c in table.columns if c.header in header}
+    key_col = table.column(table.key) if table.key else None
+    # the cells of a row are told apart by its key code, or by the one column unique in the return
+    record_key = table.key or (table.unique[0] if len(table.unique) == 1 else None)
     out: list[dict] = []
     seen_keys: dict[int | str, int] = {}
     for r, row in enumerate(rows[1:], start=2):
         if all(C.is_blank(v) and e is None for v, e in row):
             continue
-        rec: dict = {"financial_year": year, "file": rel, "sheet_row": r}
-        key_value = None
+        rec: dict = {"financial_year": year, "file": rel, "sheet_row": r, "template_version": version}
+        row_cells: list[dict] = []
         for col in table.columns:
-            idx = header[col.name]
+            idx = header.get(col.header)
+            if idx is None:  # a voluntary column the return leaves out: not collected
+                rec[col.name] = None
+                continue
             value, err = row[idx] if idx < len(row) else (None, None)
             letter = C.column_letter(idx)
             parsed, problem = _parse(col, value, err)
             if problem:
-                issue("cell_error", f"bad_{col.type}", f"column '{col.name}' {problem}; treated as not collected",
-                      sheet=table.name, row=r, col=letter, fld=col.name)
+                issue("cell_error", f"bad_{col.type}", f"column '{col.header}' {problem}; treated as not collected",
+                      sheet=table.name, row=r, col=letter, fld=col.header)
             rec[col.name] = parsed
-            if col.name == table.key:
-                key_value = parsed
             if col.type == "count":
                 status = "error" if problem else ("blank" if parsed is None else "ok")
-                cells_out.append({
+                row_cells.append({
                     "financial_year": year, "file": rel, "sheet": table.name, "sheet_row": r,
                     "column_letter": letter, "field": col.name, "record_key": None,
                     "raw_value": _raw_text(value, err),
-                    "value": parsed, "cell_status": status,
+                    "value": parsed, "cell_status": status, "template_version": version,
                 })
-        if table.key:
-            for c in cells_out[len(cells_out) - sum(1 for col in table.columns if col.type == "count"):]:
-                c["record_key"] = key_value
-            raw_key = row[header[table.key]][0] if header[table.key] < len(row) else None
+        if record_key is not None:
+            for c in row_cells:
+                c["record_key"] = rec.get(record_key)
+        cells_out.extend(row_cells)
+        if key_col is not None:
+            key_value = rec[key_col.name]
+            at = header[key_col.header]
+            raw_key = row[at][0] if at < len(row) else None
             if key_value is None and C.is_blank(raw_key):
-                issue("cell_error", "missing_key", f"row has no {table.key}; its figures cannot be used",
-                      sheet=table.name, row=r, col=C.column_letter(header[table.key]), fld=table.key)
+                issue("cell_error", "missing_key", f"row has no {key_col.header}; its figures cannot be used",
+                      sheet=table.name, row=r, col=C.column_letter(at), fld=key_col.header)
             elif key_value is None:
                 pass  # an unknown code: reported as a cell error above
             elif key_value in seen_keys:
                 issue("structural", "duplicate_row",
-                      f"has a second row for {table.key} '{key_value}' (first in row {seen_keys[key_value]})",
-                      sheet=table.name, row=r, col=C.column_letter(header[table.key]), fld=table.key)
+                      f"has a second row for {key_col.header} '{key_value}' (first in row {seen_keys[key_value]})",
+                      sheet=table.name, row=r, col=C.column_letter(at), fld=key_col.header)
             else:
                 seen_keys[key_value] = r
-        elif table.name == "services":
-            for c in cells_out[-1:]:
-                c["record_key"] = rec.get("service_ref")
         out.append(rec)
-    if table.key_codes:
+    if key_col is not None and table.key_codes:
         for code in table.key_codes:
             if code not in seen_keys:
                 issue("warning", "missing_row",
-                      f"has no row for {table.key} '{code}'; its figures are treated as not collected",
-                      sheet=table.name, fld=table.key, subject=code)
+                      f"has no row for {key_col.header} '{code}'; its figures are treated as not collected",
+                      sheet=table.name, fld=key_col.header, subject=code)
     return out
 
 
@@ -421,33 +489,36 @@ def _check_magnitudes(code: str, year: str, expected: dict[str, dict], sheet_row
 
 
 def _check_consistency(sheet_rows: dict[str, list[dict]], letters: dict[str, dict[str, str]], issue) -> None:
+    """The consistency rules of the contract. A column the return's template version does not
+    have is not in its records (`rec.get` gives None: not collected), so its rule says nothing."""
     def at(sheet: str, rec: dict, fld: str) -> dict:
         return {"sheet": sheet, "row": rec["sheet_row"], "col": letters.get(sheet, {}).get(fld), "fld": fld}
 
     for rec in sheet_rows.get("services", []):
-        if rec["by_and_for"] == "yes" and rec["by_and_for_group"] is None:
+        if rec.get("by_and_for") == "yes" and rec.get("by_and_for_group") is None:
             issue("cell_error", "by_and_for_without_group",
-                  f"service {C.describe(rec['service_ref'])} is by-and-for but gives no by_and_for_group; "
+                  f"service {C.describe(rec.get('service_ref'))} is by-and-for but gives no by_and_for_group; "
                   "it counts as by-and-for in no group (enter one of: " + ", ".join(schemas.BY_AND_FOR_GROUPS) + ")",
                   **at("services", rec, "by_and_for_group"))
-        if rec["by_and_for"] == "no" and rec["by_and_for_group"] is not None:
+        if rec.get("by_and_for") == "no" and rec.get("by_and_for_group") is not None:
             issue("cell_error", "group_without_by_and_for",
-                  f"service {C.describe(rec['service_ref'])} is not by-and-for but gives by_and_for_group "
-                  f"'{rec['by_and_for_group']}'; the group is not used",
+                  f"service {C.describe(rec.get('service_ref'))} is not by-and-for but gives by_and_for_group "
+                  f"'{rec.get('by_and_for_group')}'; the group is not used",
                   **at("services", rec, "by_and_for_group"))
             rec["by_and_for_group"] = None
     individuals_total = 0
     for rec in sheet_rows.get("supported", []):
-        individuals = sum(rec[k] or 0 for k in schemas.IDENTITIES)
+        individuals = sum(rec.get(k) or 0 for k in schemas.IDENTITIES)
         individuals_total += individuals
-        if rec["from_outside_area"] is not None and rec["from_outside_area"] > individuals:
+        outside = rec.get("from_outside_area")
+        if outside is not None and outside > individuals:
             issue("warning", "outside_area_above_individuals",
-                  f"{rec['accommodation_type']}: from_outside_area {rec['from_outside_area']} is more than the "
+                  f"{rec.get('accommodation_type')}: from_outside_area {outside} is more than the "
                   f"{individuals} individuals supported", **at("supported", rec, "from_outside_area"))
-    chars = {r["characteristic"]: r for r in sheet_rows.get("characteristics", []) if r["characteristic"]}
-    if "any" in chars and chars["any"]["individuals"] is not None:
+    chars = {r["characteristic"]: r for r in sheet_rows.get("characteristics", []) if r.get("characteristic")}
+    if "any" in chars and chars["any"].get("individuals") is not None:
         any_n = chars["any"]["individuals"]
-        singles = [(r["individuals"], k) for k, r in chars.items() if k != "any" and r["individuals"] is not None]
+        singles = [(r["individuals"], k) for k, r in chars.items() if k != "any" and r.get("individuals") is not None]
         if singles:
             top, top_code = max(singles)
             if any_n < top:
