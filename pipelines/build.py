@@ -19,6 +19,7 @@ from pipelines.assets import SOURCES, build_assets, disclosure_checks, years_in
 from pipelines.buildstate import BuildError
 from pipelines.paths import AUDIT_DIR, PROJECT_DIR, RAW_DIR, RELEASES_DIR
 from pipelines.resources import DasaSettings
+from pipelines.release.config import load_config
 from pipelines.suppression import UnprotectableError
 
 __all__ = ["BuildError", "BuildResult", "build_release", "work_db_for"]
@@ -294,7 +295,7 @@ def _build(raw_dir, years, year, release_years, targets, db_path, releases_dir, 
             "FROM raw_issues WHERE financial_year = ?", [year]))
     open_errors = gates[year].open_errors.height
     return BuildResult(year, targets[year], db_path, expected, received, quarantined, warnings, cell_errors,
-                       draft=draft or open_errors > 0, open_errors=open_errors,
+                       draft=draft or open_errors > 0 or bool(load_config().unfinished(year)), open_errors=open_errors,
                        audit_dir=provenance.audit_dir_for(year, Path(audit_dir).resolve()))
 
 

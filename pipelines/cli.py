@@ -208,8 +208,11 @@ def cmd_release(args: argparse.Namespace) -> int:
     assert result.audit_dir is not None  # build_release names the audit bundle of every year it builds
     print(f"  restricted audit bundle (unrounded values; do not publish it): {_where(result.audit_dir)}/")
     if result.draft:
-        why = (f"{result.open_errors} error(s) neither fixed by a resubmission nor accepted"
-               if result.open_errors else "built with --draft")
+        from pipelines.release.config import load_config
+
+        unfinished = load_config().unfinished(result.year)
+        why = "; ".join([*([f"{result.open_errors} error(s) neither fixed by a resubmission nor accepted"]
+                           if result.open_errors else []), *unfinished] or ["built with --draft"])
         print(f"  DRAFT: {why}; run 'dasa check' for the query lists")
     else:
         print("  final: every error is fixed by a resubmission or accepted")

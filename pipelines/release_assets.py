@@ -16,6 +16,7 @@ from pipelines import metric_catalog, reference, revisions, validation, warehous
 from pipelines.disclosure import DisclosureSettings, Publisher
 from pipelines.manifest import write_manifest
 from pipelines.quality import public_issues
+from pipelines.release.config import load_config
 from pipelines.resources import DasaSettings
 
 METRIC_COLUMNS = ("measure", "breakdown", "financial_year", "geographic_level", "geography_code",
@@ -278,6 +279,8 @@ def gather_release_inputs(con: duckdb.DuckDBPyConnection, year: str, draft: bool
         if quality.decision_files:  # the decisions are inputs of the release too
             inputs = pl.concat([inputs, pl.DataFrame(quality.decision_files, schema=inputs.schema)]).sort(
                 "financial_year", "source", "path")
+    # a year whose settings are still TODO (reports/years/<year>.yaml) is a draft; --final refuses it
+    draft = draft or bool(load_config().unfinished(year))
     settings = {**(disclosure or DisclosureSettings()).as_dict(), "draft": draft}
     audit_tables = {name: con.execute(f"SELECT * FROM {name} WHERE time_period <= ? ORDER BY ALL", [year]).pl()
                     for name in (AUDIT_TABLE, LOSS_TABLE) if warehouse.table_exists(con, name)}

@@ -286,10 +286,12 @@ def _statuses(read) -> dict[str, str]:
 ])
 def test_a_reader_that_hangs_or_dies_sets_aside_its_file_only(raw, small_raw, reader, code, words):
     _year_with_a_victim(raw)
-    lim = dataclasses.replace(W.limits(), read_seconds=1, worker_memory_bytes=512 << 20)
+    # 1 s for the reader that hangs; the others fail on their own, however busy the machine
+    lim = dataclasses.replace(W.limits(), read_seconds=1 if code == "read_timeout" else 20,
+                              worker_memory_bytes=512 << 20)
     start = time.monotonic()
     read = _read(raw, limits=lim, reader=reader)
-    assert time.monotonic() - start < 15
+    assert time.monotonic() - start < 30
     got = [i for i in read.issues if i.file.endswith(H.VICTIM)]
     assert [(i.level, i.code, i.sheet, i.location()) for i in got] == [("structural", code, None, "")]
     assert got[0].message.startswith(f"{H.VICTIM} could not be read: ") and words in got[0].message, got[0].message

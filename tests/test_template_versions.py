@@ -25,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -37,41 +36,12 @@ from pipelines import schemas
 from pipelines.ingest import authority_returns
 from pipelines.paths import PROJECT_DIR
 from tests.fixtures import builders as B
+from tests.fixtures.project_copy import copy_project
+from tests.fixtures.template_v2 import V1, edit, v2_text
 
-V1 = schemas.TEMPLATES_DIR / "v1.yaml"
 OLD, NEW = "2023-24", "2024-25"
 HARTLEPOOL, MIDDLESBROUGH, BIRMINGHAM = "E06000001", "E06000002", "E08000025"
 REDCAR, STOCKTON = "E06000003", "E06000004"
-
-
-def _edit(text: str, old: str, new: str) -> str:
-    assert text.count(old) == 1, old
-    return text.replace(old, new)
-
-
-def v2_text() -> str:
-    """Version 2: the v1 file with a column added, a column renamed, a sheet and a code added."""
-    text = V1.read_text(encoding="utf-8")
-    text = _edit(text, "version: 1\n", "version: 2\n")
-    text = _edit(text, "supported_elsewhere, other, not_recorded]",
-                 "supported_elsewhere, other, not_recorded, safeguarding]")
-    text = _edit(text, "      - {name: provider_name, type: text}\n",
-                 "      - {name: provider, type: text, renamed_from: provider_name}\n")
-    text = _edit(text, "         description: \"individuals who came from outside the authority's area\"}\n",
-                 "         description: \"individuals who came from outside the authority's area\"}\n"
-                 "      - {name: nrpf_individuals, type: count, description: \"individuals with no recourse to "
-                 "public funds\"}\n")
-    return text + """
-  - name: waiting_list
-    required: true
-    description: households waiting for a place at the end of the year
-    key: accommodation_type
-    key_codes: accommodation_types
-    columns:
-      - {name: accommodation_type, type: code, codes: accommodation_types}
-      - {name: households, type: count}
-      - {name: comments, type: text, required: false}
-"""
 
 
 NRPF_SQL = """-- Individuals supported who had no recourse to public funds (collected from template version 2).
@@ -119,6 +89,8 @@ import duckdb
 from pipelines import validation, warehouse
 from tests.conftest import build_warehouse
 from tests.fixtures import builders as B
+from tests.fixtures.project_copy import copy_project
+from tests.fixtures.template_v2 import V1, edit, v2_text
 
 raw, db = Path(sys.argv[1]), Path(sys.argv[2])
 OLD, NEW = "2023-24", "2024-25"
@@ -154,18 +126,6 @@ warehouse.close_all()
 """
 
 
-def _copy_project(root: Path) -> Path:
-    """The parts of the project a build reads, and the tests' fixtures (the builders)."""
-    proj = root / "project"
-    for name in ("pipelines", "assets", "reports", "expectations", "tests"):
-        shutil.copytree(PROJECT_DIR / name, proj / name, ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("pyproject.toml", "uv.lock", "dagster.yaml"):
-        shutil.copy2(PROJECT_DIR / name, proj / name)
-    (proj / "data").mkdir()
-    shutil.copytree(PROJECT_DIR / "data" / "reference", proj / "data" / "reference")
-    return proj
-
-
 def _tree_digest(folder: Path) -> dict[str, str]:
     return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(folder.rglob("*.py"))}
@@ -178,7 +138,7 @@ def _run(proj: Path, env: dict, *args: str) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("template-versions")
-    proj = _copy_project(root)
+    proj = copy_project(root, with_tests=True)
     (proj / "assets" / "templates" / "v2.yaml").write_text(v2_text(), encoding="utf-8")
     metrics = proj / "assets" / "metrics"
     (metrics / "nrpf.sql").write_text(NRPF_SQL, encoding="utf-8")
@@ -186,7 +146,7 @@ def world(tmp_path_factory) -> dict:
     turned_away = metrics / "turned_away.yaml"
     text = turned_away.read_text(encoding="utf-8")
     anchor = "  - id: households_unable_to_support\n"
-    turned_away.write_text(_edit(text, anchor, anchor + f"    template_changes:\n      - from_version: 2\n"
+    turned_away.write_text(edit(text, anchor, anchor + f"    template_changes:\n      - from_version: 2\n"
                                                         f"        note: {BREAK_NOTE}\n"), encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": str(proj), "DASA_STATE_DIR": str(root / "state"),
            "DASA_DAGSTER_STORAGE": "memory"}
@@ -398,7 +358,7 @@ def test_the_committed_template_is_what_the_readers_read():
 ])
 def test_a_misspelt_key_or_type_names_file_key_and_line(tmp_path, old, new, what):
     text = V1.read_text(encoding="utf-8")
-    folder = _folder(tmp_path, v1=_edit(text, old, new))
+    folder = _folder(tmp_path, v1=edit(text, old, new))
     with pytest.raises(schemas.TemplateError) as err:
         schemas.load_templates(folder)
     prefix = f"{folder / 'v1.yaml'}, line {_line_of(text, old.strip())}: "
@@ -406,7 +366,7 @@ def test_a_misspelt_key_or_type_names_file_key_and_line(tmp_path, old, new, what
 
 
 def test_a_rename_from_a_column_the_version_before_lacks_is_an_error(tmp_path):
-    v2 = _edit(v2_text(), "renamed_from: provider_name", "renamed_from: provider_nme")
+    v2 = edit(v2_text(), "renamed_from: provider_name", "renamed_from: provider_nme")
     folder = _folder(tmp_path, v1=V1.read_text(encoding="utf-8"), v2=v2)
     with pytest.raises(schemas.TemplateError, match=rf"v2.yaml, line {_line_of(v2, '{name: provider,')}: sheet "
                                                     "services: column 'provider' is renamed from 'provider_nme', "
@@ -423,13 +383,13 @@ def test_a_rename_from_a_column_the_version_before_lacks_is_an_error(tmp_path):
     ("    key: reason\n", "    key: households\n", "sheet unable_to_support: the key 'households' is not a code column"),
 ])
 def test_a_template_that_cannot_be_read_is_refused_with_a_sentence(tmp_path, old, new, what):
-    folder = _folder(tmp_path, v1=_edit(V1.read_text(encoding="utf-8"), old, new))
+    folder = _folder(tmp_path, v1=edit(V1.read_text(encoding="utf-8"), old, new))
     with pytest.raises(schemas.TemplateError, match=f"^{folder / 'v1.yaml'}, line [0-9]+: .*{what}"):
         schemas.load_templates(folder)
 
 
 def test_a_column_keeps_its_type_across_versions(tmp_path):
-    v2 = _edit(v2_text(), "      - {name: individuals, type: count}\n", "      - {name: individuals, type: text}\n")
+    v2 = edit(v2_text(), "      - {name: individuals, type: count}\n", "      - {name: individuals, type: text}\n")
     folder = _folder(tmp_path, v1=V1.read_text(encoding="utf-8"), v2=v2)
     with pytest.raises(schemas.TemplateError, match="v2.yaml: sheet characteristics: column 'individuals' is of type "
                                                     "text here but count in version 1"):
@@ -468,7 +428,7 @@ def test_a_return_that_gives_no_version_is_set_aside(tmp_path):
 @pytest.fixture()
 def two_versions(tmp_path, monkeypatch):
     """The reader with versions 1 and 2 loaded (the waiting list voluntary in version 2)."""
-    v2 = _edit(v2_text(), "  - name: waiting_list\n    required: true\n", "  - name: waiting_list\n    required: false\n")
+    v2 = edit(v2_text(), "  - name: waiting_list\n    required: true\n", "  - name: waiting_list\n    required: false\n")
     templates = schemas.load_templates(_folder(tmp_path, v1=V1.read_text(encoding="utf-8"), v2=v2))
     for name, value in {"TEMPLATES": templates, "VERSIONS": (1, 2), "LATEST": templates[2],
                         "ABOUT_FIELDS": schemas.union_about(templates),
