@@ -439,7 +439,15 @@ def main(argv: list[str] | None = None) -> int:
         from pipelines.reference import REFERENCE_ENV
 
         os.environ[REFERENCE_ENV] = str(Path(given).resolve())
-    return HANDLERS[args.command](args)
+    try:
+        return HANDLERS[args.command](args)
+    except Exception as exc:  # a template file is read when the first command needs the schemas
+        from pipelines.config_models import TemplateError
+
+        if not isinstance(exc, TemplateError):
+            raise
+        print(f"dasa: {exc}. Nothing was read; correct the template file and run again.", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -27,6 +27,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when built in: the same values, faster
 
 
+class TemplateError(ValueError):
+    """A return template file (assets/templates/v<n>.yaml) that cannot be used; the message names
+    the file and the line. The templates load when pipelines.schemas is imported, so the CLI
+    catches this one error by its class, defined here where nothing else loads."""
+
+
 class Model(BaseModel):
     """A mapping of a configuration file: every key it may hold is a field."""
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import yaml
 
-from pipelines.config_models import ColumnType, TemplateModel, check, load_yaml, locate
+from pipelines.config_models import ColumnType, TemplateError, TemplateModel, check, load_yaml, locate
 from pipelines.paths import ASSETS_DIR
 
 TEMPLATES_DIR = ASSETS_DIR / "templates"
@@ -100,10 +100,6 @@ RETURNS = "authority_returns"
 # version must declare them, required, with these types.
 IDENTITY_FIELDS = {"gss_code": "text", "financial_year": "year", "template_version": "int",
                    "submission_number": "int"}
-
-
-class TemplateError(ValueError):
-    """A template file that cannot be used; the message names the file and the line."""
 
 
 @dataclass(frozen=True)

@@ -110,3 +110,18 @@ def test_several_problems_are_each_one_sentence(tmp_path):
     done = _dasa("release", "--raw-dir", str(raw), "--out-dir", str(raw / "site"), "--wait", "0")
     lines = done.stderr.splitlines()
     assert done.returncode == 2 and len(lines) == 3, done.stderr  # geography, population, the out-dir
+
+
+def test_a_broken_template_file_is_one_sentence_not_a_traceback(tmp_path):
+    from tests.fixtures.project_copy import copy_project, dasa, environment
+
+    proj = copy_project(tmp_path)
+    template = proj / "assets" / "templates" / "v1.yaml"
+    lines = template.read_text(encoding="utf-8").count("\n")
+    template.write_text(template.read_text(encoding="utf-8") + "sheeets: []\n", encoding="utf-8")
+    env = environment(proj, tmp_path / "state")
+    for command in (["check"], ["release"]):
+        done = dasa(proj, env, *command, "--wait", "0")
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert "Traceback" not in done.stderr
+        assert done.stderr.startswith(f"dasa: {template}, line {lines + 1}: unknown key 'sheeets'"), done.stderr
