@@ -2,7 +2,8 @@
 
 `write_release(out_dir, inputs)` writes `index.html` (with `assets/plotly.min.js`),
 `data/figures.csv`, one CSV per table, `data/returns.csv`, `data/issues.csv`,
-`data/quality_issues.csv`, `data/metadata.csv`, `quality.html` (the quality report) and
+`data/quality_issues.csv`, `data/metadata.csv`, the Explore Education Statistics files
+`data/ees/<family>.csv` with their `.meta.csv`, `quality.html` (the quality report) and
 `dasa-<year>.ods` / `.xlsx`. Everything it writes is public, so it is never given the rule
 that suppressed a figure (the suppression log goes to the restricted audit bundle, see
 pipelines/provenance.py). It never changes a published figure (values arrive as strings;
@@ -10,8 +11,8 @@ the only display change is thousands separators in HTML), never reads the clock,
 writes `build.json` (the caller does).
 
 Modules: `config` (reports/release.yaml), `model` (figure index and labels), `tables`
-(table and chart layout), `context` (everything assembled once), `csvfiles`,
-`spreadsheet`, `charts`, `render` (HTML).
+(table and chart layout), `context` (everything assembled once), `csvfiles`, `ees`
+(the EES-shaped files), `spreadsheet`, `charts`, `render` (HTML).
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ def write_release(
     from pipelines.release.config import load_config
     from pipelines.release.context import build_context
     from pipelines.release.csvfiles import write_csvs
+    from pipelines.release.ees import write_ees
     from pipelines.release.quality_page import write_quality_page
     from pipelines.release.render import write_html
     from pipelines.release.spreadsheet import write_spreadsheets
@@ -77,6 +79,7 @@ def write_release(
     ctx.extra["quality"] = inputs.quality
     written: list[pathlib.Path] = []
     written += write_csvs(out_dir, ctx)
+    written += write_ees(out_dir, ctx)
     written += write_spreadsheets(out_dir, ctx)
     if inputs.provenance is not None:
         from pipelines.release.trace_pages import write_provenance_and_trace
