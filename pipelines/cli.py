@@ -132,10 +132,16 @@ def _fault_sentence(exc: BaseException, doing: str) -> str | None:
 
 def add_trace_parser(sub) -> None:
     t = sub.add_parser("trace", help="print how one published figure was made",
-                       description="Print the chain behind a figure: query, inputs, cells, rounding and suppression. "
+                       description="Print the figure's name, value as published and status, then the chain behind "
+                                   "it: rounding and suppression, query, contributing units and cells, input files. "
+                                   "A summary of at most 40 lines; --full for every unit, cell and input file. "
                                    "Unrounded values are shown only when the restricted audit bundle is present.")
     t.add_argument("figure_id", help="e.g. turned_away_rate.all.E92000001.2024-25 (see data/figures.csv)")
-    t.add_argument("--year", type=_year, help="the release to read (default: the figure's own year)")
+    t.add_argument("--full", action="store_true",
+                   help="every contributing unit, cell (with its value, from the audit bundle) and input file "
+                        "with its SHA-256, not a summary")
+    t.add_argument("--year", type=_year,
+                   help="the release to read (default: the latest release that holds the figure)")
     t.add_argument("--release", type=Path, dest="release_dir",
                    help="a release folder (default: data/processed/releases/<year>)")
     t.add_argument("--audit-dir", type=Path, default=AUDIT_DIR,
@@ -144,22 +150,47 @@ def add_trace_parser(sub) -> None:
 
 
 def cmd_trace(args: argparse.Namespace) -> int:
-    from pipelines.paths import RELEASES_DIR
-    from pipelines.trace import split_id, trace
+    from pipelines import paths
+    from pipelines.trace import find_release, shown_path, split_id, trace
 
     year = args.year or split_id(args.figure_id)[3]
-    if year and not args.release_dir and _financial_year(year) is None:
+    if not args.release_dir and _financial_year(year) is None:
         print(f"dasa: {args.figure_id!r} does not end in a financial year like 2024-25 "
               "(a figure id is measure.breakdown.geography_code.YYYY-YY)", file=sys.stderr)
         return 2
-    release_dir = args.release_dir or (RELEASES_DIR / year if year else None)
-    if release_dir is None or not release_dir.is_dir():
-        print(f"dasa: no release folder for {args.figure_id!r}; give --release DIR or --year YYYY-YY",
-              file=sys.stderr)
+    searched = False
+    if args.release_dir:
+        release_dir = args.release_dir
+    elif args.year:
+        release_dir = paths.RELEASES_DIR / args.year
+    else:  # every release shows every year: the latest release that holds the figure
+        found, looked = find_release(args.figure_id, paths.RELEASES_DIR)
+        if found is None:
+            print(_not_in_any_release(args.figure_id, looked, paths.RELEASES_DIR), file=sys.stderr)
+            return 2
+        release_dir, searched = found, True
+    if not release_dir.is_dir():
+        print(f"dasa: no release folder {shown_path(release_dir)} for {args.figure_id!r}; give --release DIR, "
+              "or --year YYYY-YY of a release that was built", file=sys.stderr)
         return 2
-    code, text = trace(args.figure_id, release_dir, audit_root=args.audit_dir)
+    code, text = trace(args.figure_id, release_dir, audit_root=args.audit_dir, full=args.full, searched=searched)
     (sys.stdout if code == 0 else sys.stderr).write(text)
     return code
+
+
+def _not_in_any_release(figure_id: str, looked: list[Path], releases_dir: Path) -> str:
+    """One sentence: the figure is in no release folder (with close ids of the latest release)."""
+    from pipelines import provenance
+    from pipelines.trace import shown_path, suggestions
+
+    where = shown_path(releases_dir)
+    if not looked:
+        return (f"dasa: there is no release in {where} to find {figure_id!r} in; build one with dasa release, "
+                f"or give --release DIR")
+    close = suggestions(figure_id, provenance.load_public(looked[0])[1])
+    hint = f" (did you mean {' or '.join(close[:3])}?)" if close else ""
+    return (f"dasa: no release in {where} ({', '.join(p.name for p in looked)}) holds the figure {figure_id!r}; "
+            f"a figure id reads measure.breakdown.geography_code.year, as in data/figures.csv of a release{hint}")
 
 
 def _quiet_dagster() -> None:

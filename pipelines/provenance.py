@@ -156,7 +156,9 @@ class Provenance:
     index: dict  # provenance.json
     families: dict[str, dict]  # family -> {"measures", "bases"}
     entries: pl.DataFrame  # family, figure_id, entry: the JSON text of each figure's public entry
-    audit_figures: pl.DataFrame  # figure_id, value_status, unrounded numerator, denominator, value
+    # figure_id, value_status, unrounded numerator, denominator, value; change_of: for a change
+    # figure (whose value is the change before its own rounding), what it is the change of
+    audit_figures: pl.DataFrame
     audit_parts: pl.DataFrame  # what each unit contributes: measure, breakdown, financial_year, unit_code, region_code, role, part_value
     mismatches: pl.DataFrame  # parts whose declared cells do not add up to the part
     audit_dir: Path | None = None  # where write_audit puts the bundle
@@ -451,6 +453,9 @@ def _entry_lines(fig: pl.DataFrame, catalog, settings: dict, refs: pl.DataFrame,
     shown_with_decimals = (status == "rounded") | ((status == "revised") & pl.col("value").str.contains(".", literal=True))
     disclosure = (
         pl.when(status.is_in(["suppressed", "low", "not_available", "not_applicable", "break_in_series"])).then(status)
+        # a change of a rate, and a percentage change, is rounded to its decimals: no numerator or
+        # denominator is shown beside it (what it is the difference of is under derived_from)
+        .when(pl.col("is_change") & ~count).then(pl.lit("decimals"))
         .when(count & rounded_level).then(pl.lit("base"))
         .when(count & shown_with_decimals).then(pl.lit("decimals"))  # a revised figure: as it is shown
         .when(count).then(pl.lit("exact"))
@@ -478,6 +483,59 @@ def _entry_lines(fig: pl.DataFrame, catalog, settings: dict, refs: pl.DataFrame,
     ]
     entry = "{" + pl.concat_str(keys, separator=",", ignore_nulls=True) + "}"
     return f.select("family", "figure_id", entry.alias("entry")).sort("family", "figure_id")
+
+
+CHANGE_OF_UNROUNDED = "the unrounded values of both years"
+CHANGE_OF_PUBLISHED = "the published values of both years (rounded at this level)"
+
+
+def _change_values(fig: pl.DataFrame, metric_rows: pl.DataFrame, catalog, settings: dict) -> pl.DataFrame:
+    """The value of every change figure before its own rounding, and what it is the change of
+    (figure_id, change_value, change_of), by the rule of disclosure.Publisher.publish: the
+    difference of the two years' values (for a percentage change, 100 x the difference over
+    the earlier value), exact, of the unrounded values, or at a level where counts of people
+    are rounded of the published values (decision 0012: the change tells nothing the two
+    published figures do not). None where either value is missing, a published value is
+    [low], or a percentage change is of an earlier value of 0. Restricted: the audit bundle
+    only."""
+    from pipelines.disclosure import DisclosureSettings, Publisher, exact_value, previous_year
+
+    ch = fig.filter(pl.col("is_change")).select(
+        "figure_id", "measure", "base_measure", "breakdown", "time_period", "geographic_level", "geography_code")
+    if not ch.height:
+        return pl.DataFrame(schema={"figure_id": pl.String, "change_value": pl.Float64, "change_of": pl.String})
+    ch = ch.with_columns(pl.col("time_period").replace_strict(
+        {fy: previous_year(fy) for fy in ch["time_period"].unique().to_list()}, return_dtype=pl.String)
+        .alias("previous"))
+    rows = metric_rows.rename({"measure": "base_measure", "financial_year": "time_period"})
+    key = ["base_measure", "breakdown", "geographic_level", "geography_code"]
+    ch = ch.join(rows, on=[*key, "time_period"], how="left").join(
+        rows.rename({"time_period": "previous", "n": "n0", "d": "d0", "v": "v0"}), on=[*key, "previous"], how="left")
+    rounded_levels = tuple(settings["rounded_levels"])
+    publisher = Publisher(catalog, DisclosureSettings(rounding_base=int(settings["rounding_base"]),
+                                                      rounded_levels=rounded_levels,
+                                                      decimals=int(settings["decimals"])))
+    values: list[float | None] = []
+    of: list[str] = []
+    for measure, base, level, n1, d1, v1, n0, d0, v0 in ch.select(
+            "measure", "base_measure", "geographic_level", "n", "d", "v", "n0", "d0", "v0").iter_rows():
+        m = catalog[base]
+        published = m.counts_people and level in rounded_levels
+        of.append(CHANGE_OF_PUBLISHED if published else CHANGE_OF_UNROUNDED)
+        now, before = exact_value(m, n1, d1, v1), exact_value(m, n0, d0, v0)
+        if now is not None and before is not None:
+            now, before = publisher._as_published(m, level, now), publisher._as_published(m, level, before)
+        if now is None or before is None:
+            values.append(None)
+            continue
+        (a1, b1), (a0, b0) = now, before
+        diff, den = a1 * b0 - a0 * b1, b1 * b0  # now - before, exactly
+        if measure.endswith("_change_percent"):
+            values.append(100 * diff * b0 / (den * a0) if a0 else None)
+        else:
+            values.append(diff / den)
+    return pl.DataFrame({"figure_id": ch["figure_id"], "change_value": pl.Series(values, dtype=pl.Float64),
+                         "change_of": pl.Series(of, dtype=pl.String)})
 
 
 def _write_evidence(con: duckdb.DuckDBPyConnection, staging: Path) -> None:
@@ -508,10 +566,13 @@ def _entries(year, years, figures, settings, catalog, family_sql, refs, contribu
         pl.col("measure").str.contains(r"_change(_percent)?$").alias("is_change"))
     fig = fig.join(metric_rows.rename({"measure": "base_measure", "financial_year": "time_period"}),
                    on=["base_measure", "breakdown", "time_period", "geographic_level", "geography_code"], how="left")
-    audit_figures = fig.select(
+    changes = _change_values(fig, metric_rows, catalog, settings)
+    audit_figures = fig.join(changes, on="figure_id", how="left").select(
         "figure_id", "value_status",
         *[pl.when(pl.col("is_change")).then(None).otherwise(pl.col(c)).alias(name)
-          for c, name in (("n", "numerator"), ("d", "denominator"), ("v", "value"))]).sort("figure_id")
+          for c, name in (("n", "numerator"), ("d", "denominator"))],
+        pl.when(pl.col("is_change")).then(pl.col("change_value")).otherwise(pl.col("v")).alias("value"),
+        "change_of").sort("figure_id")
 
     # 4. public entries, one JSON line per figure, built column-wise (80,000 figures and more)
     source_files: dict[str, dict[str, list[str]]] = {}
@@ -681,8 +742,11 @@ def _relation(folder: Path, release: Path) -> str:
 AUDIT_README = """RESTRICTED: do not publish.
 
 This audit bundle holds what disclosure control withholds from the release: the unrounded
-numerator, denominator and value of every figure (figures.parquet), what each authority,
-police force area or region contributes to each figure (parts.parquet), and every
+numerator, denominator and value of every figure (figures.parquet; for a change figure
+its value before its own rounding, and in change_of whether it is the change of the
+unrounded values of both years or, at a level where counts of people are rounded, of the
+published ones), what each authority, police force area or region contributes to each
+figure (parts.parquet), and every
 contributing cell of the returns and record of the services extract with its value
 (evidence.parquet, by part: measure, breakdown, financial_year, unit_code, role); referrals
 are counted per region and filter (record_counts.parquet). suppression_log.parquet lists
@@ -693,7 +757,8 @@ for every suppressed cell, the interval an intruder with every public file could
 in (the disclosure audit; exact = false where the audit stopped once it had shown enough
 room, so the true interval is wider). release.json gives the SHA-256 of
 the provenance.json of the release it was written with.
-Read it with `dasa trace <figure_id>` (`--audit-dir` when it is not in data/processed/audit).
+Read it with `dasa trace <figure_id>` (`--full` for every cell; `--audit-dir` when it is
+not in data/processed/audit).
 """
 
 

@@ -146,12 +146,14 @@ def test_the_release_asset_refuses_the_same_folders(tmp_path):
 def test_dasa_trace_reads_the_bundle_from_the_audit_dir_and_says_which(site_build, tmp_path, capsys):
     release, restricted = site_build["site"] / YEAR, site_build["restricted"]
     assert main(["trace", FIGURE, "--release", str(release), "--audit-dir", str(restricted)]) == 0
-    full = capsys.readouterr().out
-    assert full.startswith(f"Full chain, with restricted values from the audit bundle {(restricted / YEAR).resolve()} ")
+    full = capsys.readouterr().out.splitlines()
+    # the figure's name, value and status first, then the release and the bundle read
+    assert full[2].startswith("Status: ") and full[4] == f"Read from the {YEAR} release ({release})."
+    assert full[5].startswith(f"Summary, with restricted values from the audit bundle {(restricted / YEAR).resolve()} ")
     empty = tmp_path / "empty"
     assert main(["trace", FIGURE, "--release", str(release), "--audit-dir", str(empty)]) == 0
-    public = capsys.readouterr().out
-    assert public.startswith(f"Public chain (no audit bundle in {(empty / YEAR).resolve()}:")
+    public = capsys.readouterr().out.splitlines()
+    assert public[5].startswith(f"Public chain (no audit bundle in {(empty / YEAR).resolve()}:")
 
 
 def test_dasa_trace_shows_no_restricted_value_from_a_bundle_of_another_build(site_build, tmp_path, capsys):
@@ -163,6 +165,6 @@ def test_dasa_trace_shows_no_restricted_value_from_a_bundle_of_another_build(sit
     stamp["provenance_sha256"] = "0" * 64  # as if another build of the year had written it since
     (other / YEAR / "release.json").write_text(json.dumps(stamp), encoding="utf-8")
     assert main(["trace", FIGURE, "--release", str(release), "--audit-dir", str(other)]) == 0
-    out = capsys.readouterr().out
-    assert out.startswith(f"Public chain (the audit bundle in {(other / YEAR).resolve()} is of another build")
-    assert "unrounded" not in out.lower().split("\n", 1)[1]
+    out = capsys.readouterr().out.splitlines()
+    assert out[5].startswith(f"Public chain (the audit bundle in {(other / YEAR).resolve()} is of another build")
+    assert "unrounded" not in "\n".join(out[6:]).lower()

@@ -420,7 +420,7 @@ def test_killed_builds_leave_nothing_the_next_build_does_not_clear(base, small_r
     assert "Cleared what earlier builds left" in cleared and f"{YEAR}.writing" in cleared
     assert verify(release_dir, None).ok and not provenance.audit_is_of(bundle, release_dir)
     code, text = trace(FIGURE, release_dir, audit_root=restricted)
-    assert code == 0 and "is of another build of 2024-25, not of this release" in text.splitlines()[0]
+    assert code == 0 and "is of another build of 2024-25, not of this release" in text.splitlines()[5]
 
     # 3. killed between the two renames: no release in place, only the one moved aside ...
     assert _go(builds["release-renamed-old"]) == -9, (logs / "release-renamed-old.stderr").read_text()

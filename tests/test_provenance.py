@@ -330,11 +330,16 @@ def test_dasa_trace_prints_the_full_chain_with_the_audit_bundle_and_the_public_o
         built, audit, tmp_path, capsys):
     release, audit_dir, _ = built
     fid = f"households_supported.all.E12000001.{YEAR}"
-    assert main(["trace", fid, "--release", str(release), "--audit-dir", str(audit_dir.parent)]) == 0
+    assert main(["trace", fid, "--full", "--release", str(release), "--audit-dir", str(audit_dir.parent)]) == 0
     full = capsys.readouterr().out
     u = _unrounded(audit, fid)
     assert f"audit bundle {audit_dir.resolve()}" in full and f"{int(u['numerator']):,}" in full
     assert "supported!B" in full and ".xlsx" in full and "git commit" in full
+    # without --full, a summary: the same unrounded values, no cell
+    assert main(["trace", fid, "--release", str(release), "--audit-dir", str(audit_dir.parent)]) == 0
+    summary = capsys.readouterr().out
+    assert f"{int(u['numerator']):,}" in summary and "supported!B" not in summary
+    assert len(summary.splitlines()) <= 40 < len(full.splitlines())
 
     copy = tmp_path / "copy"  # a published copy, read where no audit bundle is
     shutil.copytree(release, copy)
