@@ -40,6 +40,7 @@ dev: setup
 
 bench: setup
 	$(RUN) python benchmarks/build_all_years.py
+	$(RUN) python benchmarks/floor.py
 	$(RUN) python benchmarks/disclosure_control.py
 	$(RUN) python benchmarks/provenance_overhead.py
 
