@@ -1,5 +1,6 @@
-"""Build a release from a raw folder: selections of the one Dagster graph the UI loads
-(pipelines/assets.py `build_definitions`), run in-process with the settings of the build.
+"""Build a release from a raw folder, and read one for `dasa check`: selections of the one
+Dagster graph the UI loads (pipelines/assets.py `build_definitions`), run in-process with the
+settings of the build.
 
 Every build starts from an empty warehouse, so what is published depends only on the raw
 folder, the reference data and the code.
@@ -16,7 +17,7 @@ from pathlib import Path
 import dagster as dg
 
 from pipelines import buildstate, provenance, validation, warehouse
-from pipelines.assets import SOURCES, build_definitions, years_in
+from pipelines.assets import CHECK_JOB, SOURCES, build_definitions, years_in
 from pipelines.buildstate import BuildError
 from pipelines.paths import AUDIT_DIR, PROJECT_DIR, RAW_DIR, RELEASES_DIR
 from pipelines.release_assets import RELEASE_ASSETS, gate_open_errors, gate_refusals
@@ -64,6 +65,40 @@ def work_db_for(raw_dir: Path) -> Path:
         return buildstate.state_dir() / "dasa.duckdb"
     digest = hashlib.sha256(str(raw_dir).encode()).hexdigest()[:12]
     return buildstate.work_root() / digest / "dasa.duckdb"
+
+
+def check_db_for(raw_dir: Path) -> Path:
+    """The warehouse `dasa check` reads a raw folder into: `check.duckdb` beside the build's
+    (work_db_for), so a check never replaces what the last build left."""
+    return work_db_for(raw_dir).with_name("check.duckdb")
+
+
+def read_for_check(raw_dir: Path, years: list[str], wait: float = buildstate.DEFAULT_WAIT,
+                   instance: dg.DagsterInstance | None = None):
+    """`dasa check`'s reading, by the job `check_inputs` of the same graph: the inputs of
+    `years` (consecutive years of the raw folder), the reference tables, the returns in use
+    and the validation suites of the raw tables, into a fresh check warehouse under the build
+    lock. Returns it opened read-only (the caller closes it); a bad decisions file is not read
+    here (pipelines/quality.py assesses the issues). The run is kept in no Dagster storage
+    (an ephemeral instance): the UI would show the assets materialized, which they are not in
+    its warehouse."""
+    raw_dir = Path(raw_dir)
+    db_path = check_db_for(raw_dir)
+    # validation failures are reported by `dasa check`, not raised: the settings of a draft
+    settings = DasaSettings(raw_dir=str(raw_dir.resolve()), db_path=str(db_path.resolve()), draft=True,
+                            final=False, release_years=list(years))
+    with buildstate.build_lock(wait):
+        buildstate.reset_warehouse(db_path)
+        buildstate.record_work(db_path, raw_dir)
+        job = build_definitions(years_in(raw_dir), settings).resolve_job_def(CHECK_JOB)
+        try:
+            run_selection(job, None, instance or dg.DagsterInstance.ephemeral(), db_path, raw_dir, list(years),
+                          partition_range=(years[0], years[-1]))
+        finally:
+            warehouse.close_all()
+    import duckdb
+
+    return duckdb.connect(str(db_path), read_only=True)
 
 
 def build_release(

@@ -538,26 +538,3 @@ def write_query_lists(assessment: Assessment, out_dir: Path) -> list[Path]:
     path.write_bytes(csv_bytes(header, [[g[c] for c in header] for g in rows]))
     written.append(path)
     return written
-
-
-# --- dasa check: ingest and staging only, in memory -------------------------------------------------
-
-def read_for_check(raw_dir: Path, years: list[str]) -> duckdb.DuckDBPyConnection:
-    """An in-memory warehouse holding the raw tables of `years` and the returns in use: the
-    same readers and the same staging SQL as the build, without the metrics or the release."""
-    from pipelines import ingest, warehouse
-    from pipelines.paths import REFERENCE_DIR
-    from pipelines.reference import REFERENCE_TABLES
-
-    # (pipelines.assets would bring Dagster in: seconds of import for a command that needs none of it)
-    con = duckdb.connect(":memory:", config={"threads": 2})
-    sql = next(s for s in warehouse.sql_files("staging") if s.table == "stg_authority_returns__returns")
-    for table in sql.reads():
-        if table in REFERENCE_TABLES:  # loaded as the reference asset loads them
-            con.execute(f'CREATE TABLE "{table}" AS SELECT * FROM read_csv(?, header = true, all_varchar = false)',
-                        [str(REFERENCE_DIR / REFERENCE_TABLES[table])])
-    for y in years:
-        for source in ingest.INGESTERS:
-            ingest.INGESTERS[source](Path(raw_dir), y, con)
-    warehouse.build_table(con, sql)
-    return con
