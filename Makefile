@@ -2,7 +2,7 @@
 #   make release   install what is needed (uv included) and build the latest release
 #   make test      run every test
 #   make check     lint (ruff) and type-check (pyright, basic) the code; CI runs it before the tests
-#   make dev       the Dagster UI on http://127.0.0.1:3000 for the same definitions
+#   make dev       the Dagster UI on http://127.0.0.1:3000: the graph `dasa release --final` runs, with its settings
 #   make bench     time and peak memory of a full build of every year
 #   make sample    regenerate the sample data in data/raw (deterministic)
 
@@ -48,4 +48,4 @@ sample: setup
 	$(RUN) dasa sample
 
 clean:
-	rm -rf data/processed/dasa.duckdb data/processed/work data/processed/dagster data/processed/releases
+	rm -rf data/processed/dasa.duckdb data/processed/check.duckdb data/processed/work data/processed/dagster data/processed/releases

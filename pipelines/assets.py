@@ -1,11 +1,16 @@
-"""How each file under `assets/` and each source becomes a Dagster asset.
+"""The one Dagster graph: how each file under `assets/` and each source becomes an asset.
 
 - one ingest asset per source, partitioned by financial year (`raw_<source>`);
 - `reference`: the ONS reference tables;
 - one asset per SQL file under `assets/staging/` and `assets/metrics/` (the tables it reads,
   found in its text, are its upstream assets; its hash is its code version);
 - `published_figures`: disclosure control applied to every metric;
-- `release`: the statistical release of a financial year (partitioned).
+- the release of a financial year (partitioned): `release_provenance`, `audit_bundle`,
+  `release` and `release_vintage`, made in that order by one step (pipelines/release_assets.py);
+- the checks: the validation suites, the release gate and the disclosure audit (blocking).
+
+`build_definitions` puts them together with the settings; `make dev` (pipelines/definitions.py),
+`dasa release` and `dasa check` (pipelines/build.py) all run it.
 """
 
 
@@ -16,7 +21,7 @@ import warnings
 import dagster as dg
 
 from pipelines import ingest, schemas, warehouse
-from pipelines.release_assets import disclosure_check, published_figures, release_asset
+from pipelines.release_assets import disclosure_check, published_figures, release_asset, release_gate_check
 from pipelines.reference import REFERENCE_TABLES, load_reference
 from pipelines.resources import DasaSettings
 
@@ -133,6 +138,27 @@ def build_assets(years: list[str]) -> list:
     return assets
 
 
-def disclosure_checks() -> list:
-    """The disclosure audit on the published figures (blocking)."""
-    return [disclosure_check([s.table for s in warehouse.sql_files("metrics")])]
+def release_checks() -> list:
+    """The release gate on the returns in use and the disclosure audit on the published figures
+    (both blocking)."""
+    return [release_gate_check(), disclosure_check([s.table for s in warehouse.sql_files("metrics")])]
+
+
+CHECK_JOB = "check_inputs"  # `dasa check`: the inputs read, the returns in use, the raw tables' suites
+
+
+def build_definitions(years: list[str], settings: DasaSettings) -> dg.Definitions:
+    """The graph with its settings: every asset and check, the in-process executor, and the
+    job `dasa check` runs (the ingest assets, the reference tables and the returns in use, with
+    the suites of the raw tables and no other check)."""
+    from pipelines import validation
+
+    assets = build_assets(years)
+    raw = [f"raw_{s}" for s in SOURCES]
+    check_inputs = dg.define_asset_job(
+        CHECK_JOB, description="What `dasa check` reads: the inputs of the years, the returns in use and the "
+                               "validation suites of the raw tables",
+        selection=dg.AssetSelection.assets(*raw, "reference", "stg_authority_returns__returns").without_checks()
+        | dg.AssetSelection.checks_for_assets(*raw))
+    return dg.Definitions(assets=assets, asset_checks=[*validation.asset_checks(), *release_checks()],
+                          jobs=[check_inputs], resources={"dasa": settings}, executor=dg.in_process_executor)

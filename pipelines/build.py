@@ -1,4 +1,6 @@
-"""Build a release from a raw folder: the same Dagster assets as the UI, run in-process.
+"""Build a release from a raw folder, and read one for `dasa check`: selections of the one
+Dagster graph the UI loads (pipelines/assets.py `build_definitions`), run in-process with the
+settings of the build.
 
 Every build starts from an empty warehouse, so what is published depends only on the raw
 folder, the reference data and the code.
@@ -15,9 +17,10 @@ from pathlib import Path
 import dagster as dg
 
 from pipelines import buildstate, provenance, validation, warehouse
-from pipelines.assets import SOURCES, build_assets, disclosure_checks, years_in
+from pipelines.assets import CHECK_JOB, SOURCES, build_definitions, years_in
 from pipelines.buildstate import BuildError
 from pipelines.paths import AUDIT_DIR, PROJECT_DIR, RAW_DIR, RELEASES_DIR
+from pipelines.release_assets import RELEASE_ASSETS, gate_open_errors, gate_refusals
 from pipelines.resources import DasaSettings
 from pipelines.release.config import load_config
 from pipelines.suppression import UnprotectableError
@@ -63,6 +66,40 @@ def work_db_for(raw_dir: Path) -> Path:
         return buildstate.state_dir() / "dasa.duckdb"
     digest = hashlib.sha256(str(raw_dir).encode()).hexdigest()[:12]
     return buildstate.work_root() / digest / "dasa.duckdb"
+
+
+def check_db_for(raw_dir: Path) -> Path:
+    """The warehouse `dasa check` reads a raw folder into: `check.duckdb` beside the build's
+    (work_db_for), so a check never replaces what the last build left."""
+    return work_db_for(raw_dir).with_name("check.duckdb")
+
+
+def read_for_check(raw_dir: Path, years: list[str], wait: float = buildstate.DEFAULT_WAIT,
+                   instance: dg.DagsterInstance | None = None):
+    """`dasa check`'s reading, by the job `check_inputs` of the same graph: the inputs of
+    `years` (consecutive years of the raw folder), the reference tables, the returns in use
+    and the validation suites of the raw tables, into a fresh check warehouse under the build
+    lock. Returns it opened read-only (the caller closes it); a bad decisions file is not read
+    here (pipelines/quality.py assesses the issues). The run is kept in no Dagster storage
+    (an ephemeral instance): the UI would show the assets materialized, which they are not in
+    its warehouse."""
+    raw_dir = Path(raw_dir)
+    db_path = check_db_for(raw_dir)
+    # validation failures are reported by `dasa check`, not raised: the settings of a draft
+    settings = DasaSettings(raw_dir=str(raw_dir.resolve()), db_path=str(db_path.resolve()), draft=True,
+                            final=False, release_years=list(years))
+    with buildstate.build_lock(wait):
+        buildstate.reset_warehouse(db_path)
+        buildstate.record_work(db_path, raw_dir)
+        job = build_definitions(years_in(raw_dir), settings).resolve_job_def(CHECK_JOB)
+        try:
+            run_selection(job, None, instance or dg.DagsterInstance.ephemeral(), db_path, raw_dir, list(years),
+                          partition_range=(years[0], years[-1]))
+        finally:
+            warehouse.close_all()
+    import duckdb
+
+    return duckdb.connect(str(db_path), read_only=True)
 
 
 def build_release(
@@ -209,57 +246,79 @@ def fault_message(fault: BaseException, targets: dict[str, Path], audit_dir: Pat
     return text + " Nothing half-written is left; a release already in place is unchanged."
 
 
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}  # what fails is told below, not as a trace
+
+
+def dagster_instance() -> dg.DagsterInstance:
+    """The Dagster instance of a build: the project's (its runs are in the UI's history), or
+    one that keeps nothing when $DASA_DAGSTER_STORAGE is "memory" (the tests' builds)."""
+    dagster_environment()
+    return dg.DagsterInstance.ephemeral() if dagster_storage() == "memory" else dg.DagsterInstance.get()
+
+
+def run_selection(job: dg.JobDefinition, selection: list[str] | None, instance: dg.DagsterInstance, db_path: Path,
+                  raw_dir: Path, years: list[str], partition_key: str | None = None,
+                  partition_range: tuple[str, str] | None = None) -> None:
+    """Run some assets of the graph (with their checks, as the job selects them; None: the
+    whole job) in this process; a failure a person can act on ends in a BuildError sentence: a bad decisions
+    file, figures disclosure control cannot protect, or a blocking check that failed (told
+    apart through what the checks wrote to the warehouse: the disclosure audit, the
+    validation suites of `years`, the release gate)."""
+    from pipelines.quality import DecisionsError
+
+    tags = {"dagster/asset_partition_range_start": partition_range[0],
+            "dagster/asset_partition_range_end": partition_range[1]} if partition_range else {}
+    try:
+        keys = None if selection is None else [dg.AssetKey(k) for k in selection]
+        result = job.execute_in_process(asset_selection=keys, instance=instance,
+                                        partition_key=partition_key, tags=tags, raise_on_error=True,
+                                        run_config=QUIET)
+    except DecisionsError as exc:  # raised by the release gate
+        raise BuildError(str(exc)) from None
+    except (dg.DagsterExecutionStepExecutionError, UnprotectableError) as exc:
+        cause = exc if isinstance(exc, UnprotectableError) else exc.user_exception
+        if isinstance(cause, UnprotectableError):
+            raise BuildError(f"disclosure control cannot protect every suppressed figure: {cause}. "
+                             "Nothing was published; the table is too small to publish at authority level "
+                             "as it stands (report it with the build's warehouse).") from None
+        raise
+    except dg.DagsterError:
+        # a blocking asset check failed (Dagster's public API names no class for it): the
+        # checks wrote what failed to the warehouse, which says which one it was
+        with warehouse.connect(db_path) as con:
+            audit = disclosure_summary(con)
+            if audit:
+                raise BuildError(audit) from None
+            summary = validation.blocking_summary(con, years)
+            refused = gate_refusals(con)
+        if summary is not None:
+            raise BuildError(f"{summary}\nFix the inputs, or build a draft (a draft is not stopped by them).") from None
+        if refused:
+            raise BuildError(refusal_message(refused, raw_dir)) from None
+        raise
+    if not result.success:  # pragma: no cover - raise_on_error raises first
+        raise BuildError(f"the build of {selection} failed")
+
+
 def _build(raw_dir, years, year, release_years, targets, db_path, releases_dir, out_dir, draft, vintages_dir,
            instance, echo, final, audit_dir, protection_width) -> BuildResult:
-    """The build itself, under the lock (build_release)."""
+    """The build itself, under the lock (build_release): selections of the one graph
+    (pipelines/assets.py, as `make dev` loads it), with this build's settings."""
     settings = DasaSettings(
         raw_dir=str(raw_dir.resolve()), db_path=str(db_path.resolve()),
         releases_dir=str(Path(releases_dir).resolve()),
-        out_dir=str(Path(out_dir).resolve()) if out_dir else "", draft=draft,
+        out_dir=str(Path(out_dir).resolve()) if out_dir else "", draft=draft, final=final,
+        release_years=release_years,
         vintages_dir=str(Path(vintages_dir).resolve()) if vintages_dir else "",
         audit_dir=str(Path(audit_dir).resolve()), protection_width=protection_width,
     )
-    assets = build_assets(years)
-    # the validation suites, run after the assets they check, and the disclosure audit
-    checks = [*validation.asset_checks(), *disclosure_checks()]
-    resources = {"dasa": settings}
-    if instance is None:
-        dagster_environment()
-        # "memory": keep no run history (the tests' builds; the UI shows none of them)
-        memory = dagster_storage() == "memory"
-        instance = dg.DagsterInstance.ephemeral() if memory else dg.DagsterInstance.get()
+    defs = build_definitions(years, settings)
+    job = defs.resolve_implicit_global_asset_job_def()
+    instance = instance or dagster_instance()
 
-    def run(selection: list[str], partition_key: str | None = None, partition_range: tuple[str, str] | None = None) -> None:
-        tags = {"dagster/asset_partition_range_start": partition_range[0],
-                "dagster/asset_partition_range_end": partition_range[1]} if partition_range else {}
-        # the suites run on the years this build publishes (earlier years, read for the change
-        # figures, are validated when their own release is built)
-        tags[validation.VALIDATE_YEARS_TAG] = ",".join(release_years)
-        try:
-            result = dg.materialize([*assets, *checks], selection=selection, partition_key=partition_key,
-                                    tags=tags, resources=resources, instance=instance, raise_on_error=True,
-                                    # CRITICAL: a failed check is reported below, not as Dagster's stack trace
-                                    run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}})
-        except (dg.DagsterExecutionStepExecutionError, UnprotectableError) as exc:
-            cause = exc if isinstance(exc, UnprotectableError) else exc.user_exception
-            if isinstance(cause, UnprotectableError):
-                raise BuildError(f"disclosure control cannot protect every suppressed figure: {cause}. "
-                                 "Nothing was published; the table is too small to publish at authority level "
-                                 "as it stands (report it with the build's warehouse).") from None
-            raise
-        except dg.DagsterError:
-            # a blocking asset check failed (Dagster's public API names no class for it): the
-            # checks wrote what failed to the warehouse, which says which one it was
-            with warehouse.connect(db_path) as con:
-                audit = disclosure_summary(con)
-                if audit:
-                    raise BuildError(audit) from None
-                summary = validation.blocking_summary(con, release_years)
-            if summary is None:
-                raise
-            raise BuildError(f"{summary}\nFix the inputs, or build a draft (a draft is not stopped by them).") from None
-        if not result.success:  # pragma: no cover - raise_on_error raises first
-            raise BuildError(f"the build of {selection} failed")
+    def run(selection: list[str], partition_key: str | None = None,
+            partition_range: tuple[str, str] | None = None) -> None:
+        run_selection(job, selection, instance, db_path, raw_dir, release_years, partition_key, partition_range)
 
     shown = [y for y in years if y <= year]
     step, steps = 1, 2 + len(release_years)
@@ -269,18 +328,15 @@ def _build(raw_dir, years, year, release_years, targets, db_path, releases_dir, 
         run([f"raw_{s}" for s in SOURCES], partition_range=(shown[0], shown[-1]))
         step += 1
         echo(f"[{step}/{steps}] Computing the metrics in DuckDB and applying disclosure control")
-        # the gate needs only the returns in use: refuse (or report a bad decisions file) before the metrics
+        # the release gate (a blocking check on the returns in use) needs only these: a final
+        # build with an open error, or a bad decisions file, stops here, before the metrics
         run(["reference", "stg_authority_returns__returns"])
-        gates = {y: release_gate(db_path, raw_dir, [x for x in years if x <= y]) for y in release_years}
-        if final:
-            refused = {y: a for y, a in gates.items() if a.blocking}
-            if refused:
-                raise BuildError(refusal_message(refused, raw_dir))
-        run([a.key.to_user_string() for a in assets if a.partitions_def is None])
+        run([k.to_user_string() for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)
+             and a.partitions_def is None for k in a.keys])
         step += 1
         for y in release_years:
             echo(f"[{step}/{steps}] Writing the {y} release")
-            run(["release"], partition_key=y)
+            run(list(RELEASE_ASSETS), partition_key=y)
             step += 1
     finally:
         warehouse.close_all()
@@ -293,7 +349,7 @@ def _build(raw_dir, years, year, release_years, targets, db_path, releases_dir, 
             "SELECT count(DISTINCT file) FILTER (WHERE level = 'structural'), "
             "count(*) FILTER (WHERE level = 'warning'), count(*) FILTER (WHERE level = 'cell_error') "
             "FROM raw_issues WHERE financial_year = ?", [year]))
-    open_errors = gates[year].open_errors.height
+        open_errors = gate_open_errors(con, year)
     return BuildResult(year, targets[year], db_path, expected, received, quarantined, warnings, cell_errors,
                        draft=draft or open_errors > 0 or bool(load_config().unfinished(year)), open_errors=open_errors,
                        audit_dir=provenance.audit_dir_for(year, Path(audit_dir).resolve()))
@@ -326,24 +382,14 @@ def disclosure_summary(con, limit: int = 25) -> str | None:
     return "\n".join(lines)
 
 
-def release_gate(db_path: Path, raw_dir: Path, years: list[str]):
-    """The assessment of every issue of the years a release shows (pipelines/quality.py)."""
-    from pipelines.quality import DecisionsError, assess
-
-    with warehouse.connect(db_path, read_only=True) as con:
-        try:
-            return assess(con, raw_dir, years)
-        except DecisionsError as exc:
-            raise BuildError(str(exc)) from None
-
-
-def refusal_message(refused: dict, raw_dir: Path, limit: int = 25) -> str:
+def refusal_message(refused: dict[str, tuple[int, list[str]]], raw_dir: Path) -> str:
+    """Why a final build stops: each release year's open errors, as the release gate found
+    them (release_assets.gate_refusals)."""
     lines = []
-    for year, assessment in refused.items():
-        n = assessment.open_errors.height
+    for year, (n, open_lines) in refused.items():
         lines.append(f"refusing to build the final {year} release: {n} error{'s' if n != 1 else ''} of the years "
                      f"it shows {'are' if n != 1 else 'is'} neither fixed by a resubmission nor accepted:")
-        lines += [f"  {line}" for line in assessment.open_lines(limit)]
+        lines += [f"  {line}" for line in open_lines]
     lines.append(f"Ask the authority for a corrected return, or accept each one (with a reason) in "
                  f"{raw_dir}/<year>/decisions.yaml; 'dasa check --year <year>' writes the query lists. "
                  f"Without --final, 'dasa release' builds a DRAFT.")

@@ -14,7 +14,7 @@ or restored when it is the only copy of a release (decision 0013).
 builds leave nothing in the project): it holds the lock, the warehouse files and, unless
 `$DASA_DAGSTER_STORAGE` says otherwise, Dagster's run storage.
 
-This module imports neither Dagster nor the pipeline, so `dasa check` stays light.
+This module imports neither Dagster nor the pipeline.
 """
 
 from __future__ import annotations

@@ -541,22 +541,3 @@ def write_query_lists(assessment: Assessment, out_dir: Path) -> list[Path]:
     path.write_bytes(csv_bytes(header, [[g[c] for c in header] for g in rows]))
     written.append(path)
     return written
-
-
-# --- dasa check: ingest and staging only, in memory -------------------------------------------------
-
-def read_for_check(raw_dir: Path, years: list[str]) -> duckdb.DuckDBPyConnection:
-    """An in-memory warehouse holding the raw tables of `years` and the returns in use: the
-    same readers and the same staging SQL as the build, without the metrics or the release."""
-    from pipelines import ingest, warehouse
-    from pipelines.reference import load_reference
-
-    # (pipelines.assets would bring Dagster in: seconds of import for a command that needs none of it)
-    con = duckdb.connect(":memory:", config={"threads": 2})
-    sql = next(s for s in warehouse.sql_files("staging") if s.table == "stg_authority_returns__returns")
-    load_reference(con, years)  # as the reference asset loads them
-    for y in years:
-        for source in ingest.INGESTERS:
-            ingest.INGESTERS[source](Path(raw_dir), y, con)
-    warehouse.build_table(con, sql)
-    return con

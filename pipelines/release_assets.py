@@ -1,4 +1,5 @@
-"""The last two assets: published figures (disclosure control) and the release folder."""
+"""The last assets: published figures (disclosure control), the release gate and the release
+of a year (its provenance, audit bundle, folder and vintage)."""
 
 
 import datetime as dt
@@ -6,6 +7,7 @@ import json
 import platform
 import shutil
 import tempfile
+from collections.abc import Generator
 from pathlib import Path
 
 import dagster as dg
@@ -182,37 +184,157 @@ def build_published_figures(con: duckdb.DuckDBPyConnection, metric_tables: list[
     return figures
 
 
+GATE_TABLE = "gate_open_errors"  # per release year: its open errors, written by the release gate
+
+
+def release_gate_check() -> dg.AssetChecksDefinition:
+    """The release gate as a blocking check on the returns in use: the issues of the years
+    each release shows, assessed against their decisions files (pipelines/quality.py). With
+    `final`, an open error fails it (ERROR: nothing downstream runs, so neither the metrics
+    nor a release are built); otherwise it warns, and the release is marked DRAFT. A bad
+    decisions file fails it either way (DecisionsError). What it found, per release year, is
+    in table gate_open_errors (pipelines/build.py reads it for the refusal)."""
+
+    @dg.asset_check(asset="stg_authority_returns__returns", name="release_gate", blocking=True,
+                    required_resource_keys={"dasa"},
+                    description="Every error of the years a release shows is fixed by a resubmission or accepted "
+                                "in the decisions file of its year (refuses a final release otherwise)")
+    def _check(context) -> dg.AssetCheckResult:
+        from pipelines.assets import years_in
+        from pipelines.quality import assess
+
+        dasa: DasaSettings = context.resources.dasa
+        raw_dir = Path(dasa.raw_dir)
+        years = years_in(raw_dir)
+        rows = []
+        with dasa.connect() as con:
+            for year in dasa.years_published():
+                assessment = assess(con, raw_dir, [y for y in years if y <= year])
+                rows.append({"release_year": year, "final": dasa.final, "open_errors": assessment.open_errors.height,
+                             "lines": assessment.open_lines(GATE_LINES)})
+            warehouse.replace_table(con, GATE_TABLE, pl.DataFrame(rows, schema={
+                "release_year": pl.String, "final": pl.Boolean, "open_errors": pl.Int64, "lines": pl.List(pl.String)}))
+        blocked = {r["release_year"]: r["open_errors"] for r in rows if r["open_errors"]}
+        return dg.AssetCheckResult(
+            passed=not blocked, severity=dg.AssetCheckSeverity.ERROR if dasa.final else dg.AssetCheckSeverity.WARN,
+            metadata={"final": dasa.final, "open_errors": dg.MetadataValue.json({r["release_year"]: r["open_errors"]
+                                                                                for r in rows}),
+                      "open": dg.MetadataValue.md("\n".join(f"- {line}" for r in rows for line in r["lines"]) or "none")})
+
+    return _check
+
+
+GATE_LINES = 25  # open errors named per year in the gate's table (and so in a refusal), then "... and N more"
+
+
+def gate_refusals(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[int, list[str]]]:
+    """The final releases the release gate refused, by year: (how many open errors, one line
+    each, at most GATE_LINES and then how many more)."""
+    if not warehouse.table_exists(con, GATE_TABLE):
+        return {}
+    return {y: (n, list(lines)) for y, n, lines in con.execute(
+        f"SELECT release_year, open_errors, lines FROM {GATE_TABLE} WHERE final AND open_errors > 0 "
+        "ORDER BY release_year").fetchall()}
+
+
+def gate_open_errors(con: duckdb.DuckDBPyConnection, year: str) -> int:
+    """How many errors of the years the `year` release shows the release gate found open."""
+    row = con.execute(f"SELECT open_errors FROM {GATE_TABLE} WHERE release_year = ?", [year]).fetchone()
+    return row[0] if row else 0
+
+
+# the release of a year: four assets, made by one step (publish_release) in this order
+RELEASE_ASSETS = ("release_provenance", "audit_bundle", "release", "release_vintage")
+
+
 def release_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
-    @dg.asset(
-        name="release",
-        deps=["published_figures", "stg_authority_returns__returns", "stg_authority_returns__completeness"],
+    """The release of a financial year, as four assets made by one step, in the order that
+    keeps a published release whole (decision 0013):
+
+    1. `release_provenance`: the release inputs gathered, revised against the kept vintages,
+       and the provenance of every figure worked out (the audit bundle's evidence begins in
+       its staging folder);
+    2. the release written complete beside its folder, then `audit_bundle`: the restricted
+       bundle completed in its staging folder and moved into place;
+    3. `release`: the release folder swapped in;
+    4. `release_vintage`: a final release kept as the next vintage of its year (none for a
+       draft, nor when the release is identical to a kept one).
+
+    They are one step, not four, because they share the release inputs (every figure of the
+    years shown, with its provenance) and because the audit bundle goes into place between
+    the release's writing and its swap: a failure anywhere until the swap removes both
+    staging folders, which only the process that made them can do safely."""
+    description = {
+        "release_provenance": "The provenance of every figure of the year's release: the query, the inputs and "
+                              "the contributing cells of each (public: provenance.json and provenance/ in the "
+                              "release folder; restricted: the audit bundle), worked out with the release inputs, "
+                              "revised against the kept vintages.",
+        "audit_bundle": "The restricted audit bundle of the year's release (audit_dir/<year>/, never published): "
+                        "unrounded values, contributing cells, the suppression log and the disclosure audit's "
+                        "intervals; moved into place just before the release.",
+        "release": "The statistical release of a financial year: HTML, tidy CSV, spreadsheets.",
+        "release_vintage": "A final release kept as the next vintage of its year (vintages_dir/<year>/<n>/), "
+                           "which the revisions of the next release are worked out from.",
+    }
+    deps = {"release_provenance": ["published_figures", "stg_authority_returns__returns",
+                                   "stg_authority_returns__completeness"],
+            "audit_bundle": ["release_provenance"], "release": ["release_provenance", "audit_bundle"],
+            "release_vintage": ["release"]}
+    kinds = {"release_provenance": {"python", "json"}, "audit_bundle": {"parquet"}, "release": {"html", "csv"},
+             "release_vintage": {"csv"}}
+
+    @dg.multi_asset(
+        name="publish_release",
+        specs=[dg.AssetSpec(key, deps=deps[key], description=description[key], group_name="release",
+                            kinds=kinds[key], skippable=key == "release_vintage")
+               for key in RELEASE_ASSETS],
         partitions_def=partitions,
-        group_name="release",
-        kinds={"html", "csv"},
-        description="The statistical release of a financial year: HTML, tidy CSV, spreadsheets.",
+        can_subset=False,
     )
-    def _asset(context: dg.AssetExecutionContext, dasa: DasaSettings) -> dg.MaterializeResult:
+    def _asset(context: dg.AssetExecutionContext, dasa: DasaSettings):
         year = context.partition_key
         from pipelines.buildstate import hold_for_warehouse
 
+        if year not in dasa.years_published():  # the gate and the suites covered those years only
+            raise dg.Failure(f"the settings build the release of {', '.join(dasa.years_published())}, not of {year}: "
+                             f"set release_years to [\"{year}\"] in the dasa resource's config to build it")
         hold_for_warehouse(Path(dasa.db_path))  # a UI run writes releases under the build lock too
         target = Path(dasa.out_dir) if dasa.out_dir else Path(dasa.releases_dir) / year
         audit_dir = restricted_audit_dir(Path(dasa.audit_dir), year, target)
+        steps = None
         try:
             with dasa.connect(read_only=True) as con:
                 inputs = gather_release_inputs(con, year, draft=dasa.draft, raw_dir=Path(dasa.raw_dir),
                                                disclosure=dasa.disclosure())
+                if dasa.final and inputs.quality is not None and inputs.quality.blocking:
+                    # an error opened since the gate last ran (a UI run of these assets alone)
+                    raise dg.Failure(f"refusing to build the final {year} release: {inputs.quality.open_errors.height} "
+                                     "error(s) are open; materialize stg_authority_returns__returns for the release "
+                                     "gate's list, or set final to false to build a DRAFT")
                 if dasa.vintages_dir:
                     inputs = revisions.revise(con, inputs, Path(dasa.vintages_dir))
                 inputs = with_provenance(con, inputs, audit_dir)
-            written = write_release_atomically(target, inputs, run_id=context.run.run_id)
+            metadata = {"figures": inputs.figures.height}
+            if inputs.provenance is not None:
+                # parts whose declared cells do not add up (0 expected; the tests require it)
+                metadata["provenance_mismatches"] = inputs.provenance.mismatches.height
+            yield dg.MaterializeResult(asset_key="release_provenance", metadata=metadata)
+            written: list[Path] = []
+            steps = publish_steps(target, inputs, run_id=context.run.run_id)
+            for step, done in steps:
+                if step == "audit_bundle":  # restricted: not published
+                    yield dg.MaterializeResult(asset_key="audit_bundle", metadata={
+                        "path": dg.MetadataValue.path(str(audit_dir)) if inputs.provenance is not None else "none"})
+                else:
+                    written = done
         except BaseException:
             from pipelines.provenance import discard_audit_staging
 
+            if steps is not None:
+                steps.close()  # a failure between its steps: it removes the release it began
             discard_audit_staging(audit_dir)  # collect() began it: nothing restricted left half-written
             raise
-        vintage = revisions.keep_vintage(Path(dasa.vintages_dir), target, inputs) if dasa.vintages_dir else None
-        metadata = {
+        yield dg.MaterializeResult(asset_key="release", metadata={
             "path": dg.MetadataValue.path(str(target)),
             "audit_bundle": dg.MetadataValue.path(str(audit_dir)),  # restricted: not published
             "files": len(written),
@@ -220,12 +342,14 @@ def release_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
             "draft": bool(inputs.settings.get("draft")),
             "open_errors": 0 if inputs.quality is None else inputs.quality.open_errors.height,
             "revised_figures": inputs.revisions.table.height if inputs.revisions is not None else 0,
-            "vintage": dg.MetadataValue.path(str(vintage)) if vintage else "none kept",
-        }
-        if inputs.provenance is not None:
-            # parts whose declared cells do not add up (0 expected; the tests require it)
-            metadata["provenance_mismatches"] = inputs.provenance.mismatches.height
-        return dg.MaterializeResult(metadata=metadata)
+        })
+        vintage = revisions.keep_vintage(Path(dasa.vintages_dir), target, inputs) if dasa.vintages_dir else None
+        rev = inputs.revisions
+        if vintage is not None and rev is not None:  # a vintage is kept only of a compared release
+            yield dg.MaterializeResult(asset_key="release_vintage", metadata={
+                "path": dg.MetadataValue.path(str(vintage)),
+                "compared_with": rev.previous.number if rev.previous else "none",
+                "revised_figures": rev.table.height})
 
     return _asset
 
@@ -357,8 +481,19 @@ def release_notes(con: duckdb.DuckDBPyConnection, years: tuple[str, ...]) -> dic
 
 
 def write_release_atomically(target: Path, inputs, run_id: str = "") -> list[Path]:
+    """Write the release and publish it with its audit bundle, audit first (publish_steps);
+    the files written."""
+    written: list[Path] = []
+    for step, done in publish_steps(target, inputs, run_id):
+        if step == "release":
+            written = done
+    return written
+
+
+def publish_steps(target: Path, inputs, run_id: str = "") -> Generator[tuple[str, list[Path]], None, None]:
     """Write the release into a new folder beside the target, then publish it with its audit
-    bundle, audit first (decision 0013):
+    bundle, audit first (decision 0013), saying when each is in place (`("audit_bundle",
+    [])`, then `("release", <the files written>)`):
 
     1. the release, complete, in `.<name>.building-*` beside the target, then given the
        ordinary mode of a public folder (0o755 under the usual umask; files as the umask
@@ -402,10 +537,11 @@ def write_release_atomically(target: Path, inputs, run_id: str = "") -> list[Pat
             buildstate.fault_point("audit-staged")
             provenance.move_audit_into_place(prov)
             buildstate.fault_point("audit-moved")
+        yield "audit_bundle", []  # in place (none without provenance)
         buildstate.swap_in(tmp, target, between="release-renamed-old")
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         if prov is not None:
             provenance.discard_audit_staging(prov.audit_dir)
         raise
-    return [target / p.relative_to(tmp) for p in written] + [target / "build.json"]
+    yield "release", [target / p.relative_to(tmp) for p in written] + [target / "build.json"]

@@ -669,13 +669,11 @@ def failures(results: pl.DataFrame, severity: str = BLOCKING) -> pl.DataFrame:
 
 # --- Dagster asset checks ----------------------------------------------------------------
 
-VALIDATE_YEARS_TAG = "dasa/validate_years"  # run tag: the years to validate (comma-separated)
-
-
 def _years_to_validate(context, con: duckdb.DuckDBPyConnection, tables: list[str]) -> list[str]:
-    """The run's tag if set (a release build validates the years it publishes), else the
-    partitions of the run, else every year the tables hold."""
-    tagged = context.run.tags.get(VALIDATE_YEARS_TAG)
+    """The years whose releases the build publishes (the settings' `release_years`, or the
+    latest year of the raw folder), among the partitions of the run, or among the years the
+    tables hold when the run has none."""
+    wanted = set(context.resources.dasa.years_published())
     try:
         keys = list(context.op_execution_context.partition_keys)
     except Exception:  # a run without partitions (staging assets, or checks run on their own)
@@ -683,10 +681,7 @@ def _years_to_validate(context, con: duckdb.DuckDBPyConnection, tables: list[str
     if not keys:
         present = [t for t in tables if warehouse.table_exists(con, t)]
         keys = sorted({y for t in present for (y,) in con.execute(f'SELECT DISTINCT financial_year FROM "{t}"').fetchall()})
-    if tagged:
-        wanted = set(tagged.split(","))
-        keys = [y for y in keys if y in wanted]
-    return keys
+    return [y for y in keys if y in wanted]
 
 
 def check_name(table: str) -> str:

@@ -38,7 +38,8 @@ def build_warehouse(raw_dir: Path, db_path: Path, protection_width: int = 0) -> 
     recovery only (protection width 0); the sample release is built with the full audit."""
     years = years_in(raw_dir)
     assets = build_assets(years)
-    resources = {"dasa": DasaSettings(raw_dir=str(raw_dir), db_path=str(db_path), protection_width=protection_width)}
+    resources = {"dasa": DasaSettings(raw_dir=str(raw_dir), db_path=str(db_path), protection_width=protection_width,
+                                       final=False)}
     instance = dg.DagsterInstance.ephemeral()
     dg.materialize(assets, selection=["raw_authority_returns", "raw_womens_aid", "raw_safelives"],
                    tags={"dagster/asset_partition_range_start": years[0],

@@ -11,8 +11,8 @@ from pipelines.definitions import defs
 
 def _graph():
     assets = build_assets(["2023-24", "2024-25"])
-    keys = {a.key.to_user_string() for a in assets}
-    deps = {a.key.to_user_string(): {d.to_user_string() for d in a.dependency_keys} for a in assets}
+    keys = {k.to_user_string() for a in assets for k in a.keys}
+    deps = {k.to_user_string(): {d.to_user_string() for d in up} for a in assets for k, up in a.asset_deps.items()}
     return keys, deps
 
 
@@ -53,7 +53,7 @@ def test_definitions_load_with_the_in_process_executor():
 def test_each_asset_description_is_whole_sentences():
     """A SQL asset's description is the comment its file opens with, whole (not cut at a
     word inside a sentence); every asset has one."""
-    assets = {a.key.to_user_string(): a for a in build_assets(["2024-25"])}
+    assets = {k.to_user_string(): a for a in build_assets(["2024-25"]) for k in a.keys}
     for layer in ("staging", "metrics"):
         for sql in warehouse.sql_files(layer):
             opening = []
@@ -61,7 +61,7 @@ def test_each_asset_description_is_whole_sentences():
                 if not line.startswith("--"):
                     break
                 opening.append(line[2:].strip())
-            text = assets[sql.table].descriptions_by_key[assets[sql.table].key]
+            text = assets[sql.table].descriptions_by_key[dg.AssetKey(sql.table)]
             assert text == " ".join(opening), sql.rel_path
     for key, asset in assets.items():
         for text in asset.descriptions_by_key.values():

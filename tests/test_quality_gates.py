@@ -18,10 +18,10 @@ import openpyxl
 import pytest
 
 from pipelines import warehouse
-from pipelines.build import build_release
+from pipelines.build import build_release, read_for_check
 from pipelines.cli import main
 from pipelines.paths import RAW_DIR
-from pipelines.quality import assess, read_for_check
+from pipelines.quality import assess
 from pipelines.release import write_release
 from pipelines.release_assets import gather_release_inputs, write_release_atomically
 from tests.fixtures import builders as B

@@ -74,7 +74,8 @@ def _kept(vintages: Path) -> list[str]:
 def _accept_open_errors(raw: Path) -> None:
     """Accept every open error in a decisions file, so the folder builds a final release."""
     from pipelines.assets import years_in
-    from pipelines.quality import assess, read_for_check
+    from pipelines.build import read_for_check
+    from pipelines.quality import assess
 
     years = years_in(raw)
     con = read_for_check(raw, years)
