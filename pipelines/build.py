@@ -16,7 +16,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipelines import buildstate, provenance, validation, warehouse
+from pipelines import buildstate, preflight, provenance, validation, warehouse
 from pipelines.assets import CHECK_JOB, SOURCES, build_definitions, years_in
 from pipelines.buildstate import BuildError
 from pipelines.paths import AUDIT_DIR, PROJECT_DIR, RAW_DIR, RELEASES_DIR
@@ -141,20 +141,20 @@ def build_release(
     left behind."""
     if final and draft:
         raise BuildError("a release cannot be both final and a draft")
-    check_configuration()
     raw_dir = Path(raw_dir)
-    if not raw_dir.is_dir():
-        raise BuildError(f"the raw folder {raw_dir} does not exist")
+    # before any work: every missing prerequisite, one sentence each (pipelines/preflight.py)
+    found = preflight.raw_folder_problems(raw_dir, year)
+    if found:
+        raise preflight.PreflightError(found + preflight.configuration_problems())
     years = years_in(raw_dir)
-    if not years:
-        raise BuildError(f"{raw_dir} holds no financial-year folder (named like 2024-25)")
     year = year or years[-1]
-    if year not in years:
-        raise BuildError(f"{raw_dir} has no folder for {year}; it has {', '.join(years)}")
-    if all_years and out_dir:
-        raise BuildError("--all writes each year to data/processed/releases/<year>; it cannot take --out-dir")
     release_years = [y for y in years if y <= year] if all_years else [year]
-    targets = {y: Path(out_dir) if out_dir else Path(releases_dir) / y for y in release_years}
+    # --all with an out-dir: each year in <out-dir>/<year>/
+    targets = {y: (Path(out_dir) / y if all_years else Path(out_dir)) if out_dir else Path(releases_dir) / y
+               for y in release_years}
+    option = "--out-dir" if out_dir else "the releases folder"
+    preflight.check(raw_dir, year, final_years=release_years if final else (),
+                    outputs=[*((option, t) for t in targets.values()), ("--audit-dir", Path(audit_dir))])
     check_audit_location(Path(audit_dir), targets)
     db_path = Path(db_path) if db_path else work_db_for(raw_dir)
     # Final releases are kept as vintages (for revisions) beside the releases folder; a build
@@ -190,21 +190,6 @@ def build_release(
             if fault is None or not isinstance(exc, Exception):
                 raise
             raise BuildError(fault_message(fault, targets, Path(audit_dir), vintages_dir, db_path)) from None
-
-
-def check_configuration() -> None:
-    """Read the metric definitions (assets/metrics/*.yaml) and the release configuration
-    (reports/release.yaml) before any work: a file that does not match its model
-    (pipelines/config_models.py) or fails a check of its values stops the build with one
-    sentence naming the file, and for a key the key and its line (BuildError)."""
-    from pipelines import metric_catalog
-    from pipelines.release.config import ConfigError, load_config
-
-    try:
-        metric_catalog.relations(metric_catalog.METRICS_DIR)
-        load_config()
-    except (ConfigError, metric_catalog.MetricDefinitionError) as exc:
-        raise BuildError(f"{exc}. Nothing was built; correct the file and build again.") from None
 
 
 def check_folders(targets: dict[str, Path], audit_dir: Path, out_dir_given: bool) -> None:

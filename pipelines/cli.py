@@ -54,7 +54,8 @@ def parser() -> argparse.ArgumentParser:
                         "it) to AUDIT_DIR/<year>/, a folder neither in, beside nor above the release folder "
                         "(default: data/processed/audit, also with --out-dir)")
     r.add_argument("--all", action="store_true", dest="all_years",
-                   help="build the release of every year up to --year (each in data/processed/releases/<year>/)")
+                   help="build the release of every year up to --year (each in data/processed/releases/<year>/, "
+                        "or OUT_DIR/<year>/ with --out-dir)")
     r.add_argument("--final", action="store_true",
                    help="build the final release, or refuse (exit 2) while an error is neither fixed by a "
                         "resubmission nor accepted in <raw>/<year>/decisions.yaml")
@@ -202,20 +203,20 @@ def _quiet_dagster() -> None:
 def cmd_release(args: argparse.Namespace) -> int:
     _quiet_dagster()
     from pipelines.build import BuildError, build_release
+    from pipelines.preflight import PreflightError
 
     start = time.monotonic()
     if args.final and args.draft:
         print("dasa: --final and --draft cannot be used together", file=sys.stderr)
         return 2
-    found = release_preflight(args)
-    if found:  # before any work: every missing prerequisite, one sentence each
-        for sentence in found:
-            print(f"dasa: {sentence}", file=sys.stderr)
-        return 2
     try:
         result = build_release(raw_dir=args.raw_dir, year=args.year, out_dir=args.out_dir,
                                all_years=args.all_years, echo=lambda line: print(line, flush=True),
                                draft=args.draft, final=args.final, audit_dir=args.audit_dir, wait=args.wait)
+    except PreflightError as exc:  # what the build needs and lacks: one sentence each
+        for sentence in exc.problems:
+            print(f"dasa: {sentence}", file=sys.stderr)
+        return 2
     except BuildError as exc:
         print(f"dasa: {exc}", file=sys.stderr)
         return 2
@@ -248,23 +249,6 @@ def cmd_release(args: argparse.Namespace) -> int:
     else:
         print("  final: every error is fixed by a resubmission or accepted")
     return 0
-
-
-def release_preflight(args: argparse.Namespace) -> list[str]:
-    """What `dasa release` lacks before it starts (pipelines/preflight.py)."""
-    from pipelines import preflight
-    from pipelines.paths import RELEASES_DIR
-
-    found = preflight.raw_folder_problems(args.raw_dir, args.year)
-    if found:
-        return found
-    years = preflight.years_in(args.raw_dir)
-    year = args.year or years[-1]
-    built = [y for y in years if y <= year] if args.all_years else [year]
-    outputs = [("--out-dir" if args.out_dir else "the releases folder",
-                args.out_dir if args.out_dir else RELEASES_DIR / y) for y in built]
-    return preflight.problems(args.raw_dir, year, final_years=built if args.final else (),
-                              outputs=[*outputs, ("--audit-dir", args.audit_dir)])
 
 
 def cmd_check(args: argparse.Namespace) -> int:

@@ -125,3 +125,15 @@ def test_a_broken_template_file_is_one_sentence_not_a_traceback(tmp_path):
         assert done.returncode == 2, done.stdout + done.stderr
         assert "Traceback" not in done.stderr
         assert done.stderr.startswith(f"dasa: {template}, line {lines + 1}: unknown key 'sheeets'"), done.stderr
+
+
+def test_the_dagster_definitions_load_only_with_their_prerequisites(tmp_path):
+    """`make dev` loads pipelines.definitions: a missing prerequisite stops it with the sentence."""
+    import os
+
+    env = {**os.environ, "DASA_REFERENCE_DIR": str(tmp_path / "no_reference")}
+    done = subprocess.run([sys.executable, "-c", "import pipelines.definitions"], cwd=PROJECT_DIR, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0
+    assert (f"PreflightError: The reference folder {tmp_path / 'no_reference'} does not exist"
+            in done.stderr.splitlines()[-1])
