@@ -245,6 +245,10 @@ def _build(raw_dir, years, year, release_years, targets, db_path, releases_dir, 
                 raise BuildError(f"disclosure control cannot protect every suppressed figure: {cause}. "
                                  "Nothing was published; the table is too small to publish at authority level "
                                  "as it stands (report it with the build's warehouse).") from None
+            from pipelines.release.config import ConfigError
+
+            if isinstance(cause, ConfigError):  # found writing the release: the commentary quotes no such figure
+                raise BuildError(f"{cause}. Nothing was published; correct the file and build again.") from None
             raise
         except dg.DagsterError:
             # a blocking asset check failed (Dagster's public API names no class for it): the

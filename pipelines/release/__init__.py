@@ -1,6 +1,7 @@
 """The release writer: published figures in, release folder out.
 
-`write_release(out_dir, inputs)` writes `index.html` (with `assets/plotly.min.js`),
+`write_release(out_dir, inputs)` writes `index.html` and the pages beside it
+(`tables.html`, `authorities.html`, `data-quality.html`, `methodology.html`, `technical.html`),
 `data/figures.csv`, one CSV per table, `data/returns.csv`, `data/issues.csv`,
 `data/quality_issues.csv`, `data/metadata.csv`, `quality.html` (the quality report) and
 `dasa-<year>.ods` / `.xlsx`. Everything it writes is public, so it is never given the rule
@@ -11,7 +12,7 @@ writes `build.json` (the caller does).
 
 Modules: `config` (reports/release.yaml), `model` (figure index and labels), `tables`
 (table and chart layout), `context` (everything assembled once), `csvfiles`,
-`spreadsheet`, `charts`, `render` (HTML).
+`spreadsheet`, `charts`, `commentary`, `render` (HTML).
 """
 
 from __future__ import annotations

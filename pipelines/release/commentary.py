@@ -10,7 +10,8 @@ the build with a sentence naming the file, the part of the page and the id: no s
 carry a stale number or one that disclosure control withheld.
 
 The text runs in a sandboxed Jinja environment whose only name is `figure`; it is escaped
-(autoescape), so a `<` or `&` typed in the commentary is shown as typed.
+(its &, < and > before it is read as a template, and what an expression prints by autoescape),
+so a `<` or `&` typed in the commentary is shown as typed.
 """
 
 from __future__ import annotations
@@ -51,6 +52,13 @@ def figure_text(idx: FigureIndex, figure_id: str, year: str) -> tuple[str, str]:
     return full, idx.with_unit(fig)
 
 
+def _escape_text(text: str) -> str:
+    """The commentary's own characters made safe before it is a template: autoescape escapes what
+    an expression prints, never the text around it. Only &, < and > are written as entities (a
+    quote stays as typed, so `figure("...")` still reads); a figure id has none of the three."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _environment(idx: FigureIndex, year: str) -> SandboxedEnvironment:
     env = SandboxedEnvironment(autoescape=True, undefined=StrictUndefined)
     env.globals.clear()  # only figure(): no range, dict, namespace, ...
@@ -75,7 +83,7 @@ def render_commentary(commentary: dict[str, Commentary], idx: FigureIndex, year:
         for i, text in enumerate(c.paragraphs, start=1):
             para = f", paragraph {i}" if len(c.paragraphs) > 1 else ""
             try:
-                paragraphs.append(Markup(env.from_string(text).render()))
+                paragraphs.append(Markup(env.from_string(_escape_text(text)).render()))
             except _FigureProblem as exc:
                 raise ConfigError(f"{where}{para}: {exc}") from None
             except TemplateError as exc:
