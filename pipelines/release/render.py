@@ -139,11 +139,6 @@ def render_pages(out_dir: Path, ctx: ReleaseContext, written: list[Path]) -> dic
             for name, _, template in PAGES if name != "quality.html"}
 
 
-def render_html(out_dir: Path, ctx: ReleaseContext, written: list[Path]) -> str:
-    """The main page alone."""
-    return render_pages(out_dir, ctx, written)["index.html"]
-
-
 def write_html(out_dir: Path, ctx: ReleaseContext, written: list[Path]) -> list[Path]:
     out = []
     for name, text in render_pages(out_dir, ctx, written).items():
