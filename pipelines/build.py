@@ -22,7 +22,7 @@ from pipelines.buildstate import BuildError
 from pipelines.paths import AUDIT_DIR, PROJECT_DIR, RAW_DIR, RELEASES_DIR
 from pipelines.release_assets import RELEASE_ASSETS, gate_open_errors, gate_refusals
 from pipelines.resources import DasaSettings
-from pipelines.release.config import load_config
+from pipelines.release.config import ConfigError, load_config
 from pipelines.suppression import UnprotectableError
 
 __all__ = ["BuildError", "BuildResult", "build_release", "work_db_for"]
@@ -266,6 +266,8 @@ def run_selection(job: dg.JobDefinition, selection: list[str] | None, instance: 
             raise BuildError(f"disclosure control cannot protect every suppressed figure: {cause}. "
                              "Nothing was published; the table is too small to publish at authority level "
                              "as it stands (report it with the build's warehouse).") from None
+        if isinstance(cause, ConfigError):  # found writing the release: the commentary quotes no such figure
+            raise BuildError(f"{cause}. Nothing was published; correct the file and build again.") from None
         raise
     except dg.DagsterError:
         # a blocking asset check failed (Dagster's public API names no class for it): the

@@ -53,8 +53,21 @@ class Download(Model):
 
 
 class Caveat(Model):
+    id: Text | None = None  # a table's `notes:` may name it, to carry the caveat as a table note
     title: Text
     text: Text
+
+
+class SourceModel(Model):
+    """One source in the comparison of sources (text only: never a number)."""
+
+    source: Text
+    name: Text
+    counts: Text
+    unit: Text
+    coverage: Text
+    timing: Text
+    geography: Text
 
 
 class Revision(Model):
@@ -102,7 +115,13 @@ class TableModel(Model):
     labels: dict[Text, Text] | None = None
     notes: Texts | None = None
     interactive: bool = False
+    headline: bool = False
+    source_in_labels: bool = False
     chart: ChartModel | None = None
+
+
+# Commentary: by key (main_points or a section id), one paragraph or a list of paragraphs.
+Commentary = dict[Text, Texts | None]
 
 
 class ReleaseModel(Model):
@@ -110,6 +129,9 @@ class ReleaseModel(Model):
     summary: Text = ""
     publisher: Text
     contact: Text
+    statistician: Text = ""
+    feedback: Text = ""
+    next_update: Text = ""
     status: Text | None = None
     status_options: dict[Text, Text] | None = None
     population_vintages: list[int] | None = None
@@ -123,8 +145,15 @@ class ReleaseModel(Model):
     disclosure_text: Text = ""
     revisions: dict[Text, list[Revision] | None] | None = None
     main_points: list[MainPoint] | None = None
+    commentary: Commentary | None = None
     sections: list[SectionModel] | None = None
+    sources_compared: list[SourceModel] | None = None
     tables: list[TableModel] | None = None
+
+
+class UpdateModel(Model):
+    date: Text
+    note: Text
 
 
 class YearModel(Model):
@@ -134,6 +163,10 @@ class YearModel(Model):
     publication_date: Text | None = None
     status: Text | None = None
     contact: Text | None = None
+    statistician: Text | None = None
+    next_update: Text | None = None
+    updates: list[UpdateModel] | None = None  # change notes: each date and what changed, newest last
+    commentary: Commentary | None = None  # the statistician's words on this year's figures
 
 
 # --- assets/metrics/<family>.yaml ----------------------------------------------------------------

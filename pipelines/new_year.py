@@ -2,7 +2,7 @@
 
 It makes `<raw>/<year>/` with one folder per source and an empty decisions file, and
 `reports/years/<year>.yaml` with a TODO placeholder for each setting (publication date,
-status, contact): a draft build accepts a placeholder, `dasa release --final` refuses it and
+status, contact, statistician, next update): a draft build accepts a placeholder, `dasa release --final` refuses it and
 names it. It never overwrites a file that is already there. It then says what the reference
 data lacks for the year and what the build will assume (pipelines/reference.py), and what to
 do next.
@@ -22,6 +22,11 @@ YEAR_FILE = """# The {year} release: what changes with each year. Replace each {
 publication_date: {todo}  # the date the release is published, YYYY-MM-DD
 status: {todo}  # one of the four status labels of reports/release.yaml
 contact: {todo}  # the responsible statistician's email address
+statistician: {todo}  # the responsible statistician's name (and role)
+next_update: {todo}  # when the next release is due, in words: "October 2027 (provisional)"
+# updates: change notes after publication, newest last: - {{date: YYYY-MM-DD, note: "Revised figures for ..."}}
+# commentary: the statistician's words, by main_points or section id; numbers only as
+#   {{{{ figure("measure.breakdown.geography_code") }}}} (reports/README.md)
 """
 
 DECISIONS = """# Decisions on the issues `dasa check` finds in the {year} inputs (docs/decisions/0009):

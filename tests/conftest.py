@@ -27,6 +27,33 @@ os.environ["DASA_STATE_DIR"] = str(_STATE)
 os.environ["DASA_DAGSTER_STORAGE"] = str(_STATE / "dagster")
 atexit.register(shutil.rmtree, _STATE, ignore_errors=True)
 
+
+def _config_without_commentary(folder: Path) -> Path:
+    """A copy of reports/release.yaml and reports/years/ without the statistician's commentary.
+    The commentary is written for the bundled sample's figures, and a figure it quotes that a
+    release does not have stops the build (pipelines/release/commentary.py): the hand-made
+    worlds of the tests are built with this copy (DASA_RELEASE_CONFIG), in this process and in
+    the `dasa` processes they start; the sample's build (`sample_build`) uses reports/ itself."""
+    import yaml
+
+    from pipelines.paths import REPORTS_DIR
+
+    (folder / "years").mkdir(parents=True)
+    release = yaml.safe_load((REPORTS_DIR / "release.yaml").read_text(encoding="utf-8"))
+    if "commentary" in release:
+        release.pop("commentary")
+        (folder / "release.yaml").write_text(yaml.safe_dump(release, sort_keys=False), encoding="utf-8")
+    else:  # as it is, line for line
+        shutil.copy(REPORTS_DIR / "release.yaml", folder / "release.yaml")
+    for path in sorted((REPORTS_DIR / "years").glob("*.yaml")):
+        year = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        year.pop("commentary", None)
+        (folder / "years" / path.name).write_text(yaml.safe_dump(year, sort_keys=False), encoding="utf-8")
+    return folder / "release.yaml"
+
+
+os.environ["DASA_RELEASE_CONFIG"] = str(_config_without_commentary(_STATE / "reports"))
+
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
 
@@ -71,8 +98,10 @@ def sample_build(tmp_path_factory) -> tuple[Path, Path]:
 
     tmp = tmp_path_factory.mktemp("sample_release")
     out, db = tmp / "release", tmp / "dasa.duckdb"
-    build_release(raw_dir=RAW_DIR, year="2024-25", out_dir=out, db_path=db, instance=dg.DagsterInstance.ephemeral(),
-                  audit_dir=B.audit_root_beside(out))
+    with pytest.MonkeyPatch.context() as mp:  # the project's own configuration, commentary and all
+        mp.delenv("DASA_RELEASE_CONFIG")
+        build_release(raw_dir=RAW_DIR, year="2024-25", out_dir=out, db_path=db,
+                      instance=dg.DagsterInstance.ephemeral(), audit_dir=B.audit_root_beside(out))
     return out, db
 
 

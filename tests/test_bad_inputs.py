@@ -334,7 +334,7 @@ def test_free_text_reaches_the_html_only_escaped(bad_release):
         html = page.read_text(encoding="utf-8")
         assert "<script>alert(1)" not in html, page.name
         assert "=HYPERLINK(" not in html or "&#34;" in html or "&quot;" in html
-    index = (out / "index.html").read_text(encoding="utf-8")
+    index = (out / "data-quality.html").read_text(encoding="utf-8")  # the problems found, and the notes
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in index  # it is shown, as text
     assert "HYPERLINK(" in index
     note = index.split('id="release-notes"', 1)[1]

@@ -74,6 +74,7 @@ def test_a_string_where_the_release_configuration_wants_a_list_is_an_error(tmp_p
 def test_a_bad_release_configuration_stops_dasa_release_with_one_sentence(tmp_path, monkeypatch, capsys):
     path, line = _release_copy(tmp_path, "population_vintages:", "populaton_vintages:")
     monkeypatch.setattr(release_config, "CONFIG_FILE", path)
+    monkeypatch.delenv(release_config.CONFIG_ENV, raising=False)  # the tests' own copy (tests/conftest.py)
     code = main(["release", "--out-dir", str(tmp_path / "out"), "--audit-dir", str(tmp_path / "audit")])
     err = capsys.readouterr().err
     assert code == 2

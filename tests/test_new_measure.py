@@ -99,7 +99,7 @@ def test_the_new_measure_is_published_with_the_value_its_parts_give(release):
 
 
 def test_the_new_measure_is_in_the_methodology(release):
-    page = (release / "index.html").read_text(encoding="utf-8")
+    page = (release / "methodology.html").read_text(encoding="utf-8")
     assert "Households that moved on to a known destination" in page
     assert DEFINITION in page
 

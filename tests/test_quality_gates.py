@@ -234,8 +234,10 @@ def test_open_errors_make_a_draft_marked_on_every_page_and_file(draft_build, fin
     assert draft_build.draft and draft_build.open_errors == len(open_ids) == 2
     files = _files(draft_build.release_dir)
     pages = [n for n in files if n.endswith(".html")]
-    assert {"index.html", "quality.html"} <= set(pages)
-    assert all(p in ("index.html", "quality.html") or p.startswith("trace/") for p in pages), pages
+    top = {"index.html", "tables.html", "authorities.html", "data-quality.html", "methodology.html", "technical.html",
+           "quality.html"}
+    assert top <= set(pages)
+    assert all(p in top or p.startswith("trace/") for p in pages), pages
     for name in pages:
         html = files[name].read_text(encoding="utf-8")
         assert "<title>DRAFT: " in html and '<div class="draft-banner"' in html and "<strong>DRAFT</strong>" in html, name

@@ -227,9 +227,10 @@ def test_the_reason_names_the_resubmissions_of_the_figures_area(builds):
 
 def test_page_and_spreadsheet_show_r_beside_exactly_the_revised_figures(builds, revised):
     html = (builds["second"] / "index.html").read_text(encoding="utf-8")
+    site = "\n".join(p.read_text(encoding="utf-8") for p in sorted(builds["second"].glob("*.html")))
     cells = [(fid, a + b) for fid, a, b in re.findall(
         r'<td class="num[^"]*" data-sort="[^"]*" data-figure-id="([^"]+)">(?:<a [^>]*>)?([^<]*)(?:</a>)?([^<]*)</td>',
-        html)]
+        site)]
     assert cells
     marked = {fid for fid, text in cells if text.endswith(" [r]")}
     shown = {fid for fid, _ in cells}

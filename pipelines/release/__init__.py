@@ -1,6 +1,7 @@
 """The release writer: published figures in, release folder out.
 
-`write_release(out_dir, inputs)` writes `index.html` (with `assets/plotly.min.js`),
+`write_release(out_dir, inputs)` writes `index.html` and the pages beside it
+(`tables.html`, `authorities.html`, `data-quality.html`, `methodology.html`, `technical.html`),
 `data/figures.csv`, one CSV per table, `data/returns.csv`, `data/issues.csv`,
 `data/quality_issues.csv`, `data/metadata.csv`, the Explore Education Statistics files
 `data/ees/<family>.csv` with their `.meta.csv`, `quality.html` (the quality report) and
@@ -12,7 +13,7 @@ writes `build.json` (the caller does).
 
 Modules: `config` (reports/release.yaml), `model` (figure index and labels), `tables`
 (table and chart layout), `context` (everything assembled once), `csvfiles`, `ees`
-(the EES-shaped files), `spreadsheet`, `charts`, `render` (HTML).
+(the EES-shaped files), `spreadsheet`, `charts`, `commentary`, `render` (HTML).
 """
 
 from __future__ import annotations

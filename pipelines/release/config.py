@@ -4,6 +4,7 @@ of tables and charts. Loaded and checked here; nothing in it is a number."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,10 @@ from pipelines.paths import REPORTS_DIR
 from pipelines.safe_paths import name_problem
 
 CONFIG_FILE = REPORTS_DIR / "release.yaml"
+# Another release configuration (a release.yaml, with its years/ folder beside it) to use in
+# place of reports/: the tests build their hand-made worlds with a copy that has no commentary,
+# since the commentary is written for the bundled sample's figures.
+CONFIG_ENV = "DASA_RELEASE_CONFIG"
 YEARS_DIR = REPORTS_DIR / "years"  # <year>.yaml: the publication date, status and contact of each year
 PLACEHOLDER = "TODO"  # a value `dasa new-year` leaves to fill in: a draft accepts it, --final refuses it
 _YEAR_FILE = re.compile(r"^(\d{4})-(\d{2})\.yaml$")
@@ -67,6 +72,19 @@ class TableSpec:
     notes: tuple[str, ...] = ()
     interactive: bool = False
     chart: ChartSpec | None = None
+    headline: bool = False  # shown on the main page (index.html); the others are on tables.html
+    source_in_labels: bool = False  # each measure's label starts with its source (a comparison of sources)
+
+
+@dataclass(frozen=True)
+class Commentary:
+    """The statistician's words for one part of the page (main points or a section): paragraphs
+    of text whose numbers are written `{{ figure("measure.breakdown.geography") }}` (a figure id,
+    with or without its year), rendered by pipelines/release/commentary.py."""
+
+    key: str
+    paragraphs: tuple[str, ...]
+    file: Path
 
 
 @dataclass(frozen=True)
@@ -79,6 +97,10 @@ class YearSettings:
     status: str | None = None
     contact: str | None = None
     placeholders: tuple[str, ...] = ()
+    statistician: str | None = None
+    next_update: str | None = None
+    updates: tuple[tuple[dt.date, str], ...] = ()  # (date, change note), oldest first
+    commentary: dict[str, Commentary] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -111,6 +133,28 @@ class ReleaseConfig:
     sections: tuple[Section, ...]
     tables: tuple[TableSpec, ...]
     years: dict[str, YearSettings] = field(default_factory=dict)  # reports/years/<year>.yaml
+    statistician: str = ""
+    feedback: str = ""
+    next_update: str = ""
+    commentary: dict[str, Commentary] = field(default_factory=dict)  # year-independent words, by key
+    sources_compared: tuple[dict[str, str], ...] = ()
+
+    def statistician_for(self, year: str) -> str:
+        got = self.years.get(year)
+        return got.statistician if got and got.statistician else self.statistician
+
+    def next_update_for(self, year: str) -> str:
+        got = self.years.get(year)
+        return got.next_update if got and got.next_update else self.next_update
+
+    def updates_for(self, year: str) -> tuple[tuple[dt.date, str], ...]:
+        got = self.years.get(year)
+        return got.updates if got else ()
+
+    def commentary_for(self, year: str) -> dict[str, Commentary]:
+        """release.yaml's commentary, each key replaced by the year's own where it has one."""
+        got = self.years.get(year)
+        return {**self.commentary, **(got.commentary if got else {})}
 
     def status_for(self, year: str) -> str:
         got = self.years.get(year)
@@ -158,9 +202,43 @@ def load_years(folder: Path = YEARS_DIR) -> dict[str, YearSettings]:
         status = _text(values["status"]) if "status" in values else None
         if status is not None and status not in STATUS_LABELS:
             raise ConfigError(f"{path}: status {status!r} is not one of {', '.join(STATUS_LABELS)}")
-        out[path.stem] = YearSettings(path, date, status, _text(values["contact"]) if "contact" in values else None,
-                                      placeholders)
+        updates = []
+        for u in values.get("updates") or []:
+            when = u["date"]
+            if not isinstance(when, dt.date):
+                try:
+                    when = dt.date.fromisoformat(str(when))
+                except ValueError:
+                    raise ConfigError(f"{path}: updates: date {when!r} is not a date written YYYY-MM-DD") from None
+            updates.append((when, _text(u["note"])))
+        out[path.stem] = YearSettings(
+            path, date, status, _text(values["contact"]) if "contact" in values else None, placeholders,
+            statistician=_text(values["statistician"]) if "statistician" in values else None,
+            next_update=_text(values["next_update"]) if "next_update" in values else None,
+            updates=tuple(sorted(updates, key=lambda u: u[0])),
+            commentary=_commentary(values.get("commentary"), path),
+        )
     return out
+
+
+COMMENTARY_MAIN = "main_points"  # the key of the commentary above the main points
+
+
+def _commentary(raw: Any, path: Path) -> dict[str, Commentary]:
+    out = {}
+    for key, value in (raw or {}).items():
+        if value is None:
+            continue
+        paragraphs = value if isinstance(value, list) else [value]
+        out[str(key)] = Commentary(str(key), tuple(_text(p) for p in paragraphs if _text(p)), path)
+    return out
+
+
+def _check_commentary_keys(commentary: dict[str, Commentary], sections: set[str]) -> None:
+    for key, c in commentary.items():
+        if key != COMMENTARY_MAIN and key not in sections:
+            raise ConfigError(f"{c.file}: commentary {key!r} is neither {COMMENTARY_MAIN} nor a section id "
+                              f"({', '.join(sorted(sections))})")
 
 
 def _text(value: Any) -> str:
@@ -265,11 +343,19 @@ def _table(raw: dict[str, Any], sections: set[str]) -> TableSpec:
         notes=_tuple(raw.get("notes"), where),
         interactive=bool(raw.get("interactive", False)),
         chart=_chart(raw.get("chart"), where),
+        headline=bool(raw.get("headline", False)),
+        source_in_labels=bool(raw.get("source_in_labels", False)),
     )
 
 
+def default_config_path() -> Path:
+    """reports/release.yaml, or the configuration named by DASA_RELEASE_CONFIG."""
+    return Path(os.environ[CONFIG_ENV]) if os.environ.get(CONFIG_ENV) else CONFIG_FILE
+
+
 def load_config(path: Path | None = None) -> ReleaseConfig:
-    path = path or CONFIG_FILE
+    default = default_config_path()
+    path = path or default
     try:
         raw, node = load_yaml(Path(path).read_text(encoding="utf-8"))  # safe: a SafeLoader
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
@@ -281,7 +367,8 @@ def load_config(path: Path | None = None) -> ReleaseConfig:
     if status not in STATUS_LABELS:
         raise ConfigError(f"status {status!r} is not one of {STATUS_LABELS}")
     beside = Path(path).parent / YEARS_DIR.name  # a copy of release.yaml elsewhere uses the project's years
-    years = load_years(beside if beside.is_dir() else YEARS_DIR)
+    fallback = default.parent / YEARS_DIR.name
+    years = load_years(beside if beside.is_dir() else fallback if fallback.is_dir() else YEARS_DIR)
     sections = tuple(
         Section(id=str(s["id"]), title=_text(s["title"]), intro=_text(s.get("intro", "")))
         for s in raw.get("sections") or []
@@ -300,6 +387,12 @@ def load_config(path: Path | None = None) -> ReleaseConfig:
     main_points = []
     for mp in raw.get("main_points") or []:
         main_points.append((str(mp["measure"]), str(mp.get("breakdown", "all"))))
+    commentary = _commentary(raw.get("commentary"), Path(path))
+    for c in (commentary, *(y.commentary for y in years.values())):
+        _check_commentary_keys(c, section_ids)
+    caveat_ids = [str(c["id"]) for c in raw.get("caveats") or [] if c.get("id")]
+    if len(set(caveat_ids)) != len(caveat_ids):
+        raise ConfigError(f"{path}: caveat ids must be unique")
     revisions = {
         str(y): tuple({str(k): _text(v) for k, v in r.items()} for r in (rs or []))
         for y, rs in (raw.get("revisions") or {}).items()
@@ -328,4 +421,9 @@ def load_config(path: Path | None = None) -> ReleaseConfig:
         sections=sections,
         tables=tables,
         years=years,
+        statistician=_text(raw.get("statistician", "")),
+        feedback=_text(raw.get("feedback", "")),
+        next_update=_text(raw.get("next_update", "")),
+        commentary=commentary,
+        sources_compared=tuple({str(k): _text(v) for k, v in s.items()} for s in raw.get("sources_compared") or []),
     )

@@ -11,7 +11,10 @@ import polars as pl
 
 from pipelines.metric_catalog import GEOGRAPHIC_LEVELS, SOURCES, THEMES, Measure
 from pipelines import reference
-from pipelines.release.config import STATUS_LABELS, ReleaseConfig
+from markupsafe import Markup
+
+from pipelines.release.commentary import render_commentary
+from pipelines.release.config import COMMENTARY_MAIN, STATUS_LABELS, ReleaseConfig
 from pipelines.release.model import (
     LEVEL_LABELS,
     STATUS_WORDS,
@@ -134,10 +137,17 @@ class ReleaseContext:
     sources_used: list[tuple[str, str]]
     revisions: list[dict[str, str]]
     extra: dict[str, Any] = field(default_factory=dict)
+    commentary: dict[str, list[Markup]] = field(default_factory=dict)  # key -> paragraphs (commentary.py)
+    statistician: str = ""
+    next_update: str = ""
+    updates: list[tuple[str, str]] = field(default_factory=list)  # change notes, newest first: (date, text)
     revised: RevisionView = field(default_factory=RevisionView)  # figures shown with [r], and the words around
 
-    def tables_of(self, theme: str) -> list[Table]:
-        return [t for t in self.tables if t.spec.theme == theme]
+    def tables_of(self, theme: str, page: str | None = None) -> list[Table]:
+        return [t for t in self.tables if t.spec.theme == theme and (page is None or t.page == page)]
+
+    def tables_on(self, page: str) -> list[Table]:
+        return [t for t in self.tables if t.page == page]
 
     @property
     def charts(self):
@@ -283,6 +293,8 @@ def _note_text(key: tuple[str, ...], ctx_settings: dict[str, Any], config: Relea
                 "cells from which a suppressed value could be worked out. [x] means no return or not collected.")
     if kind == "release_note":
         return notes.get(key[1])
+    if kind == "caveat_note":
+        return next((f"{c['title']}: {c['text']}" for c in config.caveats if c.get("id") == key[1]), None)
     return None
 
 
@@ -430,6 +442,36 @@ def _measure_docs(idx: FigureIndex, figures: pl.DataFrame) -> list[MeasureDoc]:
     return docs
 
 
+AUTHORITY_LEVELS = ("local_authority", "police_force_area")
+
+
+def assign_pages(tables: list[Table], config: ReleaseConfig) -> None:
+    """The page of each table: authority and police force area tables on authorities.html, the
+    coverage tables on data-quality.html, each section's headline tables (`headline: true`, or
+    its first table when none is marked) on the main page, every other table on tables.html."""
+    for s in config.sections:
+        own = [t for t in tables if t.spec.theme == s.id]
+        main = [t for t in own if t.spec.headline and t.level not in AUTHORITY_LEVELS]
+        if not main and s.id != "coverage":
+            main = [t for t in own if t.level not in AUTHORITY_LEVELS][:1]
+        for t in own:
+            if t.level in AUTHORITY_LEVELS:
+                t.page = "authorities.html"
+            elif s.id == "coverage":
+                t.page = "data-quality.html"
+            else:
+                t.page = "index.html" if t in main else "tables.html"
+
+
+def _updated(config: ReleaseConfig, year: str, revisions: list[dict[str, str]]) -> list[tuple[str, str]]:
+    """The change notes of the year's release, newest first: (date, what changed)."""
+    notes = [(_date_text(d), text) for d, text in reversed(config.updates_for(year))]
+    if revisions and not notes:
+        notes.append(("", f"Revised figures: {len(revisions)} figure{'s' if len(revisions) != 1 else ''} "
+                          "changed since the previous release of this year (see Revisions)."))
+    return notes
+
+
 def build_context(inputs, config: ReleaseConfig, catalog: dict[str, Measure]) -> ReleaseContext:
     settings = dict(inputs.settings or {})
     draft = bool(settings.get("draft", False))
@@ -460,6 +502,10 @@ def build_context(inputs, config: ReleaseConfig, catalog: dict[str, Measure]) ->
         if t.chart is not None:
             chart_no += 1
             t.chart.number = chart_no
+    assign_pages(tables, config)
+    # the statistician's words, checked against the figures before anything is written
+    commentary = render_commentary(config.commentary_for(inputs.year), idx, inputs.year,
+                                   {s.id: s.title for s in config.sections} | {COMMENTARY_MAIN: "Main points"})
 
     coverage = _coverage(inputs.returns, inputs.years, config.coverage_threshold)
     short = {c.year: c for c in coverage if c.low}
@@ -472,10 +518,13 @@ def build_context(inputs, config: ReleaseConfig, catalog: dict[str, Measure]) ->
     notes: list[Note] = []
     by_key: dict[tuple[str, ...], Note] = {}
     release_note_ids = sorted(inputs.notes or {})
+    caveat_ids = {c["id"] for c in config.caveats if c.get("id")}
     for t in tables:
         expanded: list[tuple[str, ...]] = []
         for key in t.note_keys:  # a table's note id also takes that id per year: referrals_pending_2024-25
-            if key[0] == "release_note":
+            if key[0] == "release_note" and key[1] in caveat_ids:  # a caveat of the release, by its id
+                expanded.append(("caveat_note", key[1]))
+            elif key[0] == "release_note":
                 expanded += [("release_note", k) for k in release_note_ids
                              if k == key[1] or k.startswith(key[1] + "_")]
             else:
@@ -542,6 +591,10 @@ def build_context(inputs, config: ReleaseConfig, catalog: dict[str, Measure]) ->
         sources_used=sources_used,
         revisions=revisions,
         revised=revised,
+        commentary=commentary,
+        statistician=config.statistician_for(inputs.year),
+        next_update=config.next_update_for(inputs.year),
+        updates=_updated(config, inputs.year, revisions),
         extra={"status_words": STATUS_WORDS, "level_words": LEVEL_WORDS, "theme_titles": THEME_TITLES,
                "geographic_levels": GEOGRAPHIC_LEVELS, "disclosure": inputs.disclosure},
     )

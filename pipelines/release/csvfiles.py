@@ -32,7 +32,7 @@ VALUE_TEXT = "number or symbol"
 FIGURE_DESCRIPTIONS = {
     "figure_id": "Stable id of the figure: {measure}.{breakdown}.{geography_code}.{time_period}. "
                  "The same figure has the same id in every release.",
-    "measure": "Id of the measure (see the Methodology section of index.html for its definition).",
+    "measure": "Id of the measure (see methodology.html for its definition).",
     "breakdown": "Breakdown of the measure; all is the total.",
     "time_period": "Financial year (April to March), written YYYY-YY.",
     "geographic_level": "national, regional, local_authority or police_force_area.",

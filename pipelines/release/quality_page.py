@@ -244,6 +244,6 @@ def write_quality_page(out_dir: Path, ctx: ReleaseContext) -> list[Path]:
     page = out_dir / "quality.html"
     page.write_text(environment().get_template("quality.html.j2").render(
         ctx=ctx, cfg=ctx.config, q=view, issues_by_location=by_location, status_words=STATUS_WORDS,
-        level_words=LEVEL_WORDS, css=Markup(css), js=Markup(js),
+        level_words=LEVEL_WORDS, css=Markup(css), js=Markup(js), page="quality.html",
     ), encoding="utf-8", newline="\n")
     return [page]

@@ -1,5 +1,19 @@
-"""The HTML release: `index.html` from Jinja2 templates in `reports/templates/`, with
-`assets/plotly.min.js` shipped once beside it. Autoescape on, StrictUndefined, no clock."""
+"""The HTML release: the main page `index.html` and the pages beside it, from Jinja2 templates
+in `reports/templates/` that extend one base (`_base.html.j2`: header, the pages' navigation,
+the draft banner and the footer). Autoescape on, StrictUndefined, no clock.
+
+Pages (docs/decisions/0021-release-pages.md):
+- `index.html`: main points with the statistician's commentary, one section per theme with its
+  headline charts and tables, the sources side by side, revisions, downloads and contact;
+- `tables.html`: every other table of the themes, with its chart;
+- `authorities.html`: the local authority and police force area tables (search and sort);
+- `data-quality.html`: coverage, completeness, resubmissions and the problems found;
+- `methodology.html`: sources, things you need to know, definitions, disclosure control, symbols;
+- `technical.html`: how each figure was made (figure ids, queries, input files and hashes);
+- `quality.html` (pipelines/release/quality_page.py): the quality report.
+Charts are drawn without scripts (pipelines/release/charts.py); the only script, for searching
+and sorting, is inlined into the pages whose tables use it.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +24,22 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from pipelines.paths import REPORTS_DIR
-from pipelines.release.charts import chart_html, describe, plotly_js
+from pipelines.release.charts import chart_html, describe
 from pipelines.release.context import ReleaseContext
 from pipelines.release.model import LEVEL_LABELS
 
 TEMPLATES_DIR = REPORTS_DIR / "templates"
 STATIC_DIR = REPORTS_DIR / "static"
-PLOTLY_ASSET = "assets/plotly.min.js"
+# (file, title in the navigation, template); quality.html is written by quality_page.py
+PAGES = (
+    ("index.html", "Main points and themes", "index.html.j2"),
+    ("tables.html", "All tables", "tables.html.j2"),
+    ("authorities.html", "Local authorities", "authorities.html.j2"),
+    ("data-quality.html", "Data quality and coverage", "data-quality.html.j2"),
+    ("methodology.html", "Methodology", "methodology.html.j2"),
+    ("technical.html", "How each figure was made", "technical.html.j2"),
+    ("quality.html", "Quality report", "quality.html.j2"),
+)
 
 
 @lru_cache(maxsize=1)
@@ -32,6 +55,7 @@ def environment() -> Environment:
         keep_trailing_newline=True,
     )
     env.filters["slug"] = lambda s: "".join(ch if ch.isalnum() else "-" for ch in str(s).lower()).strip("-")
+    env.globals["release_pages"] = [(f, title) for f, title, _ in PAGES]
     return env
 
 
@@ -78,12 +102,13 @@ def _downloads(out_dir: Path, ctx: ReleaseContext, written: list[Path]) -> list[
     return items
 
 
-def render_html(out_dir: Path, ctx: ReleaseContext, written: list[Path]) -> str:
+def page_context(out_dir: Path, ctx: ReleaseContext, written: list[Path]) -> dict:
+    """What every page's template is given."""
     charts = {}
     for t in ctx.tables:
         if t.chart is not None:
             t.chart.alt, t.chart.description = describe(t.chart, t.number)
-            charts[t.id] = Markup(chart_html(t.chart))  # plotly's JSON escapes <, > and /
+            charts[t.id] = chart_html(t.chart)
     symbols_used = {
         t.id: [s for s in ctx.config.symbols
                if any(c.value == s or (s == "[r]" and c.figure_id in ctx.revised.ids) for r in t.rows for c in r.cells)]
@@ -92,26 +117,32 @@ def render_html(out_dir: Path, ctx: ReleaseContext, written: list[Path]) -> str:
     sections = [s for s in ctx.config.sections if s.id != "coverage" and ctx.tables_of(s.id)]
     css = (STATIC_DIR / "release.css").read_text(encoding="utf-8")
     js = (STATIC_DIR / "release.js").read_text(encoding="utf-8")
-    env = environment()
-    return env.get_template("index.html.j2").render(
+    return dict(
         ctx=ctx,
         cfg=ctx.config,
         sections=sections,
         charts=charts,
         symbols_used=symbols_used,
+        commentary=ctx.commentary,
         downloads=_downloads(out_dir, ctx, written),
         level_labels=LEVEL_LABELS,
         css=Markup(css),
         js=Markup(js),
-        plotly_src=PLOTLY_ASSET,
     )
 
 
+def render_pages(out_dir: Path, ctx: ReleaseContext, written: list[Path]) -> dict[str, str]:
+    """Every page but quality.html, by file name."""
+    env = environment()
+    values = page_context(out_dir, ctx, written)
+    return {name: env.get_template(template).render(page=name, **values)
+            for name, _, template in PAGES if name != "quality.html"}
+
+
 def write_html(out_dir: Path, ctx: ReleaseContext, written: list[Path]) -> list[Path]:
-    assets = out_dir / "assets"
-    assets.mkdir(parents=True, exist_ok=True)
-    plotly_path = out_dir / PLOTLY_ASSET
-    plotly_path.write_text(plotly_js(), encoding="utf-8", newline="\n")
-    page = out_dir / "index.html"
-    page.write_text(render_html(out_dir, ctx, written), encoding="utf-8", newline="\n")
-    return [plotly_path, page]
+    out = []
+    for name, text in render_pages(out_dir, ctx, written).items():
+        page = out_dir / name
+        page.write_text(text, encoding="utf-8", newline="\n")
+        out.append(page)
+    return out

@@ -20,6 +20,8 @@ from pipelines.release.model import (
     with_commas,
 )
 
+SOURCE_WORDS = {"authority_returns": "Authority returns", "womens_aid": "Women's Aid", "safelives": "SafeLives",
+                "reference": "ONS"}  # a measure's source, in a label
 DEFAULT_DIM_LABELS = {"measure": "Measure", "breakdown": "Breakdown", "time_period": "Financial year"}
 MISSING_CHANGE = "[z]"  # a change with no previous year to compare with
 MISSING = "[x]"  # no figure published for this cell
@@ -79,12 +81,14 @@ class ChartPoint:
     num: float | None
     text: str
     status: str
+    is_total: bool = False  # England among regions: drawn apart, as the reference
 
 
 @dataclass
 class ChartTrace:
     name: str
     points: list[ChartPoint]
+    is_total: bool = False  # a line for England among lines for regions
 
 
 @dataclass
@@ -118,6 +122,7 @@ class Table:
     note_keys: list[tuple[str, ...]] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
     chart: ChartData | None = None
+    page: str = "index.html"  # the page of the release that shows it (pipelines/release/context.py)
 
     @property
     def id(self) -> str:
@@ -168,6 +173,12 @@ class Table:
         longest = max((len(c.flat) for c in self.columns), default=0)
         widest_row = max((len(h) for r in self.rows for h in r.headers), default=0)
         return longest <= 28 * max(1, 4 - len(self.columns)) // 2 and widest_row <= 32
+
+    @property
+    def wide(self) -> bool:
+        """Wider than a phone: the page says it scrolls sideways (in its own box)."""
+        n_cols = len(self.row_labels) + (1 if self.show_code else 0) + (1 if self.show_region else 0)
+        return n_cols + len(self.columns) > 3
 
     @property
     def show_code(self) -> bool:
@@ -285,6 +296,9 @@ def build_table(spec: TableSpec, idx: FigureIndex, release_year: str) -> Table |
         title = idx.title(m)
         if absorbed and only_breakdown[m] != "all":
             title = f"{title}: {idx.breakdown_label(m, only_breakdown[m])}"
+        if spec.source_in_labels:
+            d = idx.definition(m)
+            title = f"{SOURCE_WORDS.get(d.source, d.source) if d else 'Source not recorded'}: {title}"
         return title
 
     def bd_label(b: str, m: str | None) -> str:
@@ -470,20 +484,25 @@ def build_chart(table: Table, idx: FigureIndex, release_year: str) -> ChartData 
 
     row_names = varying([table.rows[i].labels for i in row_idx])
     col_names = varying([table.columns[i].labels for i in col_idx])
+    row_totals = [table.rows[r].is_total for r in row_idx]
     if spec.transpose:  # categories are the columns, one trace per row
         categories, trace_names = col_names, row_names
         grid = [[table.rows[r].cells[c] for c in col_idx] for r in row_idx]
         category_label = ""
+        totals, trace_totals = [False] * len(col_idx), row_totals
     else:  # categories are the rows, one trace per column
         categories, trace_names = row_names, col_names
         grid = [[table.rows[r].cells[c] for r in row_idx] for c in col_idx]
         category_label = " – ".join(table.row_labels)
+        totals, trace_totals = row_totals, [False] * len(col_idx)
     traces = [
         ChartTrace(
             name=name,
-            points=[ChartPoint(cat, cell.num, cell.text, cell.status) for cat, cell in zip(categories, cells)],
+            points=[ChartPoint(cat, cell.num, cell.text, cell.status, total)
+                    for cat, cell, total in zip(categories, cells, totals)],
+            is_total=trace_total,
         )
-        for name, cells in zip(trace_names, grid)
+        for name, cells, trace_total in zip(trace_names, grid, trace_totals)
     ]
     if all(p.num is None for t in traces for p in t.points):
         return None
