@@ -51,7 +51,7 @@ def test_the_summary_of_an_england_figure_starts_with_its_name_value_and_status_
     code, lines, _ = _trace(capsys, sample_release, ENGLAND)
     assert code == 0 and len(lines) <= 40, "\n".join(lines)
     row = figures[ENGLAND]
-    assert lines[0] == f"Households turned away, England, {YEAR}"
+    assert lines[0] == f"Percentage of households turned away, England, {YEAR}"
     assert lines[1].startswith(f"Value as published: {with_commas(row['value'])}% (numerator "
                                f"{with_commas(row['numerator'])}, denominator {with_commas(row['denominator'])}")
     assert lines[2] == "Status: published" and lines[3] == f"Figure id: {ENGLAND}"
@@ -124,7 +124,7 @@ def test_an_earlier_years_figure_is_traced_in_the_latest_release_that_holds_it(
     assert trace.find_release(fid, root) == (root / YEAR, [root / YEAR, root / "2023-24"])
     assert main(["trace", fid, "--audit-dir", str(B.audit_root_beside(sample_release))]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "Households turned away, England, 2022-23"
+    assert lines[0] == "Percentage of households turned away, England, 2022-23"
     assert lines[4] == f"Read from the {YEAR} release ({root / YEAR}), the latest release that holds this figure."
     # the audit bundle is that release's year's
     assert lines[5].startswith(f"Summary, with restricted values from the audit bundle "
@@ -222,7 +222,7 @@ def test_the_trace_page_of_a_figure_starts_with_its_name_value_and_status(sample
     page = (sample_release / "trace" / "turned_away_rate_england.html").read_text(encoding="utf-8")
     sections = {s.split('"')[3]: s for s in page.split("<section")[1:]}
     england = sections[ENGLAND]
-    assert f"<h2 id=\"h-{ENGLAND}\">Households turned away, England, {YEAR}</h2>" in england
+    assert f"<h2 id=\"h-{ENGLAND}\">Percentage of households turned away, England, {YEAR}</h2>" in england
     value = f"<dt>Value as published</dt>\n<dd>{with_commas(figures[ENGLAND]['value'])}%"
     assert england.index(value) < england.index("<dt>Status</dt>\n<dd>published</dd>") < england.index("Metric")
     change = next(s for fid, s in sections.items() if "_change." in fid)
