@@ -162,6 +162,8 @@ def build_release(
     if vintages_dir is None and not out_dir:
         vintages_dir = Path(releases_dir).parent / "vintages"
     check_folders(targets, Path(audit_dir), bool(out_dir))
+    if all_years and out_dir:  # the release step writes <releases_dir>/<year>: here, <out-dir>/<year>
+        releases_dir, out_dir = Path(out_dir), None
 
     def clear_leftovers() -> list[str]:
         return buildstate.remove_leftovers(list(targets.values()), Path(audit_dir), vintages_dir,

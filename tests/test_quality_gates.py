@@ -424,3 +424,17 @@ def test_an_accepted_warning_is_counted_apart_from_the_errors(draft_build, open_
     quality = re.sub(r"\s+", " ", (release / "quality.html").read_text(encoding="utf-8"))
     assert f"<dt>Accepted</dt><dd>{accepted}</dd>" in quality
     assert "(1 accepted, 0 fixed by a resubmission," in quality
+
+
+def test_all_years_with_an_out_dir_write_each_year_in_its_own_folder(small_raw, tmp_path):
+    """`dasa release --all --out-dir DIR` writes DIR/<year>/ for every year (it once wrote every
+    year over one folder's name); the project's releases folder is not touched."""
+    site = tmp_path / "site"
+    result = build_release(raw_dir=small_raw, all_years=True, out_dir=site, db_path=tmp_path / "dasa.duckdb",
+                           instance=dg.DagsterInstance.ephemeral(), audit_dir=tmp_path / "restricted" / "audit")
+    years = sorted(p.name for p in site.iterdir())
+    assert years == ["2023-24", "2024-25"] and result.release_dir == site / "2024-25"
+    for y in years:
+        _, rows = _read_csv(site / y / "data" / "figures.csv")
+        assert max(r["time_period"] for r in rows) == y
+        assert (site / y / "index.html").is_file()
