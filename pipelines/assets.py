@@ -21,6 +21,7 @@ import warnings
 import dagster as dg
 
 from pipelines import ingest, schemas, warehouse
+from pipelines.preflight import years_in
 from pipelines.release_assets import disclosure_check, published_figures, release_asset, release_gate_check
 from pipelines.reference import REFERENCE_TABLES, load_reference
 from pipelines.resources import DasaSettings
@@ -30,16 +31,6 @@ SOURCES = schemas.SOURCE_NAMES  # one ingest asset per source
 # single-run backfills (one run reading several years) are a beta feature of Dagster 1.13
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 SHARED_RAW_TABLES = ("raw_issues", "raw_input_files", "raw_ingested")
-
-
-def years_in(raw_dir: Path) -> list[str]:
-    """Financial-year folders (`YYYY-YY`) in a raw folder, oldest first."""
-    from pipelines.ingest.cells import parse_year
-
-    if not raw_dir.is_dir():
-        return []
-    return sorted(p.name for p in raw_dir.iterdir() if p.is_dir() and parse_year(p.name)[1] is None
-                  and parse_year(p.name)[0] is not None)
 
 
 def _ingest_asset(source: str, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:

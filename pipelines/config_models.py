@@ -428,6 +428,22 @@ def problem(exc: ValidationError, node: yaml.Node | None, model: type[BaseModel]
     return keys, line, f"{where}: {message[0].lower() + message[1:]} (found {_short(err['input'])})"
 
 
+def read_mapping(path: Path, error: type[Exception], expected: str,
+                 empty: bool = False) -> tuple[dict, yaml.Node | None]:
+    """A hand-written YAML file that must hold a mapping, with its nodes (for `check`): raises
+    `error` naming the file when it is not valid YAML or not a mapping (`expected` says what it
+    should hold). With `empty`, an empty file is an empty mapping."""
+    try:
+        data, node = load_yaml(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise error(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from None
+    if data is None and empty:
+        return {}, node
+    if not isinstance(data, dict):
+        raise error(f"{path}: expected {expected}")
+    return data, node
+
+
 def check(path: Path | str, data: Any, node: yaml.Node | None, model: type[BaseModel],
           error: type[Exception]) -> None:
     """Validate `data` against `model`; raise `error` with '<file>, line <n>: <what>'."""

@@ -11,9 +11,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
 
-from pipelines.config_models import FamilyModel, check, load_yaml
+from pipelines.config_models import FamilyModel, check, read_mapping
 from pipelines.paths import ASSETS_DIR
 
 METRICS_DIR = ASSETS_DIR / "metrics"
@@ -202,12 +201,7 @@ class MetricDefinitionError(ValueError):
 
 
 def _load_family(yaml_file: Path) -> Family:
-    try:
-        data, node = load_yaml(yaml_file.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise MetricDefinitionError(f"{yaml_file}: not valid YAML ({' '.join(str(exc).split())})") from None
-    if not isinstance(data, dict):
-        raise MetricDefinitionError(f"{yaml_file}: expected a mapping with source, description and measures")
+    data, node = read_mapping(yaml_file, MetricDefinitionError, "a mapping with source, description and measures")
     check(yaml_file, data, node, FamilyModel, MetricDefinitionError)  # unknown keys and wrong types, with their line
     name = yaml_file.stem
     sql_file = yaml_file.with_suffix(".sql")

@@ -34,12 +34,11 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
-import yaml
 from pydantic import ValidationError
 
 from pipelines import schemas, warehouse
 from pipelines.cell_text import csv_bytes
-from pipelines.config_models import DecisionsModel, problem, load_yaml
+from pipelines.config_models import DecisionsModel, problem, read_mapping
 from pipelines.manifest import sha256
 from pipelines.safe_paths import file_name_for, hashed_name, inside, is_gss_code
 
@@ -279,14 +278,8 @@ def load_decisions(raw_dir: Path, year: str, known_ids: set[str] | None = None) 
     if not path.is_file():
         return {}
     rel = path.relative_to(raw_dir).as_posix() if path.is_relative_to(raw_dir) else str(path)
-    try:
-        doc, node = load_yaml(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise DecisionsError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from exc
-    if doc is None:
-        return {}
-    if not isinstance(doc, dict):
-        raise DecisionsError(f"{path}: expected a mapping with one key, 'decisions', holding a list of entries")
+    doc, node = read_mapping(path, DecisionsError, "a mapping with one key, 'decisions', holding a list of entries",
+                             empty=True)
     try:  # unknown keys and wrong types, with their line
         DecisionsModel.model_validate(doc)
     except ValidationError as exc:

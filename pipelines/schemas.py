@@ -24,7 +24,7 @@ from pathlib import Path
 
 import yaml
 
-from pipelines.config_models import ColumnType, TemplateError, TemplateModel, check, load_yaml, locate
+from pipelines.config_models import ColumnType, TemplateError, TemplateModel, check, locate, read_mapping
 from pipelines.paths import ASSETS_DIR
 
 TEMPLATES_DIR = ASSETS_DIR / "templates"
@@ -129,12 +129,7 @@ _FILE = re.compile(r"^v([0-9]+)\.yaml$")
 
 
 def _raw_template(path: Path) -> tuple[dict, yaml.Node | None]:
-    try:
-        data, node = load_yaml(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise TemplateError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from None
-    if not isinstance(data, dict):
-        raise TemplateError(f"{path}: expected a mapping with version, about and sheets")
+    data, node = read_mapping(path, TemplateError, "a mapping with version, about and sheets")
     check(path, data, node, TemplateModel, TemplateError)  # unknown keys and wrong types, with their line
     return data, node
 

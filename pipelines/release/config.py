@@ -10,9 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 
-from pipelines.config_models import ReleaseModel, YearModel, check, load_yaml
+from pipelines.config_models import ReleaseModel, YearModel, check, read_mapping
 from pipelines.metric_catalog import GEOGRAPHIC_LEVELS
 from pipelines.paths import REPORTS_DIR
 from pipelines.safe_paths import name_problem
@@ -139,13 +138,16 @@ class ReleaseConfig:
     commentary: dict[str, Commentary] = field(default_factory=dict)  # year-independent words, by key
     sources_compared: tuple[dict[str, str], ...] = ()
 
-    def statistician_for(self, year: str) -> str:
+    def _of_year(self, year: str, key: str) -> str:
+        """The year's own value of a setting (reports/years/<year>.yaml), else the release's."""
         got = self.years.get(year)
-        return got.statistician if got and got.statistician else self.statistician
+        return getattr(got, key, None) or getattr(self, key)
+
+    def statistician_for(self, year: str) -> str:
+        return self._of_year(year, "statistician")
 
     def next_update_for(self, year: str) -> str:
-        got = self.years.get(year)
-        return got.next_update if got and got.next_update else self.next_update
+        return self._of_year(year, "next_update")
 
     def updates_for(self, year: str) -> tuple[tuple[dt.date, str], ...]:
         got = self.years.get(year)
@@ -157,12 +159,10 @@ class ReleaseConfig:
         return {**self.commentary, **(got.commentary if got else {})}
 
     def status_for(self, year: str) -> str:
-        got = self.years.get(year)
-        return got.status if got and got.status else self.status
+        return self._of_year(year, "status")
 
     def contact_for(self, year: str) -> str:
-        got = self.years.get(year)
-        return got.contact if got and got.contact else self.contact
+        return self._of_year(year, "contact")
 
     def unfinished(self, year: str) -> list[str]:
         """What a final release of `year` still lacks in its configuration, one phrase each."""
@@ -183,13 +183,7 @@ def load_years(folder: Path = YEARS_DIR) -> dict[str, YearSettings]:
         m = _YEAR_FILE.match(path.name)
         if not m or (int(m[1]) + 1) % 100 != int(m[2]):
             raise ConfigError(f"{path}: a year file is named after its financial year, like 2025-26.yaml")
-        try:
-            raw, node = load_yaml(path.read_text(encoding="utf-8"))
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from None
-        raw = raw or {}
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{path}: expected a mapping of publication_date, status and contact")
+        raw, node = read_mapping(path, ConfigError, "a mapping of publication_date, status and contact", empty=True)
         check(path, raw, node, YearModel, ConfigError)
         placeholders = tuple(k for k, v in raw.items() if str(v).strip().upper().startswith(PLACEHOLDER))
         values = {k: v for k, v in raw.items() if k not in placeholders and v is not None}
@@ -356,12 +350,7 @@ def default_config_path() -> Path:
 def load_config(path: Path | None = None) -> ReleaseConfig:
     default = default_config_path()
     path = path or default
-    try:
-        raw, node = load_yaml(Path(path).read_text(encoding="utf-8"))  # safe: a SafeLoader
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a mapping of the release's settings (see reports/README.md)")
+    raw, node = read_mapping(Path(path), ConfigError, "a mapping of the release's settings (see reports/README.md)")
     check(path, raw, node, ReleaseModel, ConfigError)  # unknown keys and wrong types, with their line
     status = _text(raw.get("status") or STATUS_LABELS[0])
     if status not in STATUS_LABELS:
