@@ -158,3 +158,18 @@ def test_a_changed_template_rewrites_the_release_only(world):
 
     changed = _check_change(world, change, made=["release"], kept=["raw_", "metric_", "stg_", "published_figures"])
     assert sentence in changed["methodology.html"].decode("utf-8")
+
+
+def test_a_release_edited_by_hand_or_an_audit_bundle_removed_is_written_again(world):
+    release = world.root / "site" / "incremental"
+    page = release / "index.html"
+    as_built = page.read_bytes()
+    page.write_bytes(as_built.replace(b"</body>", b"<p>edited by hand</p></body>"))
+    _, stdout = world.build()
+    assert "release 2021-22" in world.made_again(stdout).split("made again:", 1)[1]
+    assert page.read_bytes() == as_built
+    audit = world.root / "restricted" / "incremental" / YEAR
+    shutil.rmtree(audit)
+    _, stdout = world.build()
+    assert "audit_bundle 2021-22" in world.made_again(stdout).split("made again:", 1)[1]
+    assert (audit / "figures.parquet").is_file()
