@@ -233,6 +233,14 @@ class Frame:
     def columns(self) -> list[str]:
         return list(self.arrow_types)
 
+    def dtypes(self, names: list[str]) -> dict[str, str]:
+        """The pandas dtypes of these columns (worked out once per column)."""
+        cache = self.__dict__.setdefault("_dtypes", {})
+        todo = [n for n in names if n not in cache]
+        if todo:
+            cache.update(pandas_dtypes(self, todo))
+        return {n: cache[n] for n in names}
+
 
 # --- pandas dtypes, as GX's frames have them ---------------------------------------------
 
@@ -287,10 +295,8 @@ def pandas_dtypes(frame: Frame, names: list[str]) -> dict[str, str]:
     return out
 
 
-def _numpy_repr(value, arrow_type) -> object:
+def _numpy_repr(value, arrow_type, frame: Frame, column: str) -> object:
     """A value of a pair as it prints in GX's results (numpy scalars from the pandas frame)."""
-    import pyarrow as pa
-
     if value is None:
         return NA
     dtype = _fixed_dtype(arrow_type)
@@ -300,9 +306,14 @@ def _numpy_repr(value, arrow_type) -> object:
         return _Scalar(f"np.float64({float(value)!r})")
     if dtype == "boolean":
         return _Scalar(f"np.{bool(value)}_")
-    if pa.types.is_floating(arrow_type):
-        return _Scalar(f"np.float{arrow_type.bit_width}({float(value)!r})")
-    return value
+    if dtype == "string":
+        return value
+    dtype = frame.dtypes([column])[column]  # e.g. a SMALLINT column: int16, or float64 with a NULL
+    if dtype == "object":
+        return value
+    import numpy as np
+
+    return _Scalar(repr(np.dtype(dtype).type(value)))
 
 
 # --- Running the expectations ------------------------------------------------------------
@@ -411,18 +422,24 @@ class _Plan:
             return NA if v is None else v
         if self.kind in _PAIR:
             types = self.frame.arrow_types
-            return tuple(_numpy_repr(row[c], types[c]) for c in self.value_columns)
+            return tuple(_numpy_repr(row[c], types[c], self.frame, c) for c in self.value_columns)
         return {c: row[c] for c in self.value_columns}  # GX gives these as plain values, NULL as None
 
 
 def _gx_kwargs(kind: str, kwargs: dict) -> dict:
-    """The kwargs as GX's configuration holds them (a result's `expected` is printed from them):
-    the bounds of a column's values as floats."""
+    """The kwargs as GX's models hold them (pydantic v1 coercion; a result's `expected` is
+    printed from them): the bounds of a column's values as floats, a row count as an int
+    (truncated, as int() does)."""
     out = dict(kwargs)
     if kind == "expect_column_values_to_be_between":
         for k in ("min_value", "max_value"):
             if isinstance(out.get(k), int) and not isinstance(out.get(k), bool):
                 out[k] = float(out[k])
+    keys = {"expect_table_row_count_to_equal": ("value",),
+            "expect_table_row_count_to_be_between": ("min_value", "max_value")}.get(kind, ())
+    for k in keys:
+        if isinstance(out.get(k), float):
+            out[k] = int(out[k])
     return out
 
 
@@ -449,9 +466,10 @@ def run(con: duckdb.DuckDBPyConnection, sql: str, params: dict, expectations: li
         check_supported(e)
     plans: list[_Plan | None] = []
     outcomes: list[dict] = []
+    resolved = [_gx_kwargs(e["type"], kwargs) for e, kwargs in zip(expectations, resolved)]
     for e, kwargs in zip(expectations, resolved):
         kind = e["type"]
-        out = {"kwargs": _gx_kwargs(kind, kwargs), "success": True, "result": {}, "exception": None}
+        out = {"kwargs": kwargs, "success": True, "result": {}, "exception": None}
         outcomes.append(out)
         missing = [c for c in (*_referenced(kind, kwargs), *condition_columns(kwargs.get("row_condition")))
                    if c not in columns]
@@ -517,7 +535,7 @@ def run(con: duckdb.DuckDBPyConnection, sql: str, params: dict, expectations: li
         elif kind == "expect_table_column_types_to_match":
             expected = kwargs["column_types"]
             if dtypes is None:
-                dtypes = pandas_dtypes(frame, columns)
+                dtypes = frame.dtypes(columns)
             observed = {name: dtypes.get(name, "missing") for name in expected}
             wrong = {name: observed[name] for name, dtype in sorted(expected.items()) if dtypes.get(name) != dtype}
             out["success"] = not wrong
