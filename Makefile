@@ -3,7 +3,7 @@
 #   make test      run every test
 #   make check     lint (ruff) and type-check (pyright, basic) the code; CI runs it before the tests
 #   make dev       the Dagster UI on http://127.0.0.1:3000: the graph `dasa release --final` runs, with its settings
-#   make bench     time and peak memory of a full build of every year
+#   make bench     time and peak memory of a full build of every year (and of its parts)
 #   make sample    regenerate the sample data in data/raw (deterministic)
 
 SHELL := /bin/bash
@@ -43,6 +43,7 @@ bench: setup
 	$(RUN) python benchmarks/floor.py
 	$(RUN) python benchmarks/disclosure_control.py
 	$(RUN) python benchmarks/provenance_overhead.py
+	$(RUN) python benchmarks/validation_engines.py
 
 sample: setup
 	$(RUN) dasa sample

@@ -1,4 +1,4 @@
-"""Validation suites (Great Expectations): keep them, generate their schema part, run them.
+"""Validation suites (Great Expectations suites, run as DuckDB SQL): keep them, generate their schema part, run them.
 
 One suite per raw and staged table, kept in `expectations/<table>.json` (GX's own suite
 layout). Each expectation carries in its `meta`:
@@ -20,9 +20,13 @@ versions of the template differ about a column (one lacks it, or their codes dif
 expectations are written once per group of versions, each with a row condition on
 `template_version`; where they agree, once for every row, as with a single version.
 
-`validate_year(con, year)` runs every suite on that year's rows of the warehouse with GX
-(an ephemeral context, pandas frames pulled from DuckDB) and (re)writes that year's rows
-of the `val_results` table. `asset_checks()` makes Dagster asset checks of the suites.
+`validate_year(con, year)` runs every suite on that year's rows of the warehouse and
+(re)writes that year's rows of the `val_results` table. By default the suites run as DuckDB
+SQL (`pipelines/expectations_sql.py`: the frame never leaves DuckDB, and GX is not imported);
+`engine="great_expectations"` (or DASA_VALIDATION_ENGINE=great_expectations) runs them with
+GX instead (an ephemeral context, pandas frames pulled from DuckDB), the reference the tests
+prove the SQL equal to, row for row and details text and all (tests/test_validation_engines.py).
+`asset_checks()` makes Dagster asset checks of the suites.
 See docs/decisions/0007-validation-suites.md.
 """
 
