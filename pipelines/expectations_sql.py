@@ -28,6 +28,7 @@ import ast
 import math
 import operator
 from collections.abc import Callable
+from typing import Any
 
 import duckdb
 
@@ -403,7 +404,7 @@ class _Plan:
             unexpected = f"count(*) FILTER (WHERE ({self.domain}) AND ({self.unexpected}))"
         return [elements, unexpected]
 
-    def samples(self, index_cols: list[str]) -> list[tuple]:
+    def samples(self, index_cols: list[str]) -> list[dict]:
         wanted = list(dict.fromkeys([*self.value_columns, *index_cols]))
         select = ", ".join(q(c) for c in wanted)
         if self.window is not None:
@@ -469,7 +470,7 @@ def run(con: duckdb.DuckDBPyConnection, sql: str, params: dict, expectations: li
     resolved = [_gx_kwargs(e["type"], kwargs) for e, kwargs in zip(expectations, resolved)]
     for e, kwargs in zip(expectations, resolved):
         kind = e["type"]
-        out = {"kwargs": kwargs, "success": True, "result": {}, "exception": None}
+        out: dict[str, Any] = {"kwargs": kwargs, "success": True, "result": {}, "exception": None}
         outcomes.append(out)
         missing = [c for c in (*_referenced(kind, kwargs), *condition_columns(kwargs.get("row_condition")))
                    if c not in columns]
@@ -522,16 +523,17 @@ def run(con: duckdb.DuckDBPyConnection, sql: str, params: dict, expectations: li
             out["result"] = {"observed_value": observed}
         elif kind == "expect_table_columns_to_match_set":
             expected, actual = set(kwargs.get("column_set") or []), set(columns)
-            mismatched = {}
+            mismatched: dict[str, list[str]] = {}
             if actual - expected:
                 mismatched["unexpected"] = sorted(actual - expected)
             if expected - actual:
                 mismatched["missing"] = sorted(expected - actual)
             exact = kwargs.get("exact_match", True)
             out["success"] = not mismatched or (not exact and "missing" not in mismatched)
-            out["result"] = {"observed_value": sorted(actual)}
+            result: dict[str, Any] = {"observed_value": sorted(actual)}
             if mismatched:
-                out["result"]["details"] = {"mismatched": mismatched}
+                result["details"] = {"mismatched": mismatched}
+            out["result"] = result
         elif kind == "expect_table_column_types_to_match":
             expected = kwargs["column_types"]
             if dtypes is None:
