@@ -44,6 +44,7 @@ bench: setup
 	$(RUN) python benchmarks/disclosure_control.py
 	$(RUN) python benchmarks/provenance_overhead.py
 	$(RUN) python benchmarks/incremental_builds.py
+	$(RUN) python benchmarks/validation_engines.py
 
 sample: setup
 	$(RUN) dasa sample
