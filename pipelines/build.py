@@ -358,8 +358,9 @@ def _build(raw_dir, years, year, release_years, targets, db_path, releases_dir, 
         result = run_selection(job, selection, instance, db_path, raw_dir, release_years, partition_key,
                                partition_range)
         got = reuse_of(result, partition_key)
-        reused.extend(got[0])
-        made.extend(got[1])
+        # an asset run twice in one build (the gate's run, then the rest) was made by the first
+        reused.extend(n for n in got[0] if n not in made and n not in reused)
+        made.extend(n for n in got[1] if n not in made)
 
     shown = [y for y in years if y <= year]
     step, steps = 1, 2 + len(release_years)

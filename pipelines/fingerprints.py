@@ -9,7 +9,7 @@ Every asset of the graph has a fingerprint, a SHA-256 of what it is made from:
   the assets it reads;
 - the published figures: the fingerprints of the metric tables, the disclosure settings and
   the figures the kept vintages withhold;
-- the release of a year: the code, everything under assets/, expectations/ and reports/ (and
+- the release of a year: the code and the commit it is at, everything under assets/, expectations/ and reports/ (and
   the release configuration in use), the settings of the build, the decisions files and the
   kept vintages of the years it shows, the fingerprints of their inputs, and a hash of the
   content of every derived table, cut to the years it shows (the figures' hash).

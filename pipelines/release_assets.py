@@ -407,7 +407,11 @@ def release_fingerprint(con: duckdb.DuckDBPyConnection, dasa: DasaSettings, year
     decisions = [(y, fingerprints.file_sha256(raw_dir / y / "decisions.yaml"))
                  for y in shown if (raw_dir / y / "decisions.yaml").is_file()]
     vintages = fingerprints.tree(Path(dasa.vintages_dir) / year) if dasa.vintages_dir else []
-    return fingerprints.digest(fingerprints.code_version(), fingerprints.declarations_version(default_config_path()),
+    from pipelines.provenance import git_commit
+
+    # the provenance names the commit it was built from: a new commit writes the release again
+    return fingerprints.digest(fingerprints.code_version(), git_commit(),
+                               fingerprints.declarations_version(default_config_path()),
                                dasa.model_dump(), year, shown, [list(r) for r in inputs], decisions, vintages,
                                fingerprints.tables_content(con, year))
 
