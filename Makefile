@@ -43,6 +43,7 @@ bench: setup
 	$(RUN) python benchmarks/floor.py
 	$(RUN) python benchmarks/disclosure_control.py
 	$(RUN) python benchmarks/provenance_overhead.py
+	$(RUN) python benchmarks/publish_step.py
 
 sample: setup
 	$(RUN) dasa sample
