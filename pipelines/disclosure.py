@@ -446,7 +446,7 @@ class Publisher:
                   for r in figures.filter(pl.col("value_status") == "suppressed").select(
                       "measure", "breakdown", "geographic_level", "geography_code", "time_period").iter_rows(named=True)
                   if r["measure"] in self.measures}
-        jobs = {}
+        out = {}
         for year, frame in metrics.group_by("financial_year", maintain_order=True):
             year = year[0]
             mine = {k[:4]: "suppressed" for k in hidden if k[4] == year}
@@ -455,9 +455,8 @@ class Publisher:
             problem = self._problem(list(frame.iter_rows(named=True)), mine)
             figs = {(k[0], k[1], k[3]) for k in mine}
             cells = {c for c in problem.values if (c[0], c[1], c[3]) in figs}
-            jobs[year] = (problem, cells, s.protection_width, s.suppression_threshold)
-        # the years are independent: two worker processes, as for `secure` (the same results)
-        return dict(sorted(_by_year(audit, jobs).items()))
+            out[year] = audit(problem, cells, s.protection_width, s.suppression_threshold)
+        return dict(sorted(out.items()))
 
     @staticmethod
     def _log_row(r: dict, measure: str, rule: str, protects: str, relation: str) -> dict:
@@ -489,32 +488,21 @@ class Publisher:
         }
 
 
-_WORK: dict = {}  # what the forked workers of _by_year run, by name (set before the fork)
-
-
-def _run_one(item):
-    # the function is looked up in the worker (forked): it need not be picklable
-    name, job = item
-    return _WORK[name](*job)
-
-
-def _by_year(fn, jobs: dict) -> dict:
-    """`fn(*job)` for each year's job. The years are independent (decision 0012), so with more
-    than one they run in two worker processes; the result is the same as one after another
-    ($DASA_SERIAL_DISCLOSURE: in this process, one after another)."""
-    if len(jobs) < 2 or os.environ.get("DASA_SERIAL_DISCLOSURE"):
-        return {year: fn(*job) for year, job in jobs.items()}
-    from concurrent.futures import ProcessPoolExecutor
-    import multiprocessing
-
-    _WORK[fn.__name__] = fn
-    with ProcessPoolExecutor(max_workers=min(2, len(jobs)), mp_context=multiprocessing.get_context("fork")) as pool:
-        return dict(zip(jobs, pool.map(_run_one, [(fn.__name__, job) for job in jobs.values()])))
+def _secure_one(job):
+    # looks `secure` up in the worker (forked): the function itself need not be picklable
+    return secure(*job)
 
 
 def _secure_years(jobs: dict) -> dict:
-    """`secure` for each year, in two worker processes (_by_year)."""
-    return _by_year(secure, jobs)
+    """`secure` for each year. The years are independent (decision 0012), so with more than
+    one they run in two worker processes; the result is the same as one after another."""
+    if len(jobs) < 2 or os.environ.get("DASA_SERIAL_DISCLOSURE"):
+        return {year: secure(*job) for year, job in jobs.items()}
+    from concurrent.futures import ProcessPoolExecutor
+    import multiprocessing
+
+    with ProcessPoolExecutor(max_workers=min(2, len(jobs)), mp_context=multiprocessing.get_context("fork")) as pool:
+        return dict(zip(jobs, pool.map(_secure_one, jobs.values())))
 
 
 def previous_year(year: str) -> str:
