@@ -45,6 +45,7 @@ bench: setup
 	$(RUN) python benchmarks/provenance_overhead.py
 	$(RUN) python benchmarks/incremental_builds.py
 	$(RUN) python benchmarks/validation_engines.py
+	$(RUN) python benchmarks/publish_step.py
 
 sample: setup
 	$(RUN) dasa sample

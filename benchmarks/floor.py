@@ -2,8 +2,8 @@
 
 The floor is what no build of the four sample years can avoid on this machine: starting
 Python and importing the libraries the pipeline uses (polars, duckdb, dagster,
-great-expectations, plotly, jinja2), then reading and hashing every input file and every cell
-of every authority return (SHA-256 of the file; calamine, the pipeline's reader, for the
+great-expectations, jinja2; not plotly, which no step imports), then reading and hashing
+every input file and every cell of every authority return (SHA-256 of the file; calamine, the pipeline's reader, for the
 cells). The build is `dasa release --all --out-dir` from nothing, in a temporary folder:
 it never touches the project's warehouse, releases or vintages.
 
@@ -30,7 +30,7 @@ PROJECT = Path(__file__).resolve().parent.parent
 FLOOR = r"""
 import hashlib, sys
 from pathlib import Path
-import polars, duckdb, dagster, great_expectations, plotly, jinja2  # noqa: F401
+import polars, duckdb, dagster, great_expectations, jinja2  # noqa: F401
 from python_calamine import CalamineWorkbook
 
 raw = Path(sys.argv[1])

@@ -74,8 +74,11 @@ def csv_bytes(header: Sequence[str], rows: list[list[str]], numeric: set[int] | 
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
     writer.writerow([safe_text(h) for h in header])
-    for row in rows:
-        writer.writerow([safe_cell(v, i in numeric) for i, v in enumerate(row)])
+    # most cells are plain (no formula start, no carriage return): written as they are; the
+    # others go through safe_cell (hundreds of thousands of cells per release)
+    formula = _FORMULA_CHARS
+    writer.writerows([v if not v or (v[0] not in formula and "\r" not in v) else safe_cell(v, i in numeric)
+                      for i, v in enumerate(row)] for row in rows)
     return buf.getvalue().encode("utf-8")
 
 

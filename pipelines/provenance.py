@@ -58,7 +58,8 @@ ROLES = ("numerator", "denominator")
 
 # --- SQL -------------------------------------------------------------------------------
 
-# every cell of the returns in use; a services row takes its accommodation type as row code
+# every cell of the returns in use of the years of the release (the one parameter: a list of
+# years); a services row takes its accommodation type as row code
 _CELLS = """
     select c.financial_year, c.gss_code as unit_code, c.file, c.sheet, c.sheet_row, c.column_letter, c.field,
            case when c.sheet = 'services' then s.accommodation_type else c.record_key end as record_key,
@@ -66,7 +67,7 @@ _CELLS = """
     from stg_authority_returns__counts c
     left join (select financial_year, file, sheet_row, accommodation_type from stg_authority_returns__services) s
         on s.financial_year = c.financial_year and s.file = c.file and s.sheet_row = c.sheet_row
-    where c.value is not null
+    where c.value is not null and list_contains(?, c.financial_year)
 """
 
 # the selectors, expanded into the (sheet, row code, column) combinations the returns hold,
@@ -298,10 +299,13 @@ def collect(con: duckdb.DuckDBPyConnection, year: str, figures: pl.DataFrame, se
     try:
         con.execute("create or replace temp table _prov_cell_sel as select * from _prov_cell_sel_in")
         con.execute("create or replace temp table _prov_rec_sel as select * from _prov_rec_sel_in")
-        # 1. parts: what each unit contributes, from each metric file's own parts CTE
+        # 1. parts: what each unit contributes: each metric family's parts, as its asset kept
+        # them (warehouse.build_table), else from the family's SQL itself
+        kept = {t for (t,) in con.execute("select table_name from information_schema.tables "
+                                          "where starts_with(table_name, ?)", [warehouse.PARTS_PREFIX]).fetchall()}
         selects = []
         for fam, sql in sorted(family_sql.items()):
-            q = sql.text.rstrip().rstrip(";")  # the family's parts (pipelines/family_sql.py adds them up)
+            q = f'select * from "{sql.parts_table}"' if sql.parts_table in kept else sql.text.rstrip().rstrip(";")
             unit = metric_sql.UNIT_COLUMN.get(metric_catalog.family(fam).parts_by, "region_code")
             selects.append(f"select '{fam}' as family, financial_year, coalesce({unit}, '(none)') as unit_code, "
                            f"region_code, measure, "
@@ -317,7 +321,7 @@ def collect(con: duckdb.DuckDBPyConnection, year: str, figures: pl.DataFrame, se
         # 2. the declared cells and records of every part that has a value
         con.execute(f"""create or replace temp table _prov_ev as
             select a.* from (select * from ({_CELL_EVIDENCE}) union all by name select * from ({_RECORD_EVIDENCE})) a
-            semi join _prov_long b using (measure, breakdown, financial_year, unit_code, role)""")
+            semi join _prov_long b using (measure, breakdown, financial_year, unit_code, role)""", [years])
         con.execute(f"""create or replace temp table _prov_counts as
             select a.* from ({_REFERRAL_COUNTS}) a
             semi join _prov_long b using (measure, breakdown, financial_year, unit_code, role)""")

@@ -58,8 +58,18 @@ class SqlFile:
         valued and kept at the levels its YAML declares (pipelines/metric_sql.py)."""
         if self.layer != "metrics":
             return self.text
+        return self.query_of_parts(self.text)
+
+    def query_of_parts(self, parts_query: str) -> str:
+        """A metric family's query with its parts taken from `parts_query`."""
         family = metric_catalog.family(self.path.stem, self.path.parent)
-        return metric_sql.family_query(family, self.text)
+        return metric_sql.family_query(family, parts_query)
+
+    @property
+    def parts_table(self) -> str:
+        """A metric family's parts, as build_table keeps them (provenance reads them there
+        rather than running the family's SQL again)."""
+        return PARTS_PREFIX + self.path.stem
 
     @property
     def code_version(self) -> str:
@@ -70,6 +80,9 @@ class SqlFile:
         """Tables the query reads (excluding CTE names, which never carry a layer prefix)."""
         text = _COMMENT.sub("", self.query)
         return tuple(sorted({t for t in _TABLE_REF.findall(text) if t != self.table}))
+
+
+PARTS_PREFIX = "parts_"  # parts_<family>: the parts of a metric family (build_table)
 
 
 def sql_files(layer: str) -> tuple[SqlFile, ...]:
@@ -124,8 +137,16 @@ def one_row(result: duckdb.DuckDBPyConnection) -> tuple:
 
 
 def build_table(con: duckdb.DuckDBPyConnection, sql: SqlFile) -> int:
-    """(Re)create the table of one SQL file; return its row count."""
-    con.execute(f'CREATE OR REPLACE TABLE "{sql.table}" AS {sql.query.rstrip().rstrip(";")}')
+    """(Re)create the table of one SQL file; return its row count. A metric family's parts
+    are kept first in their own table (`SqlFile.parts_table`), and its figures are added up
+    from them: the same rows as `sql.query`, and provenance reads the parts without running
+    the family's SQL again (pipelines/provenance.py)."""
+    if sql.layer == "metrics":
+        con.execute(f'CREATE OR REPLACE TABLE "{sql.parts_table}" AS {sql.text.rstrip().rstrip(";")}')
+        query = sql.query_of_parts(f'select * from "{sql.parts_table}"')
+    else:
+        query = sql.query
+    con.execute(f'CREATE OR REPLACE TABLE "{sql.table}" AS {query.rstrip().rstrip(";")}')
     return one_row(con.execute(f'SELECT count(*) FROM "{sql.table}"'))[0]
 
 

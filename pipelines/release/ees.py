@@ -151,6 +151,7 @@ def _family_file(ctx: ReleaseContext, stem: str, measures: list[str], by_measure
     cells: dict[tuple[str, str, str, str], dict[str, str]] = {}  # (year, level, code, item) -> column -> cell
     places: dict[tuple[str, str, str, str], dict[str, str]] = {}  # the geography columns of each row
     dp: dict[str, int] = {}  # decimal places shown in each indicator
+    shown: dict[str, str] = {}  # ees_value of each published text met (most repeat: symbols, small counts)
     for m in measures:
         rows = by_measure[m]
         labels = _labels(ctx, m, ctx.idx.breakdowns_of(m))
@@ -165,14 +166,14 @@ def _family_file(ctx: ReleaseContext, stem: str, measures: list[str], by_measure
             key = (r["time_period"], level, r["geography_code"], labels[r["breakdown"]])
             if key not in places:
                 places[key] = _place(r, regions.get(r["figure_id"]))
-            value = ees_value(r["value"], r["figure_id"])
+            value = shown.get(r["value"]) or shown.setdefault(r["value"], ees_value(r["value"], r["figure_id"]))
             row_cells = cells.setdefault(key, {})
             for f in fields:
                 column = m if f == "value" else f"{m}_{f}"
                 if f == "value":
                     cell = value
                 elif r[f]:
-                    cell = ees_value(r[f], f"{r['figure_id']} {f}")
+                    cell = shown.get(r[f]) or shown.setdefault(r[f], ees_value(r[f], f"{r['figure_id']} {f}"))
                 else:  # not published beside this value: as withheld as the value, else not available
                     cell = value if value in ("c", "x", "z") else "x"
                 row_cells[column] = cell
