@@ -30,6 +30,7 @@ from pipelines import schemas
 from pipelines.manifest import sha256 as sha256_file
 from pipelines.ingest.cells import describe, near
 from pipelines.ingest import referrals_sql
+from pipelines.ingest.referrals_sql import expected as _expected
 from pipelines.ingest.issues import Issue
 
 SOURCE_FOLDERS = {t.source: schemas.source(t.source).folder for t in schemas.EXTRACTS}
@@ -337,19 +338,6 @@ def _read_csv(data: bytes, table: schemas.Table, issue) -> tuple[pl.DataFrame, p
 
 
 # --- typing ----------------------------------------------------------------------------------
-
-
-def _expected(col: schemas.Column) -> str:
-    if col.type == "count":
-        return "but a count must be a whole number 0 or more, of at most 15 digits"
-    if col.type == "date":
-        return "but a date must be YYYY-MM-DD"
-    if col.type in ("code", "yesno"):
-        codes = col.codes or schemas.YES_NO
-        return f"which is not one of: {', '.join(codes)}"
-    if col.type == "codes_list":
-        return f"but every ';'-separated code must be one of: {', '.join(col.codes)}"
-    return "which is not allowed"
 
 
 def _type_column(col: schemas.Column) -> tuple[pl.Expr, pl.Expr]:

@@ -16,7 +16,10 @@ backslashes) goes through Python, one value at a time, to keep the message exact
 
 from __future__ import annotations
 
+import os
 import re
+import sys
+import time
 from pathlib import Path
 
 import duckdb
@@ -38,6 +41,20 @@ WHITESPACE = "\t\n\x0b\x0c\r \x85\xa0\u1680" + "".join(chr(c) for c in range(0x2
 _DATE = f"^([+-]?)([0-9]{{1,4}})-[{WHITESPACE}]*([0-9]{{1,2}})-[{WHITESPACE}]*([0-9]{{1,2}})$"
 # a value Python's repr() writes as '<value>': printable ASCII, no quote or backslash
 _PLAIN = r"^[ !#-&(-\[\]-~]*$"
+
+
+def expected(col: schemas.Column) -> str:
+    """What the contract allows in a column, as said after a bad value."""
+    if col.type == "count":
+        return "but a count must be a whole number 0 or more, of at most 15 digits"
+    if col.type == "date":
+        return "but a date must be YYYY-MM-DD"
+    if col.type in ("code", "yesno"):
+        codes = col.codes or schemas.YES_NO
+        return f"which is not one of: {', '.join(codes)}"
+    if col.type == "codes_list":
+        return f"but every ';'-separated code must be one of: {', '.join(col.codes)}"
+    return "which is not allowed"
 
 
 def lit(text: str) -> str:
@@ -68,29 +85,50 @@ def _describe(x: str) -> str:
             f"else _dasa_describe({x}) end)")
 
 
+_WS_CODES = "(" + ", ".join(str(ord(c)) for c in WHITESPACE) + ")"
+
+
+def _blank(x: str) -> str:
+    """SQL: the text is missing or whitespace only (the first character tells, mostly)."""
+    return f"({x} is null or {x} = '' or (ord({x}) in {_WS_CODES} and {_strip(x)} = ''))"
+
+
 def typed(col: schemas.Column, x: str, integer: bool = False) -> tuple[str, str]:
     """(typed value, is-bad) SQL for one text column `x`, as `extracts._type_column` in polars.
-    `integer`: the Parquet column is of an integer type (its text is its digits)."""
+    `integer`: `x` is a Parquet integer column (its text is its digits).
+
+    Each has a fast path for a value already as the contract writes it (a code, a date
+    YYYY-MM-DD, a list of codes without spaces), which needs no stripping; anything else
+    takes the exact path: stripped of Unicode whitespace as polars strips, then typed."""
     s = _strip(x)
     filled = f"({x} is not null and {s} <> '')"
     if col.type == "count":
         if integer:  # the text of an integer is a whole number of at most 15 digits when 0 <= n < 10^15
             ok = f"({x} >= 0 and {x} <= 999999999999999)"
             return f"(case when {ok} then {x}::bigint end)", f"({x} is not null and not {ok})"
+        fast = f"regexp_full_match({x}, '[0-9]{{1,15}}')"
         ok = f"regexp_full_match({s}, '[0-9]{{1,15}}')"
-        return f"(case when {ok} then {s}::bigint end)", f"({filled} and not {ok})"
+        return (f"(case when {x} is null then null when {fast} then {x}::bigint when {ok} then {s}::bigint end)",
+                f"(case when {x} is null or {fast} then false else {s} <> '' and not {ok} end)")
     if col.type in ("code", "yesno"):
-        codes = _list(col.codes or schemas.YES_NO)
-        ok = f"list_contains({codes}, {s})"
-        return f"(case when {ok} then {s} end)", f"({filled} and not {ok})"
+        codes = col.codes or schemas.YES_NO
+        fast = f"{x} in ({', '.join(lit(c) for c in codes)})"
+        ok = f"list_contains({_list(codes)}, {s})"
+        return (f"(case when {x} is null then null when {fast} then {x} when {ok} then {s} end)",
+                f"(case when {x} is null or {fast} then false else {s} <> '' and not {ok} end)")
     if col.type == "date":
-        m = f"regexp_extract({s}, {lit(_DATE)}, ['sign', 'y', 'm', 'd'])"
-        return f"_dasa_date({m})", f"({filled} and _dasa_date({m}) is null)"
+        fast = f"(length({x}) = 10 and try_cast({x} as date)::varchar = {x})"
+        slow = f"_dasa_date(regexp_extract({s}, {lit(_DATE)}, ['sign', 'y', 'm', 'd']))"
+        return (f"(case when {x} is null then null when {fast} then {x} else {slow} end)",
+                f"(case when {x} is null or {fast} then false else {s} <> '' and {slow} is null end)")
     if col.type == "codes_list":
+        one = "(" + "|".join(col.codes) + ")"
+        fast = f"regexp_full_match({x}, {lit(one + '(;' + one + ')*')})"
         parts = f"list_transform(string_split({s}, ';'), p -> {_strip('p')})"
         ok = f"list_bool_and(list_transform({parts}, p -> list_contains({_list(col.codes)}, p)))"
-        return f"(case when {filled} then {s} end)", f"({filled} and not coalesce({ok}, false))"
-    return f"(case when {filled} then {x} end)", "false"
+        return (f"(case when {x} is null then null when {fast} then {x} when {s} <> '' then {s} end)",
+                f"(case when {x} is null or {fast} then false else {s} <> '' and not coalesce({ok}, false) end)")
+    return f"(case when not {_blank(x)} then {x} end)", "false"
 
 
 _MACROS = """
@@ -191,11 +229,21 @@ def read(con: duckdb.DuckDBPyConnection, year: str, rel: str, word: str, header_
                            integer=c.name in integer) for c in TABLE.columns}
     if not _exists(con, RAW_TABLE):
         cols = ", ".join(f"{ident(c.name)} {'bigint' if c.type == 'count' else 'varchar'}" for c in TABLE.columns)
-        con.execute(f"create table {RAW_TABLE} (financial_year varchar, file varchar, line bigint, {cols})")
-    con.execute(f"delete from {RAW_TABLE} where financial_year = ?", [year])
+        _run(con, f"create table {RAW_TABLE} (financial_year varchar, file varchar, line bigint, {cols})")
+    _run(con, f"delete from {RAW_TABLE} where financial_year = ?", [year])
     values = ", ".join(f"{v} as {ident(name)}" for name, (v, _) in exprs.items())
-    con.execute(f"insert into {RAW_TABLE} by name select {lit(year)} as financial_year, {lit(rel)} as file, line, "
-                f"{values} from {SOURCE} order by line")
+    # in the order of the file (DuckDB keeps the order of a scan it inserts)
+    _run(con, f"insert into {RAW_TABLE} by name select {lit(year)} as financial_year, {lit(rel)} as file, line, "
+                f"{values} from {SOURCE}")
+    # one more scan: the records with a bad cell or a declined referral without a reason, as sent
+    flags = {c.name: bad for c in TABLE.columns if (bad := exprs[c.name][1]) != "false"}
+    outcome, _ = exprs["outcome"]
+    no_reason = f"({outcome} = 'declined' and {_blank(ident('decline_reason'))})"
+    _run(con, f"""create or replace temp table _dasa_referral_flagged as
+        select line, {', '.join(ident(c) for c in flags)},
+               {', '.join(f"{b} as {ident('bad__' + c)}" for c, b in flags.items())}, {no_reason} as no_reason
+        from {SOURCE} where {' or '.join(flags.values())} or {no_reason}""")
+    flagged = "_dasa_referral_flagged"
 
     issue_sql: list[str] = []
 
@@ -207,12 +255,11 @@ def read(con: duckdb.DuckDBPyConnection, year: str, rel: str, word: str, header_
         add("warning", "extra_column", lit(f"has an extra column '{c}', which is ignored"),
             str(header_line) if header_line is not None else "null", c, "(select 1)")
     for col in TABLE.columns:
-        _, bad = exprs[col.name]
-        if bad == "false":
+        if col.name not in flags:
             continue
-        from pipelines.ingest.extracts import _expected
-        msg = f"'column ''{col.name}'' holds ' || {_describe(ident(col.name))} || {lit(', ' + _expected(col) + '; treated as not collected')}"
-        add("cell_error", f"bad_{col.type}", msg, "line", col.name, f"{SOURCE} where {bad}")
+        msg = (f"'column ''{col.name}'' holds ' || {_describe(ident(col.name))} || "
+               f"{lit(', ' + expected(col) + '; treated as not collected')}")
+        add("cell_error", f"bad_{col.type}", msg, "line", col.name, f"{flagged} where {ident('bad__' + col.name)}")
     key = TABLE.unique[0]
     mine = f"(select * from {RAW_TABLE} where financial_year = {lit(year)})"
     dups = (f"(select r.line, r.{key} as k, f.first_line from {mine} r join "
@@ -226,14 +273,12 @@ def read(con: duckdb.DuckDBPyConnection, year: str, rel: str, word: str, header_
     add("cell_error", "outside_year",
         f"'referral_date ' || referral_date || {lit(f' is outside {year} ({first_day} to {last_day}); the referral is left out of this year' + chr(39) + 's figures')}",
         "line", "referral_date", outside)
-    outcome, _ = exprs["outcome"]
-    no_reason = f"{SOURCE} where {outcome} = 'declined' and coalesce({_strip(ident('decline_reason'))}, '') = ''"
     add("cell_error", "missing_decline_reason",
         lit("outcome is 'declined' but decline_reason is empty; the referral counts as declined with its reason not "
             f"recorded (enter one of: {', '.join(schemas.DECLINE_REASONS)})"),
-        "line", "decline_reason", no_reason)
+        "line", "decline_reason", f"{flagged} where no_reason")
     if known_services is not None:
-        con.execute("create or replace temp table _dasa_known_services (service_id varchar)")
+        _run(con, "create or replace temp table _dasa_known_services (service_id varchar)")
         if known_services:
             con.executemany("insert into _dasa_known_services values (?)", [[s] for s in sorted(known_services)])
         unknown = (f"(select line, service_id from {mine} where service_id is not null) r "
@@ -242,20 +287,23 @@ def read(con: duckdb.DuckDBPyConnection, year: str, rel: str, word: str, header_
             f"'service_id ' || {_repr('service_id')} || {lit(' is not in refuge_services.csv; the referral counts in England' + chr(39) + 's figures but in no region or authority')}",
             "line", "service_id", unknown)
 
-    con.execute(f"create or replace temp table _dasa_referral_found as {' union all '.join(issue_sql)}")
+    _run(con, f"create or replace temp table _dasa_referral_found as {' union all '.join(issue_sql)}")
     if found_before:  # (line, field, level, code, message) found while reading the file (ragged CSV lines)
         con.executemany("insert into _dasa_referral_found values (?, ?, ?, ?, ?)", [list(f) for f in found_before])
     # left out: a second record of a referral, a referral outside the year
-    con.execute(f"""delete from {RAW_TABLE} where financial_year = ? and line in (
-        select row from _dasa_referral_found where code in ('duplicate_key', 'outside_year'))""", [year])
-    n = con.execute(f"select count(*) from {RAW_TABLE} where financial_year = ?", [year]).fetchone()
+    left_out = _run(con, "select count(*) from _dasa_referral_found where code in ('duplicate_key', 'outside_year')"
+                           ).fetchone()
+    if left_out and left_out[0]:
+        _run(con, f"""delete from {RAW_TABLE} where financial_year = ? and line in (
+            select row from _dasa_referral_found where code in ('duplicate_key', 'outside_year'))""", [year])
+    n = _run(con, f"select count(*) from {RAW_TABLE} where financial_year = ?", [year]).fetchone()
     n_rows = int(n[0]) if n else 0
     if n_rows == 0:
-        con.execute(f"""insert into _dasa_referral_found values (null, null, 'warning', 'no_records',
+        _run(con, f"""insert into _dasa_referral_found values (null, null, 'warning', 'no_records',
             {lit(f'holds no {word}s to use: every figure made from it is 0 (if that is not right, ask for the extract again)')})""")
     where = f"'{'line' if word == 'line' else 'record'} ' || row"
     prefix = SOURCE_PREFIX.get(TABLE.source, "XX")
-    con.execute(f"""create or replace temp table {ISSUES} as
+    _run(con, f"""create or replace temp table {ISSUES} as
         select {lit(year)} as financial_year, {lit(TABLE.source)} as source, {lit(rel)} as file,
                null::varchar as sheet, row, null::varchar as column_letter, field, level, code, message,
                null::varchar as subject,
@@ -265,8 +313,18 @@ def read(con: duckdb.DuckDBPyConnection, year: str, rel: str, word: str, header_
                    'None', coalesce(row::varchar, 'None'), 'None', coalesce(field, 'None'), code)), 10) as issue_id
         from _dasa_referral_found
         order by row is not null, coalesce(row, 0), coalesce(field, ''), code""")
-    con.execute("drop table _dasa_referral_found")
+    _run(con, "drop table _dasa_referral_found")
     return n_rows
+
+
+def _run(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> duckdb.DuckDBPyConnection:
+    """One statement; its time on stderr when $DASA_SQL_TIMING is set (profiling a big extract)."""
+    if not os.environ.get("DASA_SQL_TIMING"):
+        return con.execute(sql, params)
+    start = time.perf_counter()
+    out = con.execute(sql, params)
+    print(f"[referrals_sql] {time.perf_counter() - start:6.2f} s  {' '.join(sql.split())[:90]}", file=sys.stderr)
+    return out
 
 
 def year_bounds(year: str) -> tuple[str, str]:
@@ -281,5 +339,6 @@ def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
 
 def cleanup(con: duckdb.DuckDBPyConnection) -> None:
     for stmt in (f"drop view if exists {SOURCE}", f"drop table if exists {ISSUES}",
-                 "drop table if exists _dasa_known_services", "drop table if exists _dasa_referral_found"):
+                 "drop table if exists _dasa_known_services", "drop table if exists _dasa_referral_found",
+                 "drop table if exists _dasa_referral_flagged"):
         con.execute(stmt)
