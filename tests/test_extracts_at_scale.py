@@ -22,7 +22,7 @@ import polars as pl
 import pytest
 
 from pipelines import schemas
-from pipelines.ingest import INGESTERS, read_extracts, referrals_sql
+from pipelines.ingest import read_extracts, referrals_sql
 from tests.fixtures import bad_inputs as BI
 from tests.fixtures import builders as B
 from tests.fixtures import small_inputs as S
@@ -218,3 +218,32 @@ def test_a_large_extract_is_read_whole_and_its_rates_are_duckdbs_own(big_warehou
         con.close()
     assert want and {k: v for k, v in got.items() if k in want} == want
     assert got[("E92000001", "all")][1] > N // 2
+
+
+def test_the_lineage_of_a_referral_figure_is_a_filter_and_a_count(sample_build, tmp_path):
+    """In the audit bundle: for each part the file, the number of records and the SQL filter
+    that selects exactly them; no record or line of the referrals is listed anywhere."""
+    from pipelines import provenance, trace
+    from tests.fixtures import builders as B2
+
+    release, db = sample_build
+    audit = B2.audit_bundle_of(release, "2024-25")
+    counts = pl.read_parquet(audit / "record_counts.parquet")
+    mine = counts.filter((pl.col("measure") == "refuge_referral_rejection_rate") & (pl.col("breakdown") == "nrpf")
+                         & (pl.col("financial_year") == "2024-25"))
+    assert mine.height and set(mine.columns) >= {"file", "records", "filter"}
+    ev = pl.read_parquet(audit / "evidence.parquet")
+    assert not ev.filter(pl.col("file").str.contains("referrals")).height  # no record listed
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        for r in mine.iter_rows(named=True):  # each filter selects exactly the records counted
+            n = con.execute(f"select count(*) from stg_womens_aid__referrals where {r['filter']}").fetchone()
+            assert n == (r["records"],), r
+    finally:
+        con.close()
+    fams = {p.stem: json.loads(p.read_text()) for p in (release / provenance.FAMILY_DIR).glob("*.json")}
+    index = json.loads((release / provenance.INDEX_FILE).read_text())
+    steps = trace.audit_chain("refuge_referral_rejection_rate.nrpf.E92000001.2024-25", audit, index, fams)
+    text = "\n".join(line for s in steps for line in [s.label, s.text, *s.items])
+    assert "records selected by the filter financial_year = '2024-25'" in text
+    assert "line " not in text and "record " not in text

@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import duckdb
+from collections.abc import Sequence
 
 from pipelines import schemas
 from pipelines.ingest.cells import describe
@@ -101,7 +102,6 @@ def typed(col: schemas.Column, x: str, integer: bool = False) -> tuple[str, str]
     YYYY-MM-DD, a list of codes without spaces), which needs no stripping; anything else
     takes the exact path: stripped of Unicode whitespace as polars strips, then typed."""
     s = _strip(x)
-    filled = f"({x} is not null and {s} <> '')"
     if col.type == "count":
         if integer:  # the text of an integer is a whole number of at most 15 digits when 0 <= n < 10^15
             ok = f"({x} >= 0 and {x} <= 999999999999999)"
@@ -219,7 +219,7 @@ def text_view_of_frame(con: duckdb.DuckDBPyConnection, arrow_name: str) -> None:
 
 def read(con: duckdb.DuckDBPyConnection, year: str, rel: str, word: str, header_line: int | None,
          extra_columns: list[str], known_services: set[str] | None, integer: set[str] | frozenset[str] = frozenset(),
-         found_before: list[tuple] = ()) -> int:
+         found_before: Sequence[tuple] = ()) -> int:
     """Type and check the records of SOURCE into `raw_womens_aid__referrals` (this year's rows
     replaced) and their issues into the temporary table ISSUES. Returns the rows written.
     The caller has checked the header (every column of the contract, once)."""
