@@ -3,7 +3,7 @@
 #   make test      run every test
 #   make check     lint (ruff) and type-check (pyright, basic) the code; CI runs it before the tests
 #   make dev       the Dagster UI on http://127.0.0.1:3000: the graph `dasa release --final` runs, with its settings
-#   make bench     time and peak memory of a full build of every year
+#   make bench     time and peak memory: full and incremental builds, the floor, disclosure, provenance
 #   make sample    regenerate the sample data in data/raw (deterministic)
 
 SHELL := /bin/bash
@@ -44,6 +44,8 @@ bench: setup
 	$(RUN) python benchmarks/disclosure_control.py
 	$(RUN) python benchmarks/provenance_overhead.py
 	$(RUN) python benchmarks/extract_at_scale.py --rows $(or $(EXTRACT_ROWS),50000000) --runs 3
+	$(RUN) python benchmarks/incremental_builds.py
+	$(RUN) python benchmarks/validation_engines.py
 
 sample: setup
 	$(RUN) dasa sample

@@ -20,10 +20,10 @@ import warnings
 
 import dagster as dg
 
-from pipelines import ingest, schemas, warehouse
+from pipelines import fingerprints, ingest, schemas, warehouse
 from pipelines.preflight import years_in
 from pipelines.release_assets import disclosure_check, published_figures, release_asset, release_gate_check
-from pipelines.reference import REFERENCE_TABLES, load_reference
+from pipelines.reference import REFERENCE_TABLES, load_reference, reference_dir
 from pipelines.resources import DasaSettings
 
 SOURCES = schemas.SOURCE_NAMES  # one ingest asset per source
@@ -44,18 +44,30 @@ def _ingest_asset(source: str, partitions: dg.PartitionsDefinition) -> dg.Assets
         kinds={"python", "duckdb"},
     )
     def _asset(context: dg.AssetExecutionContext, dasa: DasaSettings) -> dg.MaterializeResult:
-        # one run can read several years (a partition range): each year's rows are replaced
-        summaries, inputs = {}, {}
+        # one run can read several years (a partition range): each year's rows are replaced,
+        # unless the year's files, the reference data and the code are those it was read from
+        summaries, inputs, versions, reused = {}, {}, {}, []
+        raw_dir = Path(dasa.raw_dir)
         with dasa.connect() as con:
             for year in context.partition_keys:
-                summaries[year] = ingest.INGESTERS[source](Path(dasa.raw_dir), year, con)
+                fingerprint = fingerprints.digest(fingerprints.code_version(), fingerprints.reference_version(
+                    reference_dir()), source, year, fingerprints.tree(raw_dir / year / schemas.source(source).folder))
+                if fingerprints.recorded(con, f"raw_{source}", year) == fingerprint:
+                    summaries[year] = "unchanged: not read again"
+                    reused.append(year)
+                else:
+                    fingerprints.forget(con, f"raw_{source}", year)
+                    summaries[year] = ingest.INGESTERS[source](raw_dir, year, con)
+                    fingerprints.record(con, f"raw_{source}", fingerprint, year)
+                versions[year] = fingerprint
                 inputs[year] = dict(con.execute(
                     "SELECT path, sha256 FROM raw_input_files WHERE financial_year = ? AND source = ? ORDER BY path",
                     [year, source],
                 ).fetchall())
-        return dg.MaterializeResult(metadata={
+        return dg.MaterializeResult(data_version=dg.DataVersion(fingerprints.digest(versions)[:16]), metadata={
             "summary": dg.MetadataValue.json(summaries),
             "input_files": dg.MetadataValue.json(inputs),
+            "reused": len(reused) == len(versions),  # every year unchanged
         })
 
     return _asset
@@ -64,9 +76,18 @@ def _ingest_asset(source: str, partitions: dg.PartitionsDefinition) -> dg.Assets
 @dg.asset(group_name="reference", kinds={"duckdb"},
           description="ONS geography and population reference tables (data/reference/*.csv).")
 def reference(dasa: DasaSettings) -> dg.MaterializeResult:
+    years = years_in(Path(dasa.raw_dir))
+    fingerprint = fingerprints.digest(fingerprints.code_version(), fingerprints.reference_version(reference_dir()),
+                                      years)
     with dasa.connect() as con:
-        load_reference(con, years_in(Path(dasa.raw_dir)))
-    return dg.MaterializeResult(metadata={"tables": list(REFERENCE_TABLES)})
+        reused = fingerprints.recorded(con, "reference") == fingerprint and all(
+            warehouse.table_exists(con, t) for t in REFERENCE_TABLES)
+        if not reused:
+            fingerprints.forget(con, "reference")
+            load_reference(con, years)
+            fingerprints.record(con, "reference", fingerprint)
+    return dg.MaterializeResult(data_version=dg.DataVersion(fingerprint[:16]),
+                                metadata={"tables": list(REFERENCE_TABLES), "reused": reused})
 
 
 def _upstream(table: str) -> set[str]:
@@ -104,9 +125,25 @@ def _sql_asset(sql: warehouse.SqlFile) -> dg.AssetsDefinition:
     )
     def _asset(dasa: DasaSettings) -> dg.MaterializeResult:
         with dasa.connect() as con:
-            rows = warehouse.build_table(con, sql)
-        return dg.MaterializeResult(metadata={
+            # rebuilt when its query or what it reads changed since it was last built here
+            upstream = fingerprints.of_assets(con, deps)
+            fingerprint = fingerprints.digest(sql.code_version, upstream)
+            reused = upstream is not None and fingerprints.recorded(con, sql.table) == fingerprint \
+                and warehouse.table_exists(con, sql.table)
+            if reused:
+                rows = warehouse.one_row(con.execute(f'SELECT count(*) FROM "{sql.table}"'))[0]
+                version = fingerprints.data_version(con, sql.table) or fingerprint
+            else:
+                fingerprints.forget(con, sql.table)
+                rows = warehouse.build_table(con, sql)
+                # its data version is its content: a table made again with the same rows
+                # leaves what reads it as it is
+                version = fingerprints.digest(fingerprints.table_content(con, sql.table))
+                if upstream is not None:
+                    fingerprints.record(con, sql.table, fingerprint, data_version=version)
+        return dg.MaterializeResult(data_version=dg.DataVersion(version[:16]), metadata={
             "rows": rows,
+            "reused": reused,
             "sql_file": sql.rel_path,
             "sql_sha256": sql.sha256,
             "reads": list(sql.reads()),

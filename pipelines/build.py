@@ -41,6 +41,9 @@ class BuildResult:
     draft: bool = False
     open_errors: int = 0  # errors of the years shown neither fixed by a resubmission nor accepted
     audit_dir: Path | None = None  # the restricted audit bundle of the year (never published)
+    # the assets (and year partitions) this build found as the last one left them, and those it made
+    reused: tuple[str, ...] = ()
+    made: tuple[str, ...] = ()
 
 
 def dagster_storage() -> str:
@@ -119,6 +122,7 @@ def build_release(
     wait: float = buildstate.DEFAULT_WAIT,
     notice: Callable[[str], None] | None = None,
     keep_work: int | None = None,
+    clean: bool = False,
 ) -> BuildResult:
     """Build the release of `year` (default: the latest), or of every year with `all_years`.
 
@@ -136,7 +140,9 @@ def build_release(
     to `wait` seconds for a running build (one line to `notice`). Under it, what an
     interrupted build left is removed (one line to `echo`), the work warehouses of raw
     folders gone or least recently used are pruned (all but `keep_work`, default
-    $DASA_KEEP_WORK or 3), and only then is the warehouse reset. A full disk, a read-only or
+    $DASA_KEEP_WORK or 3), and only then is the warehouse kept or reset: kept when it was built
+    by the same code from the same raw folder for the same years, so that what did not change
+    is not done again (pipelines/fingerprints.py); reset otherwise, or with `clean`. A full disk, a read-only or
     unwritable folder ends in a BuildError sentence naming the path, with nothing half-written
     left behind."""
     if final and draft:
@@ -176,7 +182,8 @@ def build_release(
             done += buildstate.prune_work(keep, current=db_path.parent)
             if done:
                 echo("Cleared what earlier builds left: " + "; ".join(done))
-            buildstate.reset_warehouse(db_path)  # under the lock: no other build holds it
+            # under the lock: no other build holds it
+            keep_or_reset_warehouse(db_path, raw_dir, [y for y in years if y <= year], clean)
             buildstate.record_work(db_path, raw_dir)
             return _build(raw_dir, years, year, release_years, targets, db_path, releases_dir, out_dir, draft,
                           vintages_dir, instance, echo, final, audit_dir, protection_width)
@@ -192,6 +199,30 @@ def build_release(
             if fault is None or not isinstance(exc, Exception):
                 raise
             raise BuildError(fault_message(fault, targets, Path(audit_dir), vintages_dir, db_path)) from None
+
+
+def keep_or_reset_warehouse(db_path: Path, raw_dir: Path, shown: list[str], clean: bool = False) -> bool:
+    """Keep the warehouse of an earlier build when it was made by this code from this raw
+    folder for these years (its assets then redo only what changed, pipelines/fingerprints.py);
+    otherwise, or when `clean`, or when it cannot be opened, start it empty. True when kept."""
+    import duckdb
+
+    from pipelines import fingerprints
+
+    expected = fingerprints.digest(fingerprints.code_version(), str(Path(raw_dir).resolve()), shown)
+    if not clean and Path(db_path).is_file():
+        try:
+            with warehouse.connect(db_path) as con:
+                if fingerprints.recorded(con, fingerprints.WAREHOUSE) == expected:
+                    return True
+        except duckdb.Error:
+            pass  # not a warehouse it can read: it starts again
+        finally:
+            warehouse.close_all()
+    buildstate.reset_warehouse(db_path)
+    with warehouse.connect(db_path) as con:
+        fingerprints.record(con, fingerprints.WAREHOUSE, expected)
+    return False
 
 
 def check_folders(targets: dict[str, Path], audit_dir: Path, out_dir_given: bool) -> None:
@@ -245,7 +276,7 @@ def dagster_instance() -> dg.DagsterInstance:
 
 def run_selection(job: dg.JobDefinition, selection: list[str] | None, instance: dg.DagsterInstance, db_path: Path,
                   raw_dir: Path, years: list[str], partition_key: str | None = None,
-                  partition_range: tuple[str, str] | None = None) -> None:
+                  partition_range: tuple[str, str] | None = None) -> dg.ExecuteInProcessResult:
     """Run some assets of the graph (with their checks, as the job selects them; None: the
     whole job) in this process; a failure a person can act on ends in a BuildError sentence: a bad decisions
     file, figures disclosure control cannot protect, or a blocking check that failed (told
@@ -287,6 +318,20 @@ def run_selection(job: dg.JobDefinition, selection: list[str] | None, instance: 
         raise
     if not result.success:  # pragma: no cover - raise_on_error raises first
         raise BuildError(f"the build of {selection} failed")
+    return result
+
+
+def reuse_of(result: dg.ExecuteInProcessResult, partition_key: str | None = None) -> tuple[list[str], list[str]]:
+    """The assets a run found unchanged (their `reused` metadata) and those it made, each
+    named with its year where it has one."""
+    reused, made = [], []
+    for event in result.get_asset_materialization_events():
+        mat = event.event_specific_data.materialization  # pyright: ignore[reportOptionalMemberAccess,reportAttributeAccessIssue]
+        partition = mat.partition or partition_key
+        name = mat.asset_key.to_user_string() + (f" {partition}" if partition else "")
+        flag = mat.metadata.get("reused")
+        (reused if flag is not None and getattr(flag, "value", flag) is True else made).append(name)
+    return reused, made
 
 
 def _build(raw_dir, years, year, release_years, targets, db_path, releases_dir, out_dir, draft, vintages_dir,
@@ -305,9 +350,16 @@ def _build(raw_dir, years, year, release_years, targets, db_path, releases_dir, 
     job = defs.resolve_implicit_global_asset_job_def()
     instance = instance or dagster_instance()
 
+    reused: list[str] = []
+    made: list[str] = []
+
     def run(selection: list[str], partition_key: str | None = None,
             partition_range: tuple[str, str] | None = None) -> None:
-        run_selection(job, selection, instance, db_path, raw_dir, release_years, partition_key, partition_range)
+        result = run_selection(job, selection, instance, db_path, raw_dir, release_years, partition_key,
+                               partition_range)
+        got = reuse_of(result, partition_key)
+        reused.extend(got[0])
+        made.extend(got[1])
 
     shown = [y for y in years if y <= year]
     step, steps = 1, 2 + len(release_years)
@@ -341,7 +393,8 @@ def _build(raw_dir, years, year, release_years, targets, db_path, releases_dir, 
         open_errors = gate_open_errors(con, year)
     return BuildResult(year, targets[year], db_path, expected, received, quarantined, warnings, cell_errors,
                        draft=draft or open_errors > 0 or bool(load_config().unfinished(year)), open_errors=open_errors,
-                       audit_dir=provenance.audit_dir_for(year, Path(audit_dir).resolve()))
+                       audit_dir=provenance.audit_dir_for(year, Path(audit_dir).resolve()),
+                       reused=tuple(reused), made=tuple(made))
 
 
 def check_audit_location(audit_dir: Path, targets: dict[str, Path]) -> None:

@@ -61,6 +61,9 @@ def parser() -> argparse.ArgumentParser:
                         "resubmission nor accepted in <raw>/<year>/decisions.yaml")
     r.add_argument("--draft", action="store_true",
                    help="mark the release DRAFT even when no error is open")
+    r.add_argument("--clean", action="store_true",
+                   help="build from nothing: read every input and make every table and file again, instead "
+                        "of reusing what the last build made from the same inputs and code")
     add_wait_option(r)
 
     c = sub.add_parser("check", help="validate the inputs of a year and write the query lists",
@@ -212,7 +215,8 @@ def cmd_release(args: argparse.Namespace) -> int:
     try:
         result = build_release(raw_dir=args.raw_dir, year=args.year, out_dir=args.out_dir,
                                all_years=args.all_years, echo=lambda line: print(line, flush=True),
-                               draft=args.draft, final=args.final, audit_dir=args.audit_dir, wait=args.wait)
+                               draft=args.draft, final=args.final, audit_dir=args.audit_dir, wait=args.wait,
+                               clean=args.clean)
     except PreflightError as exc:  # what the build needs and lacks: one sentence each
         for sentence in exc.problems:
             print(f"dasa: {sentence}", file=sys.stderr)
@@ -237,6 +241,10 @@ def cmd_release(args: argparse.Namespace) -> int:
           + (f" ({result.quarantined} set aside with structural errors)" if result.quarantined else ""))
     print(f"  cell errors (treated as not collected): {result.cell_errors}; warnings: {result.warnings}")
     print(f"  see quality.html in the release for each one; built in {elapsed:.1f} s")
+    if result.reused:
+        made = ", ".join(result.made)
+        print(f"  reused from the last build (their inputs and code are unchanged): {len(result.reused)} of "
+              f"{len(result.reused) + len(result.made)} parts; made again: {made or 'none'}")
     assert result.audit_dir is not None  # build_release names the audit bundle of every year it builds
     print(f"  restricted audit bundle (unrounded values; do not publish it): {_where(result.audit_dir)}/")
     if result.draft:

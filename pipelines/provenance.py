@@ -312,7 +312,7 @@ def collect(con: duckdb.DuckDBPyConnection, year: str, figures: pl.DataFrame, se
             unit = metric_sql.UNIT_COLUMN.get(metric_catalog.family(fam).parts_by, "region_code")
             selects.append(f"select '{fam}' as family, financial_year, coalesce({unit}, '(none)') as unit_code, "
                            f"region_code, measure, "
-                           f"breakdown, numerator::double as numerator, denominator::double as denominator from ({q})")
+                           f"breakdown, numerator::double as numerator, denominator::double as denominator from ({q}\n)")  # a query may end in a comment
         con.execute("create or replace temp table _prov_parts as select * from (" + " union all ".join(selects)
                     + ") where list_contains(?, financial_year)", [years])
         con.execute("""create or replace temp table _prov_long as

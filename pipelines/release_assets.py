@@ -14,9 +14,10 @@ import dagster as dg
 import duckdb
 import polars as pl
 
-from pipelines import metric_catalog, reference, revisions, validation, warehouse
+from pipelines import fingerprints, metric_catalog, reference, revisions, validation, warehouse
 from pipelines.disclosure import DisclosureSettings, Publisher
 from pipelines.manifest import write_manifest
+from pipelines.preflight import years_in
 from pipelines.quality import public_issues
 from pipelines.release.config import load_config
 from pipelines.resources import DasaSettings
@@ -73,11 +74,23 @@ def published_figures(metric_tables: list[str]) -> dg.AssetsDefinition:
         # figures [c] in a kept vintage of any year stay [c] (docs/decisions/0011)
         carried = revisions.withheld(Path(dasa.vintages_dir)) if dasa.vintages_dir else frozenset()
         with dasa.connect() as con:
-            figures = build_published_figures(con, metric_tables, settings=dasa.disclosure(), carried=carried)
+            # made again only when the metrics, the settings or the carried figures changed
+            upstream = fingerprints.of_assets(con, metric_tables)
+            fingerprint = fingerprints.digest(fingerprints.code_version(), upstream, dasa.disclosure(), sorted(carried))
+            reused = upstream is not None and fingerprints.recorded(con, "published_figures") == fingerprint \
+                and all(warehouse.table_exists(con, t) for t in PUBLISHED_TABLES)
+            if reused:
+                figures = con.execute("SELECT * FROM pub_figures").pl()
+            else:
+                fingerprints.forget(con, "published_figures")
+                figures = build_published_figures(con, metric_tables, settings=dasa.disclosure(), carried=carried)
+                if upstream is not None:
+                    fingerprints.record(con, "published_figures", fingerprint)
             rules = con.execute("SELECT split_part(rule, ':', 1) AS r, count(*) FROM pub_suppression_log "
                                 "GROUP BY 1 ORDER BY 1").fetchall()
         counts = figures.group_by("value_status").len().sort("value_status")
-        return dg.MaterializeResult(metadata={
+        return dg.MaterializeResult(data_version=dg.DataVersion(fingerprint[:16]), metadata={
+            "reused": reused,
             "figures": figures.height,
             "by_status": dg.MetadataValue.json(dict(counts.iter_rows())),
             "suppressed_by_rule": dg.MetadataValue.json(dict(rules)),
@@ -87,6 +100,7 @@ def published_figures(metric_tables: list[str]) -> dg.AssetsDefinition:
     return _asset
 
 
+PUBLISHED_TABLES = ("pub_figures", "pub_suppression_log", "pub_information_loss")
 AUDIT_TABLE = "pub_disclosure_audit"  # per year: cells audited, narrowest interval, time (public summary)
 INTERVALS_TABLE = "audit_disclosure_intervals"  # per suppressed cell: its interval (restricted bundle only)
 
@@ -103,10 +117,21 @@ def disclosure_check(metric_tables: list[str]) -> dg.AssetChecksDefinition:
     def _check(context) -> dg.AssetCheckResult:
         dasa = context.resources.dasa
         with dasa.connect() as con:
-            summary, failing = run_disclosure_audit(con, metric_tables, dasa.disclosure())
+            # run again only when the published figures were made again (or it last failed)
+            fingerprint = fingerprints.digest(fingerprints.recorded(con, "published_figures"), dasa.disclosure())
+            reused = fingerprints.recorded(con, "disclosure_audit") == fingerprint \
+                and all(warehouse.table_exists(con, t) for t in (AUDIT_TABLE, INTERVALS_TABLE))
+            if reused:
+                summary, failing = con.execute(f"SELECT * FROM {AUDIT_TABLE}").pl(), []
+            else:
+                fingerprints.forget(con, "disclosure_audit")
+                summary, failing = run_disclosure_audit(con, metric_tables, dasa.disclosure())
+                if not failing and fingerprints.recorded(con, "published_figures") is not None:
+                    fingerprints.record(con, "disclosure_audit", fingerprint)
         return dg.AssetCheckResult(
             passed=not failing, severity=dg.AssetCheckSeverity.ERROR,
             metadata={
+                "reused": reused,
                 "cells_audited": int(summary["cells_audited"].sum()),
                 # polars types Series.min() as any Python literal; an Int64 column's is an int
                 "narrowest_interval": int(summary["narrowest_values"].min()) if summary.height else 0,  # pyright: ignore[reportArgumentType]
@@ -301,6 +326,17 @@ def release_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
         hold_for_warehouse(Path(dasa.db_path))  # a UI run writes releases under the build lock too
         target = Path(dasa.out_dir) if dasa.out_dir else Path(dasa.releases_dir) / year
         audit_dir = restricted_audit_dir(Path(dasa.audit_dir), year, target)
+        with dasa.connect() as con:
+            fingerprint = release_fingerprint(con, dasa, year)
+            if fingerprints.recorded(con, "publish_release", year) == _as_written(fingerprint, target, audit_dir):
+                # what it is written from is what the release and audit bundle in place were
+                # written from, and they are as written: not written again
+                version = dg.DataVersion(fingerprint[:16])
+                for key in ("release_provenance", "audit_bundle", "release"):
+                    yield dg.MaterializeResult(asset_key=key, data_version=version, metadata={
+                        "reused": True, "path": dg.MetadataValue.path(str(audit_dir if key == "audit_bundle" else target))})
+                return
+            fingerprints.forget(con, "publish_release", year)
         steps = None
         try:
             with dasa.connect(read_only=True) as con:
@@ -344,6 +380,8 @@ def release_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
             "revised_figures": inputs.revisions.table.height if inputs.revisions is not None else 0,
         })
         vintage = revisions.keep_vintage(Path(dasa.vintages_dir), target, inputs) if dasa.vintages_dir else None
+        with dasa.connect() as con:
+            fingerprints.record(con, "publish_release", _as_written(fingerprint, target, audit_dir), year)
         rev = inputs.revisions
         if vintage is not None and rev is not None:  # a vintage is kept only of a compared release
             yield dg.MaterializeResult(asset_key="release_vintage", metadata={
@@ -352,6 +390,31 @@ def release_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
                 "revised_figures": rev.table.height})
 
     return _asset
+
+
+def release_fingerprint(con: duckdb.DuckDBPyConnection, dasa: DasaSettings, year: str) -> str:
+    """What the release of `year` is written from (pipelines/fingerprints.py): the code, the
+    declarations and reports, the build's settings, the decisions files and kept vintages
+    of the years it shows, the fingerprints of their inputs, and the content of every derived
+    table up to `year`."""
+    from pipelines.release.config import default_config_path
+
+    raw_dir = Path(dasa.raw_dir)
+    shown = [y for y in years_in(raw_dir) if y <= year]
+    inputs = con.execute(f"SELECT asset, partition, fingerprint FROM {fingerprints.TABLE} "
+                         "WHERE (starts_with(asset, 'raw_') AND partition <= ?) OR asset = 'reference' ORDER BY ALL",
+                         [year]).fetchall()
+    decisions = [(y, fingerprints.file_sha256(raw_dir / y / "decisions.yaml"))
+                 for y in shown if (raw_dir / y / "decisions.yaml").is_file()]
+    vintages = fingerprints.tree(Path(dasa.vintages_dir) / year) if dasa.vintages_dir else []
+    return fingerprints.digest(fingerprints.code_version(), fingerprints.declarations_version(default_config_path()),
+                               dasa.model_dump(), year, shown, [list(r) for r in inputs], decisions, vintages,
+                               fingerprints.tables_content(con, year))
+
+
+def _as_written(fingerprint: str, target: Path, audit_dir: Path) -> str:
+    """The fingerprint of a release with the files of its folder and of its audit bundle as they are."""
+    return fingerprints.digest(fingerprint, fingerprints.tree(target), fingerprints.tree(audit_dir))
 
 
 def gather_release_inputs(con: duckdb.DuckDBPyConnection, year: str, draft: bool = False,

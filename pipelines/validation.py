@@ -1,4 +1,4 @@
-"""Validation suites (Great Expectations): keep them, generate their schema part, run them.
+"""Validation suites (Great Expectations suites, run as DuckDB SQL): keep them, generate their schema part, run them.
 
 One suite per raw and staged table, kept in `expectations/<table>.json` (GX's own suite
 layout). Each expectation carries in its `meta`:
@@ -20,9 +20,13 @@ versions of the template differ about a column (one lacks it, or their codes dif
 expectations are written once per group of versions, each with a row condition on
 `template_version`; where they agree, once for every row, as with a single version.
 
-`validate_year(con, year)` runs every suite on that year's rows of the warehouse with GX
-(an ephemeral context, pandas frames pulled from DuckDB) and (re)writes that year's rows
-of the `val_results` table. `asset_checks()` makes Dagster asset checks of the suites.
+`validate_year(con, year)` runs every suite on that year's rows of the warehouse and
+(re)writes that year's rows of the `val_results` table. By default the suites run as DuckDB
+SQL (`pipelines/expectations_sql.py`: the frame never leaves DuckDB, and GX is not imported);
+`engine="great_expectations"` (or DASA_VALIDATION_ENGINE=great_expectations) runs them with
+GX instead (an ephemeral context, pandas frames pulled from DuckDB), the reference the tests
+prove the SQL equal to, row for row and details text and all (tests/test_validation_engines.py).
+`asset_checks()` makes Dagster asset checks of the suites.
 See docs/decisions/0007-validation-suites.md.
 """
 
@@ -41,7 +45,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from pipelines import schemas, warehouse
+from pipelines import expectations_sql, schemas, warehouse
 from pipelines.paths import PROJECT_DIR
 
 SUITES_DIR = PROJECT_DIR / "expectations"
@@ -409,6 +413,21 @@ def load_suite(t: Target) -> dict:
 
 # --- Running suites ----------------------------------------------------------------------
 
+ENGINES = ("duckdb", "great_expectations")
+ENGINE_ENV = "DASA_VALIDATION_ENGINE"
+_INDEX_COLUMNS = ("file", "sheet", "sheet_row", "line", "gss_code", "service_id", "referral_id",
+                  "marac_id", "geography_code")
+
+
+def default_engine() -> str:
+    """The engine that runs the suites: DuckDB SQL (`pipelines/expectations_sql.py`), unless
+    DASA_VALIDATION_ENGINE=great_expectations asks for the reference engine."""
+    engine = os.environ.get(ENGINE_ENV, "").strip() or "duckdb"
+    if engine not in ENGINES:
+        raise ValueError(f"{ENGINE_ENV}={engine!r}: one of {', '.join(ENGINES)}")
+    return engine
+
+
 _GX: dict = {}
 
 
@@ -456,12 +475,14 @@ def _register_expectations() -> tuple:
 
 
 @cache
-def _suite_object(table: str, mtime: float):
+def _suite_object(name: str, text: str):
+    """The GX suite object of a suite (its JSON text: a changed file, or a suite a test makes,
+    is a new object)."""
     gx = _gx()["gx"]
-    suite = load_suite(target(table))
+    suite = json.loads(text)
     # ids (the position in the file) tie each result to its expectation; GX returns them in its own order
     expectations = [{**e, "id": str(uuid.UUID(int=i + 1))} for i, e in enumerate(suite["expectations"])]
-    return gx.ExpectationSuite(name=suite["name"], expectations=expectations)
+    return gx.ExpectationSuite(name=name, expectations=expectations)
 
 
 def frame_sql(t: Target, suite: dict) -> str:
@@ -471,22 +492,6 @@ def frame_sql(t: Target, suite: dict) -> str:
     if frame:
         return (SUITES_DIR / frame["sql"]).read_text(encoding="utf-8")
     return f'SELECT * FROM "{t.table}" WHERE financial_year = $financial_year ORDER BY ALL'
-
-
-def _to_pandas(table):
-    import pandas as pd
-    import pyarrow as pa
-
-    cols = []
-    for field in table.schema:
-        col = table.column(field.name)
-        if pa.types.is_decimal(field.type) and field.type.scale == 0:
-            col = col.cast(pa.int64())  # HUGEINT sums: whole numbers
-        cols.append(col)
-    table = pa.Table.from_arrays(cols, names=table.column_names)
-    mapping = {pa.int64(): pd.Int64Dtype(), pa.int32(): pd.Int32Dtype(), pa.string(): pd.StringDtype(),
-               pa.large_string(): pd.StringDtype(), pa.bool_(): pd.BooleanDtype(), pa.float64(): pd.Float64Dtype()}
-    return table.to_pandas(types_mapper=mapping.get)
 
 
 def parameters(con: duckdb.DuckDBPyConnection, year: str) -> dict:
@@ -539,12 +544,15 @@ def public_details(details: str | None) -> str | None:
     return "; ".join(kept) + ("; values withheld in the published report" if len(kept) < len(parts) else "")
 
 
-def _details(cfg, result, success: bool, index_cols: list[str], elements: int | None = None) -> str:
-    meta = cfg.meta or {}
-    lead = meta.get("rule") or cfg.type.removeprefix("expect_").replace("_", " ")
-    res = result.result or {}
-    if result.exception_info and result.exception_info.get("raised_exception"):
-        msg = (result.exception_info.get("exception_message") or "").strip().splitlines()
+def _details(cfg: dict, outcome: dict, success: bool, index_cols: list[str], elements: int | None = None) -> str:
+    """The details text of one result, from plain dicts (either engine's): `cfg` the
+    expectation (`type`, `kwargs` as the engine holds them, `meta`), `outcome` its `result`
+    (GX's SUMMARY keys) and `exception` (the message of an error, or None)."""
+    meta = cfg.get("meta") or {}
+    lead = meta.get("rule") or cfg["type"].removeprefix("expect_").replace("_", " ")
+    res = outcome.get("result") or {}
+    if outcome.get("exception") is not None:
+        msg = (outcome["exception"] or "").strip().splitlines()
         return f"{lead}: could not be run ({msg[0] if msg else 'error'})"
     if success and not res:
         return f"{lead}: all {elements} rows pass" if elements is not None else f"{lead}: passes"
@@ -563,8 +571,9 @@ def _details(cfg, result, success: bool, index_cols: list[str], elements: int | 
             text += f"; rows: {'; '.join(rows)}"
         return text
     mismatched = (res.get("details") or {}).get("mismatched") if isinstance(res.get("details"), dict) else None
+    kwargs = cfg.get("kwargs") or {}
     if mismatched:
-        expected = cfg.kwargs.get("column_types", {})
+        expected = kwargs.get("column_types", {})
         return f"{lead}: fails; " + "; ".join(
             f"{name} is {got}, expected {expected.get(name)}" for name, got in sorted(mismatched.items()))
     observed = res.get("observed_value")
@@ -572,7 +581,7 @@ def _details(cfg, result, success: bool, index_cols: list[str], elements: int | 
         observed = ", ".join(f"{k} {v}" for k, v in observed.items())
     if isinstance(observed, (list, tuple)):
         observed = ", ".join(_fmt(v) for v in list(observed)[:12]) + (" ..." if len(observed) > 12 else "")
-    expected = {k: v for k, v in cfg.kwargs.items() if k not in ("column", "batch_id", "result_format")}
+    expected = {k: v for k, v in kwargs.items() if k not in ("column", "batch_id", "result_format")}
     return f"{lead}: {'passes' if success else 'fails'}; observed {observed}" + (
         "" if success else f"; expected {json.dumps(expected, sort_keys=True, default=str)}")
 
@@ -587,23 +596,29 @@ def _column_name(kwargs: dict) -> str | None:
     return None
 
 
-def run_suite(con: duckdb.DuckDBPyConnection, table: str, year: str, params: dict | None = None) -> list[dict]:
-    """Run one table's suite on one year's rows; one result row per expectation."""
-    t = target(table)
-    suite = load_suite(t)
-    if not warehouse.table_exists(con, t.table):
-        return [dict(financial_year=year, suite=t.table, table_name=t.table, expectation="table_exists",
-                     column_name=None, severity=BLOCKING, success=False, unexpected_count=None,
-                     element_count=None, details=f"the table {t.table} does not exist in the warehouse")]
-    params = params or parameters(con, year)
+def _frame(con: duckdb.DuckDBPyConnection, t: Target, suite: dict, params: dict) -> tuple[str, dict]:
+    """The suite's frame query and the values of the `$name` parameters it uses."""
     sql = frame_sql(t, suite)
-    names = set(re.findall(r"\$([a-z_]+)", sql))
-    arrow = con.execute(sql, {k: params[k] for k in names}).to_arrow_table()
-    frame = _to_pandas(arrow)
-    index_cols = [c for c in ("file", "sheet", "sheet_row", "line", "gss_code", "service_id", "referral_id",
-                              "marac_id", "geography_code") if c in frame.columns][:3]
+    return sql, {k: params[k] for k in set(re.findall(r"\$([a-z_]+)", sql))}
+
+
+def _run_duckdb(con: duckdb.DuckDBPyConnection, t: Target, suite: dict, params: dict) -> tuple[int, list[str], list]:
+    """The suite as DuckDB SQL (pipelines/expectations_sql.py): the frame never leaves DuckDB."""
+    sql, bound = _frame(con, t, suite, params)
+    run = expectations_sql.run(con, sql, bound, suite["expectations"], _INDEX_COLUMNS, suite_params=params)
+    return run["row_count"], run["index_cols"], [
+        ({"type": e["type"], "kwargs": outcome["kwargs"], "meta": e.get("meta") or {}}, outcome)
+        for e, outcome in zip(suite["expectations"], run["results"])]
+
+
+def _run_great_expectations(con: duckdb.DuckDBPyConnection, t: Target, suite: dict,
+                            params: dict) -> tuple[int, list[str], list]:
+    """The suite with GX (the reference engine) on the frame pulled into pandas."""
+    sql, bound = _frame(con, t, suite, params)
+    frame = expectations_sql.to_pandas(con.execute(sql, bound).to_arrow_table())
+    index_cols = [c for c in _INDEX_COLUMNS if c in frame.columns][:3]
     g = _gx()
-    gx_suite = _suite_object(t.table, t.path.stat().st_mtime)
+    gx_suite = _suite_object(suite["name"], json.dumps(suite, sort_keys=True))
     batch = g["batch_definition"].get_batch(batch_parameters={"dataframe": frame})
     # Most expectations pass: the first run asks only pass or fail (a quarter cheaper than
     # counts); the failures are run again for their counts, values and rows.
@@ -618,23 +633,48 @@ def run_suite(con: duckdb.DuckDBPyConnection, table: str, year: str, params: dic
         again = g["gx"].ExpectationSuite(name=f"{t.table}_failed", expectations=[e.configuration for e in failed])
         for r in batch.validate(again, expectation_parameters=params, result_format=fmt).results:
             results[r.expectation_config.id] = r
-    rows = []
+    out = []
     for r in sorted(results.values(), key=lambda r: order.get(r.expectation_config.id, 0)):
         cfg = r.expectation_config
         raised = bool(r.exception_info and r.exception_info.get("raised_exception"))
-        success = bool(r.success) and not raised
-        res = r.result or {}
+        out.append(({"type": cfg.type, "kwargs": dict(cfg.kwargs), "meta": cfg.meta or {}},
+                    {"success": bool(r.success) and not raised, "result": r.result or {},
+                     "exception": (r.exception_info.get("exception_message") or "") if raised else None}))
+    return len(frame), index_cols, out
+
+
+def run_suite(con: duckdb.DuckDBPyConnection, table: str, year: str, params: dict | None = None,
+              engine: str | None = None, suite: dict | None = None) -> list[dict]:
+    """Run one table's suite on one year's rows; one result row per expectation. `engine`:
+    "duckdb" (the default: the suite as SQL) or "great_expectations" (the reference);
+    `suite`: a suite of the table other than its file's (the tests')."""
+    engine = engine or default_engine()
+    if engine not in ENGINES:
+        raise ValueError(f"engine {engine!r}: one of {', '.join(ENGINES)}")
+    t = target(table)
+    suite = suite or load_suite(t)
+    if not warehouse.table_exists(con, t.table):
+        return [dict(financial_year=year, suite=t.table, table_name=t.table, expectation="table_exists",
+                     column_name=None, severity=BLOCKING, success=False, unexpected_count=None,
+                     element_count=None, details=f"the table {t.table} does not exist in the warehouse")]
+    params = params or parameters(con, year)
+    runner = _run_duckdb if engine == "duckdb" else _run_great_expectations
+    frame_rows, index_cols, results = runner(con, t, suite, params)
+    rows = []
+    for cfg, outcome in results:
+        success = bool(outcome["success"])
+        res = outcome.get("result") or {}
         unexpected, elements = res.get("unexpected_count"), res.get("element_count")
-        if success and not res and cfg.type.startswith(_ROW_EXPECTATIONS):
+        if success and not res and cfg["type"].startswith(_ROW_EXPECTATIONS):
             # a row-by-row expectation that passed (no `mostly` is used): no row failed, and
             # without a row condition it looked at every row
             unexpected = 0
-            elements = None if cfg.kwargs.get("row_condition") else len(frame)
+            elements = None if cfg["kwargs"].get("row_condition") else frame_rows
         rows.append(dict(
-            financial_year=year, suite=t.table, table_name=t.table, expectation=cfg.type,
-            column_name=_column_name(cfg.kwargs), severity=cfg.meta["severity"], success=success,
+            financial_year=year, suite=t.table, table_name=t.table, expectation=cfg["type"],
+            column_name=_column_name(cfg["kwargs"]), severity=cfg["meta"]["severity"], success=success,
             unexpected_count=unexpected, element_count=elements,
-            details=_details(cfg, r, success, index_cols, elements),
+            details=_details(cfg, outcome, success, index_cols, elements),
         ))
     return rows
 
@@ -652,14 +692,16 @@ def store_results(con: duckdb.DuckDBPyConnection, year: str, suites: list[str], 
     return frame
 
 
-def validate_year(con: duckdb.DuckDBPyConnection, year: str, tables: list[str] | None = None) -> pl.DataFrame:
+def validate_year(con: duckdb.DuckDBPyConnection, year: str, tables: list[str] | None = None,
+                  engine: str | None = None) -> pl.DataFrame:
     """Run the suites (all, or those of `tables`) on one year; (re)write those rows of
-    `val_results` and return them."""
+    `val_results` and return them. `engine` as for `run_suite` (default: DuckDB SQL, or
+    DASA_VALIDATION_ENGINE)."""
     tables = list(tables) if tables else [t.table for t in targets()]
     params = parameters(con, year)
     rows: list[dict] = []
     for table in tables:
-        rows += run_suite(con, table, year, params)
+        rows += run_suite(con, table, year, params, engine)
     return store_results(con, year, tables, rows)
 
 
