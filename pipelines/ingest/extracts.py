@@ -21,6 +21,7 @@ import csv
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import starmap
 from pathlib import Path
 
 import duckdb
@@ -205,11 +206,11 @@ def _read_referrals(out: ExtractRead, path: Path, rel: str, year: str, known_ser
             cols = ["financial_year", "file", "line", *table.names]
             out.frame = pl.DataFrame(db.execute(
                 f"select {', '.join(cols)} from {referrals_sql.RAW_TABLE} where financial_year = ? order by line",
-                [year]).fetch_arrow_table(), schema=empty_frame(table).schema)
+                [year]).to_arrow_table(), schema=empty_frame(table).schema)
             names_ = ["financial_year", "source", "file", "sheet", "row", "column_letter", "field", "level", "code",
                       "message", "subject"]
-            out.issues = [Issue(*r) for r in db.execute(
-                f"select {', '.join(names_)} from {referrals_sql.ISSUES} order by rowid").fetchall()]
+            out.issues = list(starmap(Issue, db.execute(  # the rows' codes: those of referrals_sql.read
+                f"select {', '.join(names_)} from {referrals_sql.ISSUES} order by rowid").fetchall()))
         else:
             out.in_db, out.n_rows = True, n
             row = db.execute(f"select count(*) from {referrals_sql.ISSUES}").fetchone()
