@@ -43,6 +43,7 @@ bench: setup
 	$(RUN) python benchmarks/floor.py
 	$(RUN) python benchmarks/disclosure_control.py
 	$(RUN) python benchmarks/provenance_overhead.py
+	$(RUN) python benchmarks/extract_at_scale.py --rows $(or $(EXTRACT_ROWS),50000000) --runs 3
 	$(RUN) python benchmarks/incremental_builds.py
 	$(RUN) python benchmarks/validation_engines.py
 	$(RUN) python benchmarks/publish_step.py

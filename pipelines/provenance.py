@@ -124,7 +124,14 @@ _REFERRAL_COUNTS = """
         from referrals
     )
     select s.measure, s.breakdown, s.role, r.financial_year, coalesce(r.region_code, '(none)') as unit_code,
-           min(r.file) as file, sum(r.n)::bigint as value
+           min(r.file) as file, sum(r.n)::bigint as value,
+           -- which records: the predicate over stg_womens_aid__referrals that selects them
+           'financial_year = ' || (chr(39) || replace(r.financial_year, chr(39), chr(39) || chr(39)) || chr(39)) || ' and region_code '
+               || coalesce('= ' || (chr(39) || replace(r.region_code, chr(39), chr(39) || chr(39)) || chr(39)), 'is null')
+               || ' and outcome in (' || array_to_string(list_transform(s.outcomes, o -> (chr(39) || replace(o, chr(39), chr(39) || chr(39)) || chr(39))), ', ') || ')'
+               || coalesce(' and list_contains(list_transform(string_split(support_needs, '';''), x -> trim(x)), '
+                           || (chr(39) || replace(s.need, chr(39), chr(39) || chr(39)) || chr(39)) || ')', '')
+               || coalesce(' and decline_reason = ' || (chr(39) || replace(s.decline_reason, chr(39), chr(39) || chr(39)) || chr(39)), '') as filter
     from _prov_rec_sel s
     join kinds r
         on s.tbl = 'referrals' and list_contains(s.outcomes, r.outcome)
@@ -546,7 +553,7 @@ def _write_evidence(con: duckdb.DuckDBPyConnection, staging: Path) -> None:
     con.execute(f"""copy (select {_PART}, file, sheet, "row", "column", field, record_key, value from _prov_ev
                     order by {_PART}, file, sheet nulls first, "row", "column")
                     to '{_sql_path(staging / "evidence.parquet")}' (format parquet)""")
-    con.execute(f"""copy (select {_PART}, file, value as records from _prov_counts order by all)
+    con.execute(f"""copy (select {_PART}, file, value as records, filter from _prov_counts order by all)
                     to '{_sql_path(staging / "record_counts.parquet")}' (format parquet)""")
 
 

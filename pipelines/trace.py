@@ -432,7 +432,8 @@ def _unit_steps(figure_id: str, parts: pl.DataFrame, ev: pl.DataFrame, counts: p
             if lines.height:
                 read.append(f"{_n(lines.height, 'line')} of {_n(lines['file'].n_unique(), 'file')}")
             if my_counts.height:
-                read.append(f"{_n(int(my_counts['records'].sum()), 'record')} selected by the filter")
+                read.append(f"{_n(int(my_counts['records'].sum()), 'record')} of "
+                            f"{_n(my_counts['file'].n_unique(), 'file')} selected by a filter (--full: each)")
             steps.append(Step(f"{label} (restricted)", f"{mine.height} unit(s)" + "".join(f", {x}" for x in read)
                               + f", adding up to {total}"))
             continue
@@ -444,7 +445,8 @@ def _unit_steps(figure_id: str, parts: pl.DataFrame, ev: pl.DataFrame, counts: p
                 where = f"{c['sheet']}!{c['column']}{c['row']}" if c["sheet"] else f"line {c['row']}"
                 lines_out.append(f"    {c['file']} {where} ({c['field']}, {c['record_key']}) = {c['value']:,}")
             for c in my_counts.filter(pl.col("unit_code") == u["unit_code"]).iter_rows(named=True):
-                lines_out.append(f"    {c['file']}: {c['records']:,} records selected by the filter")
+                lines_out.append(f"    {c['file']}: {c['records']:,} records selected by the filter "
+                                 f"{c.get('filter') or '(not recorded)'}")
         steps.append(Step(f"{label}, with cell values (restricted)",
                           f"{mine.height} unit(s), adding up to {total}", lines_out))
     return steps

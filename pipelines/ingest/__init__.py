@@ -17,7 +17,7 @@ import duckdb
 import polars as pl
 
 from pipelines import schemas
-from pipelines.ingest import authority_returns, extracts
+from pipelines.ingest import authority_returns, extracts, referrals_sql
 from pipelines.ingest.issues import Issue
 from pipelines.warehouse import replace_partition
 
@@ -87,17 +87,18 @@ def ingest_authority_returns(raw_dir: Path, year: str, con: duckdb.DuckDBPyConne
             "issues": len(read.issues)}
 
 
-def read_extracts(raw_dir: Path, year: str, source: str) -> list[extracts.ExtractRead]:
+def read_extracts(raw_dir: Path, year: str, source: str, con: duckdb.DuckDBPyConnection | None = None,
+                  engine: str = "duckdb") -> list[extracts.ExtractRead]:
     """Every extract of a source for a year, in declaration order (refuge services before the
-    referrals that name them)."""
+    referrals that name them). With `con`, the referrals are read into that warehouse
+    (`ExtractRead.in_db`); see `extracts.read_extract`."""
     reads = []
     known_services: set[str] | None = None  # the year's refuge services, for the referrals' service_id
     for table in schemas.EXTRACTS:
         if table.source != source:
             continue
-        read = extracts.read_extract(raw_dir, year, table, known_services=known_services)
-        assert read.frame is not None  # read_extract gives every read a frame (empty when none is usable)
-        if table is schemas.REFUGE_SERVICES and read.status == "ok":
+        read = extracts.read_extract(raw_dir, year, table, known_services=known_services, con=con, engine=engine)
+        if table is schemas.REFUGE_SERVICES and read.status == "ok" and read.frame is not None:
             known_services = set(read.frame["service_id"].drop_nulls().to_list())
         reads.append(read)
     return reads
@@ -108,18 +109,27 @@ def _ingest_extracts(raw_dir: Path, year: str, con, source: str) -> dict:
     inputs: list[dict] = []
     rows = {}
     n_q = 0
-    for read in read_extracts(raw_dir, year, source):
+    in_db = 0
+    reads = read_extracts(raw_dir, year, source, con=con)
+    for read in reads:
         table = read.table
         issues.extend(read.issues)
         if read.file:
             inputs.append({"financial_year": year, "source": source, "path": read.file, "sha256": read.sha256,
                            "status": read.status})
         n_q += read.status == "quarantined"
-        assert read.frame is not None  # read_extract gives every read a frame (empty when none is usable)
-        replace_partition(con, table.raw_table, read.frame, year)
-        rows[table.name] = read.frame.height
+        if read.in_db:  # its rows are in its raw table already (read by DuckDB), its issues in a temporary table
+            in_db += read.n_issues
+        else:
+            assert read.frame is not None  # read_extract gives every other read a frame (empty when none is usable)
+            replace_partition(con, table.raw_table, read.frame, year)
+        rows[table.name] = read.rows
     _write_common(con, year, source, issues, inputs, n_q)
-    return {**{f"rows_{k}": v for k, v in rows.items()}, "issues": len(issues), "quarantined": n_q}
+    if any(r.in_db for r in reads):  # after the issues of the other files, in the order they were reported
+        cols = ", ".join(ISSUE_SCHEMA)
+        con.execute(f"INSERT INTO raw_issues ({cols}) SELECT {cols} FROM {referrals_sql.ISSUES} ORDER BY rowid")
+        referrals_sql.cleanup(con)
+    return {**{f"rows_{k}": v for k, v in rows.items()}, "issues": len(issues) + in_db, "quarantined": n_q}
 
 
 def ingest_womens_aid(raw_dir: Path, year: str, con: duckdb.DuckDBPyConnection) -> dict:

@@ -21,13 +21,17 @@ import csv
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import starmap
 from pathlib import Path
 
+import duckdb
 import polars as pl
 
 from pipelines import schemas
 from pipelines.manifest import sha256 as sha256_file
 from pipelines.ingest.cells import describe, near
+from pipelines.ingest import referrals_sql
+from pipelines.ingest.referrals_sql import expected as _expected
 from pipelines.ingest.issues import Issue
 
 SOURCE_FOLDERS = {t.source: schemas.source(t.source).folder for t in schemas.EXTRACTS}
@@ -41,6 +45,16 @@ class ExtractRead:
     frame: pl.DataFrame | None = None
     issues: list[Issue] = field(default_factory=list)
     status: str = "ok"
+    # the referrals, read by DuckDB into the warehouse connection given: their rows are in
+    # `raw_womens_aid__referrals` already (frame is None) and their issues in the temporary
+    # table `referrals_sql.ISSUES` (issues is empty), n_rows rows and n_issues issues
+    in_db: bool = False
+    n_rows: int = 0
+    n_issues: int = 0
+
+    @property
+    def rows(self) -> int:
+        return self.n_rows if self.in_db else (self.frame.height if self.frame is not None else 0)
 
 
 def find_file(raw_dir: Path, year: str, table: schemas.Table) -> Path | None:
@@ -68,10 +82,15 @@ class _SetAside(Exception):
         self.problems = [(code, message, line, fld), *more]
 
 
-def read_extract(raw_dir: Path, year: str, table: schemas.Table,
-                 known_services: set[str] | None = None) -> ExtractRead:
+def read_extract(raw_dir: Path, year: str, table: schemas.Table, known_services: set[str] | None = None,
+                 con: duckdb.DuckDBPyConnection | None = None, engine: str = "duckdb") -> ExtractRead:
     """Read one extract. `known_services` (referrals only): the `service_id`s of the year's
-    refuge services, or None when that file could not be read (then the check is skipped)."""
+    refuge services, or None when that file could not be read (then the check is skipped).
+
+    The referrals are read by DuckDB (`pipelines.ingest.referrals_sql`): with `con`, into that
+    connection's warehouse (the read says `in_db`); without, into a connection of its own whose
+    rows and issues are then handed back as a frame and a list (small inputs: the tests).
+    `engine="polars"` reads them as the other extracts are (the reference the tests compare with)."""
     out = ExtractRead(table)
     path = find_file(raw_dir, year, table)
     if path is None:
@@ -88,6 +107,8 @@ def read_extract(raw_dir: Path, year: str, table: schemas.Table,
               subject: str | None = None) -> None:
         found.append(Issue(year, table.source, rel, None, line, None, fld, level, code, message, subject))
 
+    if table is schemas.REFERRALS and engine == "duckdb":
+        return _read_referrals(out, path, rel, year, known_services, con)
     try:
         if path.suffix == ".parquet":
             df, lines = _read_parquet(path, table)
@@ -133,6 +154,75 @@ def read_extract(raw_dir: Path, year: str, table: schemas.Table,
     out.frame = frame
     out.issues.extend(sorted(found, key=lambda i: (i.row is not None, i.row or 0, i.field or "", i.code)))
     return out
+
+
+def _read_referrals(out: ExtractRead, path: Path, rel: str, year: str, known_services: set[str] | None,
+                    con: duckdb.DuckDBPyConnection | None) -> ExtractRead:
+    table = schemas.REFERRALS
+    own = con is None
+    db = duckdb.connect(config={"threads": 2}) if con is None else con
+    found: list[Issue] = []
+
+    def issue(level: str, code: str, message: str, line: int | None = None, fld: str | None = None,
+              subject: str | None = None) -> None:
+        found.append(Issue(year, table.source, rel, None, line, None, fld, level, code, message, subject))
+
+    try:
+        try:
+            integer: set[str] = set()
+            if path.suffix == ".parquet":
+                try:
+                    columns = referrals_sql.parquet_columns(db, path)
+                except referrals_sql.Unreadable as exc:
+                    raise _SetAside("unreadable_file",
+                                    f"cannot be read as a Parquet table of text and numbers ({exc})") from None
+                names = [name.strip() for name, _, _ in columns]
+                _check_header(names, table, header_line=None)
+                integer = referrals_sql.text_view_of_parquet(db, path, columns)
+                header_line, word = None, "record"
+            else:
+                df, lines = _read_csv(path.read_bytes(), table, issue)
+                names = list(df.columns)
+                db.register("_dasa_referral_arrow", df.select(table.names).with_columns(lines.alias("line")).to_arrow())
+                referrals_sql.text_view_of_frame(db, "_dasa_referral_arrow")
+                header_line, word = 1, "line"
+            extra = [c for c in names if c not in table.names]
+            try:
+                n = referrals_sql.read(db, year, rel, word, header_line, extra, known_services, integer,
+                                       [(i.row, i.field, i.level, i.code, i.message) for i in found])
+            except (duckdb.IOException, duckdb.InvalidInputException) as exc:  # a broken page of the file
+                if referrals_sql._exists(db, referrals_sql.RAW_TABLE):
+                    db.execute(f"delete from {referrals_sql.RAW_TABLE} where financial_year = ?", [year])
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise _SetAside("unreadable_file",
+                                f"cannot be read as a Parquet table of text and numbers ({first})") from None
+        except _SetAside as exc:
+            for code, message, line, fld in exc.problems:
+                out.issues.append(Issue(year, table.source, rel, None, line, None, fld, "structural", code, message))
+            out.status = "quarantined"
+            out.frame = empty_frame(table)
+            return out
+        if own:
+            cols = ["financial_year", "file", "line", *table.names]
+            out.frame = pl.DataFrame(db.execute(
+                f"select {', '.join(cols)} from {referrals_sql.RAW_TABLE} where financial_year = ? order by line",
+                [year]).to_arrow_table(), schema=empty_frame(table).schema)
+            names_ = ["financial_year", "source", "file", "sheet", "row", "column_letter", "field", "level", "code",
+                      "message", "subject"]
+            out.issues = list(starmap(Issue, db.execute(  # the rows' codes: those of referrals_sql.read
+                f"select {', '.join(names_)} from {referrals_sql.ISSUES} order by rowid").fetchall()))
+        else:
+            out.in_db, out.n_rows = True, n
+            row = db.execute(f"select count(*) from {referrals_sql.ISSUES}").fetchone()
+            out.n_issues = int(row[0]) if row else 0
+        return out
+    finally:
+        try:
+            db.unregister("_dasa_referral_arrow")
+        except duckdb.Error:
+            pass
+        if own:
+            db.close()
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -249,19 +339,6 @@ def _read_csv(data: bytes, table: schemas.Table, issue) -> tuple[pl.DataFrame, p
 
 
 # --- typing ----------------------------------------------------------------------------------
-
-
-def _expected(col: schemas.Column) -> str:
-    if col.type == "count":
-        return "but a count must be a whole number 0 or more, of at most 15 digits"
-    if col.type == "date":
-        return "but a date must be YYYY-MM-DD"
-    if col.type in ("code", "yesno"):
-        codes = col.codes or schemas.YES_NO
-        return f"which is not one of: {', '.join(codes)}"
-    if col.type == "codes_list":
-        return f"but every ';'-separated code must be one of: {', '.join(col.codes)}"
-    return "which is not allowed"
 
 
 def _type_column(col: schemas.Column) -> tuple[pl.Expr, pl.Expr]:
