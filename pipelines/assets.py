@@ -68,6 +68,7 @@ def _ingest_asset(source: str, partitions: dg.PartitionsDefinition) -> dg.Assets
             "summary": dg.MetadataValue.json(summaries),
             "input_files": dg.MetadataValue.json(inputs),
             "reused": len(reused) == len(versions),  # every year unchanged
+            "years_reused": reused,
         })
 
     return _asset

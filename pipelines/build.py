@@ -330,7 +330,13 @@ def reuse_of(result: dg.ExecuteInProcessResult, partition_key: str | None = None
         partition = mat.partition or partition_key
         name = mat.asset_key.to_user_string() + (f" {partition}" if partition else "")
         flag = mat.metadata.get("reused")
-        (reused if flag is not None and getattr(flag, "value", flag) is True else made).append(name)
+        years = mat.metadata.get("years_reused")  # a run of several years: those found unchanged
+        if years is not None:
+            listed = getattr(years, "value", years)
+            was_reused = isinstance(listed, list) and partition in listed
+        else:
+            was_reused = flag is not None and getattr(flag, "value", flag) is True
+        (reused if was_reused else made).append(name)
     return reused, made
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
+from collections.abc import MutableMapping
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 
@@ -155,9 +156,13 @@ class Publisher:
     """
 
     def __init__(self, measures: dict[str, Measure], settings: DisclosureSettings,
-                 relations: tuple[Relation, ...] | None = None):
+                 relations: tuple[Relation, ...] | None = None, solved: MutableMapping[str, object] | None = None):
         self.measures = measures
         self.settings = settings
+        # what a year's secondary suppression and audit gave, by a hash of everything they are
+        # worked out from (`_solve_key`): the years are independent (decision 0012), so a
+        # change to one year leaves the others' solutions as they are (pipelines/fingerprints.py)
+        self.solved = solved
         if relations is None:
             from pipelines.metric_catalog import relations as declared
             relations = declared()
@@ -345,7 +350,8 @@ class Publisher:
             if primary[year]:
                 jobs[year] = (self._problem(year_records, primary[year]), {(k[0], k[1], k[3]) for k in primary[year]},
                               s.protection_width, s.suppression_threshold)
-        for year, (added, self.audits[year]) in _secure_years(jobs).items():
+        for year, (added, year_audit) in self._solve("secure", jobs, by_year, primary, _secure_years).items():
+            self.audits[year] = year_audit
             level_of = {r["geography_code"]: r["geographic_level"] for r in by_year[year]}
             for fig, p in added.items():
                 protects = ";".join(figure_id(f[0], f[1], f[2], year) for f in p.protects)
@@ -455,8 +461,27 @@ class Publisher:
             problem = self._problem(list(frame.iter_rows(named=True)), mine)
             figs = {(k[0], k[1], k[3]) for k in mine}
             cells = {c for c in problem.values if (c[0], c[1], c[3]) in figs}
-            out[year] = audit(problem, cells, s.protection_width, s.suppression_threshold)
-        return dict(sorted(out.items()))
+            out[year] = (problem, cells, s.protection_width, s.suppression_threshold)
+        by_year = {y[0]: list(f.iter_rows(named=True)) for y, f in metrics.group_by("financial_year", maintain_order=True)}
+        marked = {year: {k[:4]: "suppressed" for k in hidden if k[4] == year} for year in out}
+        return dict(sorted(self._solve("audit", out, by_year, marked,
+                                       lambda jobs: {y: audit(*job) for y, job in jobs.items()}).items()))
+
+    def _solve(self, what: str, jobs: dict, by_year: dict, marked: dict, solve) -> dict:
+        """`solve(jobs)` for the years whose solution is not in `self.solved` under the hash of
+        everything it is worked out from; those found are taken as they are."""
+        import pickle
+
+        if self.solved is None:
+            return solve(jobs)
+        from pipelines.fingerprints import code_version, digest
+
+        keys = {y: digest(what, code_version(), self.settings, by_year[y], sorted(marked[y].items())) for y in jobs}
+        found = {y: pickle.loads(self.solved[k]) for y, k in keys.items() if k in self.solved}  # type: ignore[arg-type]
+        made = solve({y: job for y, job in jobs.items() if y not in found})
+        for y, result in made.items():
+            self.solved[keys[y]] = pickle.dumps(result)
+        return {y: found[y] if y in found else made[y] for y in jobs}
 
     @staticmethod
     def _log_row(r: dict, measure: str, rule: str, protects: str, relation: str) -> dict:

@@ -39,6 +39,7 @@ from pipelines import warehouse
 from pipelines.paths import ASSETS_DIR, PROJECT_DIR, REPORTS_DIR
 
 TABLE = "build_fingerprints"
+SOLVED_TABLE = "build_solved"  # a year's suppression and audit solutions, by what they are worked out from
 WAREHOUSE = "warehouse"  # the row of the whole warehouse: the code version and the years of the build
 # fingerprint: what the asset was made from; data_version: what it made (what readers of it see)
 _DDL = (f"CREATE TABLE IF NOT EXISTS {TABLE} (asset VARCHAR, partition VARCHAR, fingerprint VARCHAR, "
@@ -176,8 +177,37 @@ def tables_content(con: duckdb.DuckDBPyConnection, up_to_year: str, skip_prefixe
         "WHERE t.schema_name = 'main' GROUP BY t.table_name ORDER BY t.table_name").fetchall()
     parts = []
     for name, columns in tables:
-        if name == TABLE or name.startswith(skip_prefixes):
+        if name in (TABLE, SOLVED_TABLE) or name.startswith(skip_prefixes):
             continue
         year = next((c for c in ("financial_year", "time_period") if c in columns), None)
         parts.append(table_content(con, name, f'WHERE "{year}" <= ?' if year else "", [up_to_year] if year else []))
     return digest(parts)
+
+
+class Solved(dict):
+    """The disclosure solutions of one kind ("secure" or "audit") the last build kept (table
+    build_solved: a hash of what each is worked out from, and the solution as pickled by this
+    code, whose version the hash includes; the warehouse is the pipeline's own file). `save`
+    keeps those this build used, and no others of the kind."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, kind: str):
+        con.execute(f"CREATE TABLE IF NOT EXISTS {SOLVED_TABLE} (kind VARCHAR, key VARCHAR, result BLOB)")
+        super().__init__(con.execute(f"SELECT key, result FROM {SOLVED_TABLE} WHERE kind = ?", [kind]).fetchall())
+        self.con, self.kind = con, kind
+        self.used: set[str] = set()
+
+    def __contains__(self, key: object) -> bool:
+        found = super().__contains__(key)
+        if found and isinstance(key, str):
+            self.used.add(key)
+        return found
+
+    def __setitem__(self, key: str, value: object) -> None:
+        self.used.add(key)
+        super().__setitem__(key, value)
+
+    def save(self) -> None:
+        self.con.execute(f"DELETE FROM {SOLVED_TABLE} WHERE kind = ?", [self.kind])
+        keep = [(self.kind, k, v) for k, v in self.items() if k in self.used]
+        if keep:
+            self.con.executemany(f"INSERT INTO {SOLVED_TABLE} VALUES (?, ?, ?)", keep)

@@ -151,7 +151,9 @@ def run_disclosure_audit(con: duckdb.DuckDBPyConnection, metric_tables: list[str
     settings = settings or DisclosureSettings()
     metrics = collect_metrics(con, metric_tables)
     figures = con.execute("SELECT * FROM pub_figures").pl()
-    results = Publisher(metric_catalog.measures(), settings).audit_published(metrics, figures)
+    solved = fingerprints.Solved(con, "audit")
+    results = Publisher(metric_catalog.measures(), settings, solved=solved).audit_published(metrics, figures)
+    solved.save()
     summary = pl.DataFrame([{
         "time_period": year, "cells_audited": len(a.intervals), "components": a.components, "solves": a.solves,
         "narrowest_values": a.narrowest or 0, "under_protected": len(a.failing),
@@ -200,8 +202,10 @@ def build_published_figures(con: duckdb.DuckDBPyConnection, metric_tables: list[
     """Disclosure control on every metric row (tables pub_figures and pub_suppression_log);
     `carried`: the figure ids withheld in an earlier vintage, which stay suppressed."""
     metrics = collect_metrics(con, metric_tables)
-    publisher = Publisher(metric_catalog.measures(), settings or DisclosureSettings())
+    solved = fingerprints.Solved(con, "secure")  # the years whose metrics are unchanged are not solved again
+    publisher = Publisher(metric_catalog.measures(), settings or DisclosureSettings(), solved=solved)
     figures = publisher.publish(metrics, carried=carried)
+    solved.save()
     loss = information_loss(figures, publisher.suppression_log)
     for table, frame in (("pub_figures", figures), ("pub_suppression_log", publisher.suppression_log),
                          (LOSS_TABLE, loss)):
