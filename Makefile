@@ -1,6 +1,6 @@
 # One command per intent, the same for a person and for CI.
 #   make release   install what is needed (uv included) and build the latest release
-#   make test      run every test
+#   make test      run every test (in as many processes as the machine has cores: pytest-xdist)
 #   make check     lint (ruff) and type-check (pyright, basic) the code; CI runs it before the tests
 #   make dev       the Dagster UI on http://127.0.0.1:3000: the graph `dasa release --final` runs, with its settings
 #   make bench     time and peak memory: full and incremental builds, the floor, disclosure, provenance
@@ -28,7 +28,7 @@ release: setup
 	$(RUN) dasa release
 
 test: setup
-	$(RUN) pytest
+	$(RUN) pytest -n auto
 
 # pyright's version is pinned in the lock: no asking PyPI whether a newer one is out
 check: setup
