@@ -48,10 +48,11 @@ def _ingest_asset(source: str, partitions: dg.PartitionsDefinition) -> dg.Assets
         # unless the year's files, the reference data and the code are those it was read from
         summaries, inputs, versions, reused = {}, {}, {}, []
         raw_dir = Path(dasa.raw_dir)
+        reference_version = fingerprints.reference_version(reference_dir())
         with dasa.connect() as con:
             for year in context.partition_keys:
-                fingerprint = fingerprints.digest(fingerprints.code_version(), fingerprints.reference_version(
-                    reference_dir()), source, year, fingerprints.tree(raw_dir / year / schemas.source(source).folder))
+                fingerprint = fingerprints.digest(fingerprints.code_version(), reference_version, source, year,
+                                                  fingerprints.tree(raw_dir / year / schemas.source(source).folder))
                 if fingerprints.recorded(con, f"raw_{source}", year) == fingerprint:
                     summaries[year] = "unchanged: not read again"
                     reused.append(year)

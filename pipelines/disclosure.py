@@ -452,18 +452,17 @@ class Publisher:
                   for r in figures.filter(pl.col("value_status") == "suppressed").select(
                       "measure", "breakdown", "geographic_level", "geography_code", "time_period").iter_rows(named=True)
                   if r["measure"] in self.measures}
-        out = {}
+        out, by_year, marked = {}, {}, {}
         for year, frame in metrics.group_by("financial_year", maintain_order=True):
             year = year[0]
             mine = {k[:4]: "suppressed" for k in hidden if k[4] == year}
             if not mine:
                 continue
-            problem = self._problem(list(frame.iter_rows(named=True)), mine)
+            by_year[year], marked[year] = list(frame.iter_rows(named=True)), mine
+            problem = self._problem(by_year[year], mine)
             figs = {(k[0], k[1], k[3]) for k in mine}
             cells = {c for c in problem.values if (c[0], c[1], c[3]) in figs}
             out[year] = (problem, cells, s.protection_width, s.suppression_threshold)
-        by_year = {y[0]: list(f.iter_rows(named=True)) for y, f in metrics.group_by("financial_year", maintain_order=True)}
-        marked = {year: {k[:4]: "suppressed" for k in hidden if k[4] == year} for year in out}
         return dict(sorted(self._solve("audit", out, by_year, marked,
                                        lambda jobs: {y: audit(*job) for y, job in jobs.items()}).items()))
 

@@ -36,6 +36,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines import warehouse
+from pipelines.manifest import sha256 as file_sha256
 from pipelines.paths import ASSETS_DIR, PROJECT_DIR, REPORTS_DIR
 
 TABLE = "build_fingerprints"
@@ -55,14 +56,6 @@ def digest(*parts: object) -> str:
     for part in parts:
         h.update(json.dumps(part, sort_keys=True, default=str).encode("utf-8"))
         h.update(b"\0")
-    return h.hexdigest()
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
     return h.hexdigest()
 
 

@@ -749,10 +749,10 @@ def _validate_or_reuse(con: duckdb.DuckDBPyConnection, year: str, tables: list[s
     """validate_year, unless the suites, the code and the data versions of the tables (and of
     every raw table, which the frames and parameters read) are those of the results in
     val_results (pipelines/fingerprints.py): then those results."""
-    from pipelines import fingerprints, schemas as sch
+    from pipelines import fingerprints
 
     key = "validation:" + ",".join(sorted(tables))
-    upstream = fingerprints.of_assets(con, {*assets, *(f"raw_{s.name}" for s in sch.SOURCES)})
+    upstream = fingerprints.of_assets(con, {*assets, *(f"raw_{s}" for s in schemas.SOURCE_NAMES)})
     suites = []
     for table in sorted(tables):
         t = target(table)

@@ -82,6 +82,15 @@ class _SetAside(Exception):
         self.problems = [(code, message, line, fld), *more]
 
 
+def _set_aside(out: ExtractRead, exc: _SetAside, year: str, rel: str) -> ExtractRead:
+    """The read of a file set aside: its structural problems, no rows."""
+    for code, message, line, fld in exc.problems:
+        out.issues.append(Issue(year, out.table.source, rel, None, line, None, fld, "structural", code, message))
+    out.status = "quarantined"
+    out.frame = empty_frame(out.table)
+    return out
+
+
 def read_extract(raw_dir: Path, year: str, table: schemas.Table, known_services: set[str] | None = None,
                  con: duckdb.DuckDBPyConnection | None = None, engine: str = "duckdb") -> ExtractRead:
     """Read one extract. `known_services` (referrals only): the `service_id`s of the year's
@@ -115,11 +124,7 @@ def read_extract(raw_dir: Path, year: str, table: schemas.Table, known_services:
         else:
             df, lines = _read_csv(path.read_bytes(), table, issue)
     except _SetAside as exc:
-        for code, message, line, fld in exc.problems:
-            out.issues.append(Issue(year, table.source, rel, None, line, None, fld, "structural", code, message))
-        out.status = "quarantined"
-        out.frame = empty_frame(table)
-        return out
+        return _set_aside(out, exc, year, rel)
 
     header_line = None if path.suffix == ".parquet" else 1
     for c in df.columns:
@@ -197,11 +202,7 @@ def _read_referrals(out: ExtractRead, path: Path, rel: str, year: str, known_ser
                 raise _SetAside("unreadable_file",
                                 f"cannot be read as a Parquet table of text and numbers ({first})") from None
         except _SetAside as exc:
-            for code, message, line, fld in exc.problems:
-                out.issues.append(Issue(year, table.source, rel, None, line, None, fld, "structural", code, message))
-            out.status = "quarantined"
-            out.frame = empty_frame(table)
-            return out
+            return _set_aside(out, exc, year, rel)
         if own:
             cols = ["financial_year", "file", "line", *table.names]
             out.frame = pl.DataFrame(db.execute(
