@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     for n in range(1, args.rounds + 1):
         state = Path(tempfile.mkdtemp(prefix="dasa-bench-"))
         try:
-            env = {**os.environ, "DASA_STATE_DIR": str(state), "DASA_DAGSTER_STORAGE": "memory",
+            env = {**os.environ, "DASA_STATE_DIR": str(state), "DASA_DAGSTER_STORAGE": str(state / "dagster"),
                    "GX_ANALYTICS_ENABLED": "False"}
             f_wall, _, f = _run([sys.executable, "-c", FLOOR, str(PROJECT / "data" / "raw")], env)
             if f.returncode != 0:

@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="dasa-bench-incremental-") as name:
         tmp = Path(name)
         shutil.copytree(PROJECT / "data" / "raw", tmp / "raw")
-        env = {**os.environ, "DASA_STATE_DIR": str(tmp / "state"), "DASA_DAGSTER_STORAGE": "memory",
+        env = {**os.environ, "DASA_STATE_DIR": str(tmp / "state"), "DASA_DAGSTER_STORAGE": str(tmp / "dagster"),
                "GX_ANALYTICS_ENABLED": "False"}
         year = _latest(tmp / "raw")
         referrals = tmp / "raw" / year / "womens_aid" / "referrals.csv"

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
+from functools import partial
 
 import polars as pl
 
@@ -341,15 +342,13 @@ class Publisher:
                 if rule:
                     primary[year][key[:4]] = rule
         # 2. secondary suppression, per year
-        s = self.settings
         rule_of: dict[tuple, tuple[str, str, str]] = {}
         jobs = {}
         for year, year_records in sorted(by_year.items()):
             for key, rule in primary[year].items():
                 rule_of[(*key, year)] = (rule, "", "")
             if primary[year]:
-                jobs[year] = (self._problem(year_records, primary[year]), {(k[0], k[1], k[3]) for k in primary[year]},
-                              s.protection_width, s.suppression_threshold)
+                jobs[year] = partial(self._secure_job, year_records, primary[year])
         for year, (added, year_audit) in self._solve("secure", jobs, by_year, primary, _secure_years).items():
             self.audits[year] = year_audit
             level_of = {r["geography_code"]: r["geographic_level"] for r in by_year[year]}
@@ -447,7 +446,6 @@ class Publisher:
         publisher's own state, so this checks what a reader actually has."""
         from pipelines.disclosure_audit import audit
 
-        s = self.settings
         hidden = {(r["measure"], r["breakdown"], r["geographic_level"], r["geography_code"], r["time_period"])
                   for r in figures.filter(pl.col("value_status") == "suppressed").select(
                       "measure", "breakdown", "geographic_level", "geography_code", "time_period").iter_rows(named=True)
@@ -459,25 +457,34 @@ class Publisher:
             if not mine:
                 continue
             by_year[year], marked[year] = list(frame.iter_rows(named=True)), mine
-            problem = self._problem(by_year[year], mine)
-            figs = {(k[0], k[1], k[3]) for k in mine}
-            cells = {c for c in problem.values if (c[0], c[1], c[3]) in figs}
-            out[year] = (problem, cells, s.protection_width, s.suppression_threshold)
+            out[year] = partial(self._audit_job, by_year[year], mine)
         return dict(sorted(self._solve("audit", out, by_year, marked,
                                        lambda jobs: {y: audit(*job) for y, job in jobs.items()}).items()))
 
-    def _solve(self, what: str, jobs: dict, by_year: dict, marked: dict, solve) -> dict:
-        """`solve(jobs)` for the years whose solution is not in `self.solved` under the hash of
-        everything it is worked out from; those found are taken as they are."""
+    def _secure_job(self, records: list[dict], primary: dict[tuple, str]) -> tuple:
+        s = self.settings
+        return (self._problem(records, primary), {(k[0], k[1], k[3]) for k in primary}, s.protection_width,
+                s.suppression_threshold)
+
+    def _audit_job(self, records: list[dict], marked: dict[tuple, str]) -> tuple:
+        problem = self._problem(records, marked)
+        figs = {(k[0], k[1], k[3]) for k in marked}
+        cells = {c for c in problem.values if (c[0], c[1], c[3]) in figs}
+        return problem, cells, self.settings.protection_width, self.settings.suppression_threshold
+
+    def _solve(self, what: str, jobs: dict[str, Callable[[], tuple]], by_year: dict, marked: dict, solve) -> dict:
+        """`solve` of the jobs (each made by calling it) of the years whose solution is not in
+        `self.solved` under the hash of everything it is worked out from; those found are taken
+        as they are, and their problems are not made."""
         import pickle
 
         if self.solved is None:
-            return solve(jobs)
+            return solve({y: make() for y, make in jobs.items()})
         from pipelines.fingerprints import code_version, digest
 
         keys = {y: digest(what, code_version(), self.settings, by_year[y], sorted(marked[y].items())) for y in jobs}
         found = {y: pickle.loads(self.solved[k]) for y, k in keys.items() if k in self.solved}  # type: ignore[arg-type]
-        made = solve({y: job for y, job in jobs.items() if y not in found})
+        made = solve({y: make() for y, make in jobs.items() if y not in found})
         for y, result in made.items():
             self.solved[keys[y]] = pickle.dumps(result)
         return {y: found[y] if y in found else made[y] for y in jobs}
