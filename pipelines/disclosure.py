@@ -444,7 +444,6 @@ class Publisher:
 
         The suppression pattern is read from the published figures themselves, not from the
         publisher's own state, so this checks what a reader actually has."""
-        from pipelines.disclosure_audit import audit
 
         hidden = {(r["measure"], r["breakdown"], r["geographic_level"], r["geography_code"], r["time_period"])
                   for r in figures.filter(pl.col("value_status") == "suppressed").select(
@@ -458,8 +457,7 @@ class Publisher:
                 continue
             by_year[year], marked[year] = list(frame.iter_rows(named=True)), mine
             out[year] = partial(self._audit_job, by_year[year], mine)
-        return dict(sorted(self._solve("audit", out, by_year, marked,
-                                       lambda jobs: {y: audit(*job) for y, job in jobs.items()}).items()))
+        return dict(sorted(self._solve("audit", out, by_year, marked, _audit_years).items()))
 
     def _secure_job(self, records: list[dict], primary: dict[tuple, str]) -> tuple:
         s = self.settings
@@ -524,16 +522,32 @@ def _secure_one(job):
     return secure(*job)
 
 
-def _secure_years(jobs: dict) -> dict:
-    """`secure` for each year. The years are independent (decision 0012), so with more than
-    one they run in two worker processes; the result is the same as one after another."""
+def _audit_one(job):
+    from pipelines.disclosure_audit import audit
+
+    return audit(*job)
+
+
+def _per_year(one, jobs: dict) -> dict:
+    """`one(job)` for each year's job. The years are independent (decision 0012), so with more
+    than one they run in two worker processes; the result is the same as one after another."""
     if len(jobs) < 2 or os.environ.get("DASA_SERIAL_DISCLOSURE"):
-        return {year: secure(*job) for year, job in jobs.items()}
+        return {year: one(job) for year, job in jobs.items()}
     from concurrent.futures import ProcessPoolExecutor
     import multiprocessing
 
     with ProcessPoolExecutor(max_workers=min(2, len(jobs)), mp_context=multiprocessing.get_context("fork")) as pool:
-        return dict(zip(jobs, pool.map(_secure_one, jobs.values())))
+        return dict(zip(jobs, pool.map(one, jobs.values())))
+
+
+def _secure_years(jobs: dict) -> dict:
+    """`secure` for each year (`_per_year`)."""
+    return _per_year(_secure_one, jobs)
+
+
+def _audit_years(jobs: dict) -> dict:
+    """The disclosure audit of each year (`_per_year`)."""
+    return _per_year(_audit_one, jobs)
 
 
 def previous_year(year: str) -> str:

@@ -61,6 +61,31 @@ def sample(sample_build):
     return figures, log, metrics
 
 
+def test_the_years_solved_in_two_processes_give_what_one_after_another_gives(sample, monkeypatch):
+    """Disclosure control and its audit solve the years in two worker processes (decision
+    0012): the published figures, the suppression log and every year's audit are the same as
+    when the years are solved one after another in this process."""
+    from polars.testing import assert_frame_equal
+
+    metrics = sample[2]
+
+    def run() -> tuple[pl.DataFrame, pl.DataFrame, dict]:
+        publisher = Publisher(metric_catalog.measures(), DisclosureSettings())
+        figures = publisher.publish(metrics)
+        audits = publisher.audit_published(metrics, figures)
+        return figures, publisher.suppression_log, {y: (a.intervals, a.failing, a.components, a.solves)
+                                                    for y, a in audits.items()}
+
+    monkeypatch.delenv("DASA_SERIAL_DISCLOSURE", raising=False)
+    parallel = run()
+    monkeypatch.setenv("DASA_SERIAL_DISCLOSURE", "1")
+    serial = run()
+    assert len(parallel[2]) == len(set(metrics["financial_year"].to_list())) > 1
+    assert_frame_equal(parallel[0], serial[0])
+    assert_frame_equal(parallel[1], serial[1])
+    assert parallel[2] == serial[2]
+
+
 def test_no_suppressed_figure_in_the_sample_release_can_be_recovered(sample):
     figures, log, metrics = sample
     catalog = metric_catalog.measures()
