@@ -15,29 +15,25 @@ import shutil
 from collections import defaultdict
 from pathlib import Path
 
-import dagster as dg
 import openpyxl
 import polars as pl
 import pytest
 
 from pipelines import metric_catalog, provenance
-from pipelines.build import build_release
 from pipelines.cli import main
 from pipelines.manifest import verify
 from pipelines.paths import RAW_DIR, REFERENCE_DIR
 from pipelines.release.render import STATIC_DIR
+from tests.fixtures import builders as B
 
 YEAR = "2024-25"
 
 
 @pytest.fixture(scope="session")
-def built(tmp_path_factory) -> tuple[Path, Path, Path]:
-    """(release folder, audit bundle, warehouse) of the sample data."""
-    tmp = tmp_path_factory.mktemp("prov_release")
-    out, audit_root = tmp / "release", tmp_path_factory.mktemp("prov_audit")
-    build_release(raw_dir=RAW_DIR, year=YEAR, out_dir=out, db_path=tmp / "dasa.duckdb",
-                  instance=dg.DagsterInstance.ephemeral(), audit_dir=audit_root)
-    return out, provenance.audit_dir_for(YEAR, audit_root), tmp / "dasa.duckdb"
+def built(sample_build) -> tuple[Path, Path, Path]:
+    """(release folder, audit bundle, warehouse) of the sample data: the session's build of it."""
+    out, db = sample_build
+    return out, B.audit_bundle_of(out, YEAR), db
 
 
 @pytest.fixture(scope="session")
