@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import errno
 import fcntl
+import glob
 import json
 import os
 import platform
@@ -308,12 +309,12 @@ def leftovers_beside(target: Path) -> list[str]:
     if not parent.is_dir():
         return []
     done = []
-    olds = sorted(parent.glob(f".{target.name}.old-*"), key=lambda p: p.stat().st_mtime, reverse=True)
+    olds = sorted(parent.glob(f".{glob.escape(target.name)}.old-*"), key=lambda p: p.stat().st_mtime, reverse=True)
     if olds and not target.exists():
         olds[0].rename(target)
         done.append(f"restored {target} from {olds[0].name}")
         olds = olds[1:]
-    for p in [*sorted(parent.glob(f".{target.name}.building-*")), *olds]:
+    for p in [*sorted(parent.glob(f".{glob.escape(target.name)}.building-*")), *olds]:
         _remove(p)
         done.append(f"removed {p}")
     return done

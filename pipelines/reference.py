@@ -10,6 +10,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines.paths import REFERENCE_DIR
+from pipelines.safe_paths import duckdb_file
 
 REFERENCE_TABLES = {
     "ref_tier1_by_financial_year": "tier1_by_financial_year.csv",
@@ -156,7 +157,7 @@ def load_reference(con: duckdb.DuckDBPyConnection, years=()) -> None:
     for table, file in REFERENCE_TABLES.items():
         con.execute(
             f'CREATE OR REPLACE TABLE "{table}" AS SELECT * FROM read_csv(?, header = true, all_varchar = false)',
-            [str(folder / file)],
+            [duckdb_file(folder / file)],
         )
     con.execute("ALTER TABLE ref_population ALTER year TYPE INTEGER")
     carried = [r for y in sorted(set(years)) if carried_from(y) for r in tier1_rows(y)]

@@ -78,7 +78,7 @@ class Vintage:
 
     def values(self) -> pl.DataFrame:
         """figure_id and previous_value (the value as published then), as text."""
-        frame = pl.read_csv(self.path / VINTAGE_FIGURES, columns=["figure_id", "value"], infer_schema=False)
+        frame = pl.read_csv(self.path / VINTAGE_FIGURES, columns=["figure_id", "value"], infer_schema=False, glob=False)
         return frame.rename({"value": "previous_value"})
 
     def inputs(self) -> list[dict[str, str]]:

@@ -116,3 +116,15 @@ def printable(text: str) -> str:
     raw = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     return "".join(ch if ord(ch) >= 0x20 and not 0x7F <= ord(ch) < 0xA0 else ch.encode("unicode_escape").decode()
                    for ch in raw)
+
+
+# DuckDB's readers (read_parquet, read_csv, parquet_schema) take `*`, `?` and `[` in a path as
+# a pattern: a raw folder named `d*ir` would read the files of every folder it matches too.
+_PATTERN = re.compile(r"([*?\[])")
+
+
+def duckdb_file(path: Path | str) -> str:
+    """`path` as DuckDB's readers take it as that one file, never as a pattern: each `*`, `?`
+    and `[` written as a class of itself (`[*]`). (polars' readers are given `glob=False`.)"""
+    return _PATTERN.sub(r"[\1]", str(path))
+

@@ -381,7 +381,7 @@ def audit_chain(figure_id: str, audit_dir: Path, index: dict, fams: dict[str, di
         raise KeyError(figure_id)
     entry = fams[fam]["figures"][figure_id]
     bases = list(entry.get("derived_from", []))
-    figs = pl.read_parquet(audit_dir / "figures.parquet").filter(pl.col("figure_id").is_in([figure_id, *bases]))
+    figs = pl.read_parquet(audit_dir / "figures.parquet", glob=False).filter(pl.col("figure_id").is_in([figure_id, *bases]))
     rows = {r["figure_id"]: r for r in figs.iter_rows(named=True)}
     steps = []
     r = rows.get(figure_id)
@@ -393,9 +393,9 @@ def audit_chain(figure_id: str, audit_dir: Path, index: dict, fams: dict[str, di
     elif r is not None:
         steps.append(Step("Unrounded (restricted)", _unrounded(r)))
     steps += suppression_steps(figure_id, audit_dir)
-    parts = pl.read_parquet(audit_dir / "parts.parquet")
-    ev = pl.read_parquet(audit_dir / "evidence.parquet")
-    counts = pl.read_parquet(audit_dir / "record_counts.parquet")
+    parts = pl.read_parquet(audit_dir / "parts.parquet", glob=False)
+    ev = pl.read_parquet(audit_dir / "evidence.parquet", glob=False)
+    counts = pl.read_parquet(audit_dir / "record_counts.parquet", glob=False)
     for fid in bases or [figure_id]:
         steps += _unit_steps(fid, parts, ev, counts, summary, prefix=f"{split_id(fid)[3]} " if bases else "")
     return steps
@@ -458,7 +458,7 @@ def suppression_steps(figure_id: str, audit_dir: Path) -> list[Step]:
     path = audit_dir / provenance.SUPPRESSION_LOG_FILE
     if not path.is_file():
         return []
-    log = pl.read_parquet(path).filter(pl.col("figure_id") == figure_id)
+    log = pl.read_parquet(path, glob=False).filter(pl.col("figure_id") == figure_id)
     if not log.height:
         return []
     r = log.row(0, named=True)
