@@ -139,8 +139,10 @@ def _sql_asset(sql: warehouse.SqlFile) -> dg.AssetsDefinition:
                 fingerprints.forget(con, sql.table)
                 rows = warehouse.build_table(con, sql)
                 # its data version is its content: a table made again with the same rows
-                # leaves what reads it as it is
-                version = fingerprints.digest(fingerprints.table_content(con, sql.table))
+                # leaves what reads it as it is (a view's content is its query over what it
+                # reads, so its fingerprint says it without a scan)
+                version = fingerprint if sql.is_view else fingerprints.digest(
+                    fingerprints.table_content(con, sql.table))
                 if upstream is not None:
                     fingerprints.record(con, sql.table, fingerprint, data_version=version)
         return dg.MaterializeResult(data_version=dg.DataVersion(version[:16]), metadata={

@@ -61,6 +61,24 @@ def keep_work_setting() -> int:
     return int(text) if text.strip().isdigit() else DEFAULT_KEEP_WORK
 
 
+MEMORY_ENV = "DASA_DUCKDB_MEMORY_LIMIT"
+DEFAULT_MEMORY_LIMIT = "2GB"
+_MEMORY = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.IGNORECASE)
+
+
+def memory_limit_setting() -> str:
+    """What DuckDB may hold in memory before it spills to disk (`$DASA_DUCKDB_MEMORY_LIMIT`,
+    default 2GB: a 50-million-record extract then builds in under 4 GB). Raises BuildError
+    for a value DuckDB would not read."""
+    text = os.environ.get(MEMORY_ENV, "").strip()
+    if not text:
+        return DEFAULT_MEMORY_LIMIT
+    if not _MEMORY.match(text):
+        raise BuildError(f"${MEMORY_ENV} is {text!r}, which is not an amount of memory: give a number and a "
+                         f"unit, such as 2GB or 512MB (or unset it for the default, {DEFAULT_MEMORY_LIMIT})")
+    return text
+
+
 def fault_point(name: str) -> None:
     """A named point of the build where `DASA_FAULT_AT=<name>` kills the process with SIGKILL,
     as a power cut or the OOM killer would (tests/test_build_faults.py): `audit-staged` (the
@@ -445,6 +463,7 @@ def reset_warehouse(db_path: Path) -> None:
     db_path = Path(db_path)
     for p in (db_path, db_path.with_suffix(db_path.suffix + ".wal")):
         p.unlink(missing_ok=True)
+    _remove(db_path.with_name(db_path.name + ".tmp"))  # what DuckDB spilled (warehouse.spill_dir)
     if db_path.parent.is_dir():
         for wal in db_path.parent.glob("*.duckdb.wal"):
             if not wal.with_suffix("").exists():

@@ -468,6 +468,13 @@ def main(argv: list[str] | None = None) -> int:
         from pipelines.reference import REFERENCE_ENV
 
         os.environ[REFERENCE_ENV] = str(Path(given).resolve())
+    from pipelines.buildstate import BuildError, memory_limit_setting
+
+    try:
+        memory_limit_setting()  # a setting DuckDB would refuse, told before any work
+    except BuildError as exc:
+        print(f"dasa: {exc}", file=sys.stderr)
+        return 2
     try:
         return HANDLERS[args.command](args)
     except Exception as exc:  # a template file is read when the first command needs the schemas

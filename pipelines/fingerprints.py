@@ -162,7 +162,7 @@ def table_content(con: duckdb.DuckDBPyConnection, table: str, where: str = "", p
 def tables_content(con: duckdb.DuckDBPyConnection, up_to_year: str, skip_prefixes: tuple[str, ...] = ("raw_",)) -> str:
     """A hash of the content of every table of the warehouse but the raw ones and this one's:
     each table's rows of the years up to `up_to_year` where it has a year column
-    (`financial_year` or `time_period`), else all its rows. Rows are hashed with DuckDB's
+    (`financial_year` or `time_period`), else all its rows; and each view's query. Rows are hashed with DuckDB's
     `hash()` and summed, so their order does not matter and a repeated row counts twice."""
     tables = con.execute(
         "SELECT t.table_name, list(c.column_name) FROM duckdb_tables() t "
@@ -174,6 +174,10 @@ def tables_content(con: duckdb.DuckDBPyConnection, up_to_year: str, skip_prefixe
             continue
         year = next((c for c in ("financial_year", "time_period") if c in columns), None)
         parts.append(table_content(con, name, f'WHERE "{year}" <= ?' if year else "", [up_to_year] if year else []))
+    # a view is its query over tables hashed here or raw tables the inputs' fingerprints cover
+    parts += [["view", name, sql] for name, sql in con.execute(
+        "SELECT view_name, sql FROM duckdb_views() WHERE schema_name = 'main' AND NOT internal AND NOT temporary "
+        "ORDER BY view_name").fetchall()]
     return digest(parts)
 
 

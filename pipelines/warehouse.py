@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from pipelines import metric_catalog, metric_sql
+from pipelines import buildstate, metric_catalog, metric_sql
 from pipelines.paths import ASSETS_DIR
 
 _TABLE_REF = re.compile(r"\b((?:raw|ref|stg|metric)_[a-z0-9_]+)\b")
@@ -34,6 +34,13 @@ class SqlFile:
     @property
     def text(self) -> str:
         return self.path.read_text(encoding="utf-8")
+
+    @property
+    def is_view(self) -> bool:
+        """A staging query marked `-- dasa: view` is kept as a view, not a table: what it
+        reads is scanned by whatever reads it, never copied (a referrals extract of millions
+        of records, decision 0022). Its order is then the reader's to give."""
+        return self.layer == "staging" and VIEW_MARK in (line.strip() for line in self.text.splitlines())
 
     @property
     def sha256(self) -> str:
@@ -83,6 +90,7 @@ class SqlFile:
 
 
 PARTS_PREFIX = "parts_"  # parts_<family>: the parts of a metric family (build_table)
+VIEW_MARK = "-- dasa: view"  # a line of a staging query kept as a view (SqlFile.is_view)
 
 
 def sql_files(layer: str) -> tuple[SqlFile, ...]:
@@ -108,15 +116,32 @@ def connect(db_path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyC
     con = _OPEN.get(key)
     if con is None:
         if read_only:
-            ro = duckdb.connect(str(key), read_only=True, config={"threads": 2})
+            ro = duckdb.connect(str(key), read_only=True, config=duckdb_config(key))
             try:
                 yield ro
             finally:
                 ro.close()
             return
         key.parent.mkdir(parents=True, exist_ok=True)
-        con = _OPEN[key] = duckdb.connect(str(key), config={"threads": 2})
+        con = _OPEN[key] = duckdb.connect(str(key), config=duckdb_config(key))
     yield con.cursor() if read_only else con
+
+
+def spill_dir(db_path: Path) -> Path:
+    """Where DuckDB spills what does not fit in its memory limit: `<warehouse>.tmp/` beside
+    the warehouse (a reset of the warehouse removes it)."""
+    return Path(db_path).with_name(Path(db_path).name + ".tmp")
+
+
+def duckdb_config(db_path: Path | None = None) -> dict:
+    """DuckDB's settings for every connection of a build: two threads (the machine's cores),
+    the memory limit of `$DASA_DUCKDB_MEMORY_LIMIT` (default 2GB; DuckDB's own default is 80%
+    of the machine's memory, and a 10-million-record extract then took 5 GB), and a spill
+    folder beside the warehouse rather than in the system's temporary folder."""
+    config = {"threads": 2, "memory_limit": buildstate.memory_limit_setting()}
+    if db_path is not None:
+        config["temp_directory"] = str(spill_dir(db_path))
+    return config
 
 
 def close_all() -> None:
@@ -146,8 +171,17 @@ def build_table(con: duckdb.DuckDBPyConnection, sql: SqlFile) -> int:
         query = sql.query_of_parts(f'select * from "{sql.parts_table}"')
     else:
         query = sql.query
-    con.execute(f'CREATE OR REPLACE TABLE "{sql.table}" AS {query.rstrip().rstrip(";")}')
+    # a table made a view (or the reverse) by an edit of its query: DuckDB replaces only its own kind
+    if table_exists(con, sql.table) and is_view(con, sql.table) != sql.is_view:
+        con.execute(f'DROP {"TABLE" if sql.is_view else "VIEW"} "{sql.table}"')
+    con.execute(f'CREATE OR REPLACE {"VIEW" if sql.is_view else "TABLE"} "{sql.table}" AS '
+                f'{query.rstrip().rstrip(";")}\n')
     return one_row(con.execute(f'SELECT count(*) FROM "{sql.table}"'))[0]
+
+
+def is_view(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return one_row(con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = ? AND schema_name = 'main'",
+                               [name]))[0] > 0
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:

@@ -66,3 +66,35 @@ def test_each_asset_description_is_whole_sentences():
     for key, asset in assets.items():
         for text in asset.descriptions_by_key.values():
             assert text and text[0].isupper() and text.rstrip().endswith("."), f"{key}: {text!r}"
+
+
+def test_a_staging_query_marked_as_a_view_is_kept_as_one_and_can_become_a_table_again(tmp_path):
+    import duckdb
+
+    from pipelines import fingerprints
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE raw_x AS SELECT range AS n FROM range(5)")
+    path = tmp_path / "stg_x.sql"
+    path.write_text("-- The numbers.\n-- dasa: view\nselect n from raw_x -- a trailing comment\n", encoding="utf-8")
+    view = warehouse.SqlFile(path, "stg_x", "staging")
+    assert view.is_view and warehouse.build_table(con, view) == 5 and warehouse.is_view(con, "stg_x")
+    first = fingerprints.tables_content(con, "2024-25")
+    path.write_text("-- The numbers.\n-- dasa: view\nselect n + 1 as n from raw_x\n", encoding="utf-8")
+    warehouse.build_table(con, view)
+    assert fingerprints.tables_content(con, "2024-25") != first  # a view's query is part of the content
+    path.write_text("-- The numbers.\nselect n from raw_x where n < 3\n", encoding="utf-8")
+    table = warehouse.SqlFile(path, "stg_x", "staging")
+    assert not table.is_view and warehouse.build_table(con, table) == 3 and not warehouse.is_view(con, "stg_x")
+    path.write_text("-- The numbers.\n-- dasa: view\nselect n from raw_x\n", encoding="utf-8")
+    assert warehouse.build_table(con, view) == 5 and warehouse.is_view(con, "stg_x")
+
+
+def test_the_staged_referrals_are_a_view_and_their_description_is_their_opening_comment():
+
+
+    sql = next(s for s in warehouse.sql_files("staging") if s.table == "stg_womens_aid__referrals")
+    assert sql.is_view
+    assert [s.table for s in warehouse.sql_files("staging") if s.is_view] == ["stg_womens_aid__referrals"]
+    asset = next(a for a in build_assets(["2024-25"]) if getattr(a, "key", None) == dg.AssetKey(sql.table))
+    assert asset.descriptions_by_key[asset.key] == "Women's Aid On Track referrals to refuges, with the region of the refuge."

@@ -67,3 +67,25 @@ def test_leftovers_of_a_release_named_like_a_pattern_are_its_own_only(tmp_path):
     done = buildstate.leftovers_beside(target)
     assert done == [f"removed {own_building}"]
     assert other_building.is_dir() and other_old.is_dir() and target.is_dir()
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "polars"])
+def test_a_raw_folder_named_like_a_pattern_reads_its_own_referrals_parquet(tmp_path, engine):
+    from pipelines import schemas
+    from pipelines.ingest import extracts
+
+    year = "2024-25"
+    sample = pl.read_csv(Path(__file__).resolve().parent.parent / "data/raw" / year / "womens_aid/referrals.csv",
+                         infer_schema=False).head(50).with_columns(pl.col("children").cast(pl.Int64))
+    own, decoy = tmp_path / "r*w", tmp_path / "rAw"
+    for raw, frame in ((own, sample.head(20)), (decoy, sample)):
+        folder = raw / year / "womens_aid"
+        folder.mkdir(parents=True)
+        frame.write_parquet(folder / "referrals.parquet")
+    # the name as a pattern reads the decoy's records too
+    naive = duckdb.connect().execute("select count(*) from read_parquet(?)",
+                                     [str(own / year / "womens_aid/referrals.parquet")]).fetchone()
+    assert naive is not None and naive[0] == 70
+    read = extracts.read_extract(own, year, schemas.REFERRALS, engine=engine)
+    assert read.status == "ok", read.issues
+    assert read.frame["referral_id"].to_list() == sample.head(20)["referral_id"].to_list()

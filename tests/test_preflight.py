@@ -6,6 +6,7 @@ Each case is run as a user runs it, `python -m pipelines.cli ...`, for `dasa che
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -137,3 +138,32 @@ def test_the_dagster_definitions_load_only_with_their_prerequisites(tmp_path):
     assert done.returncode != 0
     assert (f"PreflightError: The reference folder {tmp_path / 'no_reference'} does not exist"
             in done.stderr.splitlines()[-1])
+
+
+@pytest.mark.parametrize("value", ["lots", "2 gigs", "-1GB"])
+def test_a_memory_limit_duckdb_would_refuse_is_one_sentence(tmp_path, value):
+    env = {**os.environ, "DASA_DUCKDB_MEMORY_LIMIT": value, "DASA_STATE_DIR": str(tmp_path / "state")}
+    for command in (["check"], ["release"]):
+        done = subprocess.run([sys.executable, "-m", "pipelines.cli", *command, "--wait", "0"], cwd=PROJECT_DIR,
+                              env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        assert done.stderr == (f"dasa: $DASA_DUCKDB_MEMORY_LIMIT is {value!r}, which is not an amount of memory: give "
+                               "a number and a unit, such as 2GB or 512MB (or unset it for the default, 2GB)\n")
+    assert not (tmp_path / "state").exists()  # told before any work
+
+
+def test_a_warehouse_reset_removes_what_duckdb_spilled(tmp_path):
+    from pipelines import buildstate, warehouse
+
+    db = tmp_path / "dasa.duckdb"
+    with warehouse.connect(db) as con:
+        settings = dict(con.execute("SELECT current_setting('temp_directory'), current_setting('memory_limit')"
+                                    ).fetchall())
+    warehouse.close_all()
+    assert warehouse.spill_dir(db) == tmp_path / "dasa.duckdb.tmp"
+    assert settings == {str(tmp_path / "dasa.duckdb.tmp"): "1.8 GiB"}  # DuckDB's way of writing 2GB
+    spilled = warehouse.spill_dir(db) / "duckdb_temp_storage-0.tmp"  # as a killed build leaves it
+    spilled.parent.mkdir()
+    spilled.write_bytes(b"x")
+    buildstate.reset_warehouse(db)
+    assert not db.exists() and not warehouse.spill_dir(db).exists()

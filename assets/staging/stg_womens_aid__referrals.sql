@@ -1,4 +1,9 @@
 -- Women's Aid On Track referrals to refuges, with the region of the refuge.
+
+-- dasa: view
+-- A view, not a table: an extract can be tens of millions of records, and a copy of them in
+-- the order of the file would be written and sorted for nothing (decision 0022). Whoever
+-- needs an order gives one.
 with referrals as (
     select * from raw_womens_aid__referrals
 ),
@@ -22,4 +27,4 @@ final as (
     from referrals r
     left join services s on s.financial_year = r.financial_year and s.service_id = r.service_id
 )
-select * from final order by financial_year, referral_id, line
+select * from final

@@ -231,7 +231,7 @@ def _read_referrals(out: ExtractRead, path: Path, rel: str, year: str, known_ser
 
 def _read_parquet(path: Path, table: schemas.Table) -> tuple[pl.DataFrame, pl.Series]:
     try:
-        df = pl.read_parquet(path)
+        df = pl.read_parquet(path, glob=False)
         df = df.select(pl.all().cast(pl.String))
     except Exception as exc:  # noqa: BLE001 - any failure of the parser on an untrusted file means the same
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

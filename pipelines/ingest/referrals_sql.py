@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from pipelines import schemas
 from pipelines.ingest.cells import describe
 from pipelines.ingest.issues import SOURCE_PREFIX
+from pipelines.safe_paths import duckdb_file
 
 TABLE = schemas.REFERRALS
 RAW_TABLE = TABLE.raw_table
@@ -90,8 +91,12 @@ _WS_CODES = "(" + ", ".join(str(ord(c)) for c in WHITESPACE) + ")"
 
 
 def _blank(x: str) -> str:
-    """SQL: the text is missing or whitespace only (the first character tells, mostly)."""
-    return f"({x} is null or {x} = '' or (ord({x}) in {_WS_CODES} and {_strip(x)} = ''))"
+    """SQL: the text is missing or whitespace only (the first character tells, mostly). A CASE,
+    so that the first character is looked at only when the text is not empty and the text is
+    stripped only when that character is whitespace (DuckDB evaluates every side of an OR:
+    at 10 million records this took 8 s of the 15 s insert)."""
+    return (f"(case when {x} is null or {x} = '' then true when ord({x}) not in {_WS_CODES} then false "
+            f"else {_strip(x)} = '' end)")
 
 
 def typed(col: schemas.Column, x: str, integer: bool = False) -> tuple[str, str]:
@@ -165,9 +170,10 @@ def parquet_columns(con: duckdb.DuckDBPyConnection, path: Path) -> list[tuple[st
     """The file's top-level columns as (name as written, name as DuckDB reads it, DuckDB type),
     in order (a name given twice stays twice in the first). Raises Unreadable."""
     try:
-        rows = con.execute("select name, num_children, duckdb_type from parquet_schema(?)", [str(path)]).fetchall()
+        rows = con.execute("select name, num_children, duckdb_type from parquet_schema(?)",
+                           [duckdb_file(path)]).fetchall()
         # the columns as DuckDB reads them (types of nested columns, a name given twice renamed)
-        described = con.execute(f"describe select * from read_parquet({lit(str(path))})").fetchall()
+        described = con.execute(f"describe select * from read_parquet({lit(duckdb_file(path))})").fetchall()
     except duckdb.Error as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise Unreadable(first) from None
@@ -208,7 +214,7 @@ def text_view_of_parquet(con: duckdb.DuckDBPyConnection, path: Path, columns: li
             sel.append(f"{src}::hugeint as {ident(col.name + '__int')}")
         sel.append(f"{src}::varchar as {ident(col.name)}")
     con.execute(f"create or replace temp view {SOURCE} as select {', '.join(sel)} "
-                f"from read_parquet({lit(str(path))}, file_row_number = true)")
+                f"from read_parquet({lit(duckdb_file(path))}, file_row_number = true)")
     return integer
 
 
