@@ -208,7 +208,16 @@ def _in_set_values(values: list, arrow_type) -> list:
 
 # --- The frame ---------------------------------------------------------------------------
 
-_ORDER_BY_ALL = re.compile(r"\s+ORDER\s+BY\s+ALL\s*$", re.IGNORECASE)
+_TRAILING_ORDER = re.compile(r'\s+ORDER\s+BY\s+([\w\s.,"]+)$', re.IGNORECASE)
+
+
+def unordered(sql: str) -> str:
+    """A frame query without the ORDER BY it ends in (of columns, ALL or positions; not one
+    with a LIMIT or OFFSET, whose rows depend on it): what is counted needs no order."""
+    found = _TRAILING_ORDER.search(sql)
+    if found is None or re.search(r"\b(LIMIT|OFFSET)\b", found.group(1), re.IGNORECASE):
+        return sql
+    return sql[:found.start()]
 
 
 class Frame:
@@ -221,7 +230,7 @@ class Frame:
         self.sql = sql.strip().rstrip(";")
         # what is counted needs no order: sorting a table of 10 million records for each
         # query took 4.5 s of a count of 0.3 s (the order matters only for the first rows)
-        self.unordered = _ORDER_BY_ALL.sub("", self.sql)
+        self.unordered = unordered(self.sql)
         self.params = params
         self.numbered: str | None = None  # the temporary table of the rows in order, once a sample is wanted
         schema = self.query_arrow(f"SELECT * FROM {self.ref} LIMIT 0").schema
@@ -230,7 +239,7 @@ class Frame:
     ref = "__dasa_frame"
 
     def wrap(self, body: str) -> str:
-        return f"WITH {self.ref} AS (\n{self.unordered}\n)\n{body}"
+        return f"WITH {self.ref} AS NOT MATERIALIZED (\n{self.unordered}\n)\n{body}"
 
     def query(self, body: str, numbered: bool = False) -> list[tuple]:
         """Rows of a query over the frame (`numbered`: over `__dasa_numbered`, the frame's rows

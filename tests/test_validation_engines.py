@@ -204,3 +204,15 @@ def test_an_unknown_engine_is_refused(monkeypatch):
     with pytest.raises(ValueError, match="DASA_VALIDATION_ENGINE"):
         validation.default_engine()
     assert json.dumps(validation.ENGINES)
+
+
+def test_counts_are_taken_without_the_order_a_frame_ends_in_but_never_without_one_a_limit_needs():
+    from pipelines.expectations_sql import unordered
+
+    assert unordered('SELECT * FROM "t" WHERE financial_year = $financial_year ORDER BY ALL') \
+        == 'SELECT * FROM "t" WHERE financial_year = $financial_year'
+    assert unordered("select r.* from t r\norder by r.file, r.line") == "select r.* from t r"
+    assert unordered('select * from t order by "a b" desc, 2') == "select * from t"
+    for kept in ("select * from t order by a limit 5", "select * from t order by a offset 2",
+                 "select * from (select * from t order by a)", "select * from t order by a -- the order"):
+        assert unordered(kept) == kept
