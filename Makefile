@@ -47,6 +47,7 @@ bench: setup
 	$(RUN) python benchmarks/incremental_builds.py
 	$(RUN) python benchmarks/validation_engines.py
 	$(RUN) python benchmarks/publish_step.py
+	$(RUN) python benchmarks/same_sql_over_parquet.py
 
 sample: setup
 	$(RUN) dasa sample

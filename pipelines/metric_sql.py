@@ -118,8 +118,10 @@ rolled_up as (
         financial_year, measure, breakdown,
         {level} as geographic_level,
         {code} as geography_code,
-        sum(numerator) as numerator,
-        sum(denominator) as denominator{series_sum}
+        -- in the order of the values: a sum of fractions (a shortfall of bedspaces) is then
+        -- the same to the last bit in every build, whatever order DuckDB's threads add in
+        sum(numerator order by numerator) as numerator,
+        sum(denominator order by denominator) as denominator{series_sum}
     from parts
     group by grouping sets (
         {sets}
