@@ -6,6 +6,7 @@ import atexit
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import dagster as dg
@@ -90,19 +91,45 @@ def small_db(small_raw, tmp_path_factory) -> Path:
     return build_warehouse(small_raw, tmp_path_factory.mktemp("small_db") / "dasa.duckdb")
 
 
+def built_once_per_run(tmp_path_factory, name: str, build: Callable[[Path], None]) -> Path:
+    """A folder `build(folder)` fills, made once per test run: with pytest-xdist, the first worker
+    that asks builds it (under a file lock) in the run's temporary folder, and the others read
+    it; without, a folder of the session. A build that failed leaves no mark, so the next asker
+    builds again (and fails with its own error). What is built here is only read by the tests."""
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        folder = tmp_path_factory.mktemp(name)
+        build(folder)
+        return folder
+    from filelock import FileLock
+
+    root = tmp_path_factory.getbasetemp().parent  # the run's folder, shared by its workers
+    folder, done = root / f"shared-{name}", root / f"shared-{name}.done"
+    with FileLock(str(root / f"shared-{name}.lock")):
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            build(folder)
+            done.touch()
+    return folder
+
+
 @pytest.fixture(scope="session")
 def sample_build(tmp_path_factory) -> tuple[Path, Path]:
-    """The 2024-25 release of the bundled sample data, built once: (release folder, warehouse)."""
-    from pipelines.build import build_release
-    from pipelines.paths import RAW_DIR
+    """The 2024-25 release of the bundled sample data, built once per test run (by one worker,
+    read by all: `built_once_per_run`): (release folder, warehouse)."""
 
-    tmp = tmp_path_factory.mktemp("sample_release")
-    out, db = tmp / "release", tmp / "dasa.duckdb"
-    with pytest.MonkeyPatch.context() as mp:  # the project's own configuration, commentary and all
-        mp.delenv("DASA_RELEASE_CONFIG")
-        build_release(raw_dir=RAW_DIR, year="2024-25", out_dir=out, db_path=db,
-                      instance=dg.DagsterInstance.ephemeral(), audit_dir=B.audit_root_beside(out))
-    return out, db
+    def build(tmp: Path) -> None:
+        from pipelines.build import build_release
+        from pipelines.paths import RAW_DIR
+
+        out = tmp / "release"
+        with pytest.MonkeyPatch.context() as mp:  # the project's own configuration, commentary and all
+            mp.delenv("DASA_RELEASE_CONFIG")
+            build_release(raw_dir=RAW_DIR, year="2024-25", out_dir=out, db_path=tmp / "dasa.duckdb",
+                          instance=dg.DagsterInstance.ephemeral(), audit_dir=B.audit_root_beside(out))
+
+    tmp = built_once_per_run(tmp_path_factory, "sample_release", build)
+    return tmp / "release", tmp / "dasa.duckdb"
 
 
 @pytest.fixture(scope="session")
@@ -133,3 +160,38 @@ def con(small_db):
     c = duckdb.connect(str(small_db), read_only=True)
     yield c
     c.close()
+
+
+# --- how the tests are shared between pytest-xdist's workers ----------------------------------
+# A file's tests run in one worker, one after another (its module fixtures, often a whole build
+# or a copy of the project, are then made once, not once per worker), and the files are handed
+# out heaviest first, so the last file to finish is a short one. The seconds are a file's own
+# time, measured with -n 2 on a 2-core machine; a file not listed counts as light.
+FILE_SECONDS = {
+    "test_incremental_builds.py": 230, "test_build_faults.py": 160, "test_same_graph.py": 100,
+    "test_secondary_suppression.py": 90, "test_revisions.py": 80, "test_lp_attack_generated.py": 75,
+    "test_release_end_to_end.py": 65, "test_new_measure.py": 60, "test_next_year.py": 60,
+    "test_provenance.py": 55, "test_quality_gates.py": 50, "test_ees_export.py": 46,
+    "test_lp_attack.py": 35, "test_sample_data.py": 35, "test_preflight.py": 35,
+    "test_template_versions.py": 30, "test_validation_engines.py": 30, "test_bad_inputs.py": 25,
+    "test_trace.py": 15, "test_dagster_storage.py": 14,
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    """The heaviest files first (FILE_SECONDS); each file's tests in their own order."""
+    def seconds(item) -> int:
+        return FILE_SECONDS.get(item.path.name, 0)
+
+    items.sort(key=lambda item: -seconds(item))  # a stable sort: the order within a file is kept
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """`pytest -n N` (the default `--dist load`) schedules by file, as `--dist loadfile` does;
+    any other `--dist` asked for is left to pytest-xdist."""
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    return LoadFileScheduling(config, log)
