@@ -36,6 +36,7 @@ import duckdb
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pipelines import warehouse  # noqa: E402
+from pipelines.expectations_sql import literal, q  # noqa: E402
 from pipelines.paths import PROCESSED_DIR  # noqa: E402
 
 
@@ -54,22 +55,7 @@ def _warehouse() -> tuple[Path, Path | None]:
 
 
 def _in_order() -> list[warehouse.SqlFile]:
-    """The staging and metric SQL files, each after the files whose tables it reads."""
-    files = {s.table: s for layer in ("staging", "metrics") for s in warehouse.sql_files(layer)}
-    done: list[warehouse.SqlFile] = []
-
-    def visit(name: str, path: tuple[str, ...] = ()) -> None:
-        if name not in files or files[name] in done:
-            return
-        if name in path:
-            sys.exit(f"the SQL files read each other in a circle: {' -> '.join((*path, name))}")
-        for upstream in files[name].reads():
-            visit(upstream, (*path, name))
-        done.append(files[name])
-
-    for name in sorted(files):
-        visit(name)
-    return done
+    return warehouse.in_build_order((*warehouse.sql_files("staging"), *warehouse.sql_files("metrics")))
 
 
 def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
@@ -77,14 +63,10 @@ def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
                                       "AND database_name = 'w' ORDER BY column_index", [table]).fetchall()]
 
 
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def export(db: Path, lake: Path) -> list[str]:
     """Every raw and reference table of the warehouse as Parquet under `lake`; their names."""
     con = duckdb.connect(config={"threads": 2})
-    con.execute(f"ATTACH {_lit(str(db))} AS w (READ_ONLY)")
+    con.execute(f"ATTACH {literal(str(db))} AS w (READ_ONLY)")
     tables = [t for (t,) in con.execute(
         "SELECT table_name FROM duckdb_tables() WHERE database_name = 'w' AND schema_name = 'main' "
         "AND (starts_with(table_name, 'raw_') OR starts_with(table_name, 'ref_')) ORDER BY 1").fetchall()]
@@ -93,14 +75,10 @@ def export(db: Path, lake: Path) -> list[str]:
         folder.mkdir(parents=True)
         by_year = "financial_year" in _columns(con, table)
         target = folder if by_year else folder / "data.parquet"
-        con.execute(f"COPY (SELECT * FROM w.{_q(table)}) TO {_lit(str(target))} "
+        con.execute(f"COPY (SELECT * FROM w.{q(table)}) TO {literal(str(target))} "
                     f"(FORMAT parquet{', PARTITION_BY (financial_year)' if by_year else ''})")
     con.close()
     return tables
-
-
-def _lit(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def build(con: duckdb.DuckDBPyConnection) -> None:
@@ -111,12 +89,12 @@ def build(con: duckdb.DuckDBPyConnection) -> None:
 def over_lake(db: Path, lake: Path, tables: list[str]) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB whose raw and reference tables are views over the lake's files."""
     con = duckdb.connect(config={"threads": 2})
-    con.execute(f"ATTACH {_lit(str(db))} AS w (READ_ONLY)")
+    con.execute(f"ATTACH {literal(str(db))} AS w (READ_ONLY)")
     for table in tables:
-        cols = ", ".join(_q(c) for c in _columns(con, table))
+        cols = ", ".join(q(c) for c in _columns(con, table))
         one = lake / table / "data.parquet"
         files = one if one.exists() else lake / table / "**" / "*.parquet"
-        con.execute(f"CREATE VIEW main.{_q(table)} AS SELECT {cols} FROM read_parquet({_lit(str(files))}, "
+        con.execute(f"CREATE VIEW main.{q(table)} AS SELECT {cols} FROM read_parquet({literal(str(files))}, "
                     "hive_partitioning = true, hive_types_autocast = false)")
     con.execute("USE memory")
     return con
@@ -125,9 +103,9 @@ def over_lake(db: Path, lake: Path, tables: list[str]) -> duckdb.DuckDBPyConnect
 def copied(db: Path, tables: list[str]) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB holding copies of the warehouse's raw and reference tables."""
     con = duckdb.connect(config={"threads": 2})
-    con.execute(f"ATTACH {_lit(str(db))} AS w (READ_ONLY)")
+    con.execute(f"ATTACH {literal(str(db))} AS w (READ_ONLY)")
     for table in tables:
-        con.execute(f"CREATE TABLE memory.main.{_q(table)} AS SELECT * FROM w.{_q(table)}")
+        con.execute(f"CREATE TABLE memory.main.{q(table)} AS SELECT * FROM w.{q(table)}")
     con.execute("USE memory")
     return con
 
@@ -136,7 +114,7 @@ def differing(con: duckdb.DuckDBPyConnection) -> list[str]:
     """The stg_* and metric_* tables whose rows differ from the warehouse's."""
     out = []
     for sql in _in_order():
-        t = _q(sql.table)
+        t = q(sql.table)
         for a, b in ((f"memory.main.{t}", f"w.main.{t}"), (f"w.main.{t}", f"memory.main.{t}")):
             row = con.execute(f"SELECT count(*) FROM (SELECT * FROM {a} EXCEPT ALL SELECT * FROM {b})").fetchone()
             if row is None or row[0]:

@@ -102,7 +102,7 @@ def read_for_check(raw_dir: Path, years: list[str], wait: float = buildstate.DEF
             warehouse.close_all()
     import duckdb
 
-    return duckdb.connect(str(db_path), read_only=True)
+    return duckdb.connect(str(db_path), read_only=True, config=warehouse.duckdb_config(db_path))
 
 
 def build_release(

@@ -159,14 +159,8 @@ def staged_columns() -> dict[str, dict[str, str]]:
             cols = ", ".join(f'"{c}" {_POLARS_TO_DUCKDB[d]}' for c, d in schema.items())
             con.execute(f'CREATE TABLE "{name}" ({cols})')
         load_reference(con)
-        pending = list(warehouse.sql_files("staging"))
-        while pending:
-            ready = [s for s in pending if all(r not in {p.table for p in pending} for r in s.reads())]
-            if not ready:
-                raise RuntimeError(f"staging SQL reads in a circle: {[s.table for s in pending]}")
-            for sql in ready:
-                warehouse.build_table(con, sql)
-                pending.remove(sql)
+        for sql in warehouse.in_build_order(warehouse.sql_files("staging")):
+            warehouse.build_table(con, sql)
         return {s.table: dict(con.execute('SELECT column_name, data_type FROM information_schema.columns '
                                           "WHERE table_name = ? ORDER BY ordinal_position", [s.table]).fetchall())
                 for s in warehouse.sql_files("staging")}

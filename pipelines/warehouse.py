@@ -10,7 +10,7 @@ from __future__ import annotations
 import atexit
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,6 +93,18 @@ PARTS_PREFIX = "parts_"  # parts_<family>: the parts of a metric family (build_t
 VIEW_MARK = "-- dasa: view"  # a line of a staging query kept as a view (SqlFile.is_view)
 
 
+def in_build_order(files: Iterable[SqlFile]) -> list[SqlFile]:
+    """The SQL files each after those whose tables it reads (ValueError if they read in a circle)."""
+    pending, done = list(files), []
+    while pending:
+        ready = [s for s in pending if all(r not in {p.table for p in pending} for r in s.reads())]
+        if not ready:
+            raise ValueError(f"the SQL files read each other in a circle: {[s.table for s in pending]}")
+        done += ready
+        pending = [s for s in pending if s not in ready]
+    return done
+
+
 def sql_files(layer: str) -> tuple[SqlFile, ...]:
     folder = ASSETS_DIR / layer
     prefix = {"staging": "", "metrics": "metric_"}[layer]
@@ -171,11 +183,11 @@ def build_table(con: duckdb.DuckDBPyConnection, sql: SqlFile) -> int:
         query = sql.query_of_parts(f'select * from "{sql.parts_table}"')
     else:
         query = sql.query
+    view = sql.is_view
     # a table made a view (or the reverse) by an edit of its query: DuckDB replaces only its own kind
-    if table_exists(con, sql.table) and is_view(con, sql.table) != sql.is_view:
-        con.execute(f'DROP {"TABLE" if sql.is_view else "VIEW"} "{sql.table}"')
-    con.execute(f'CREATE OR REPLACE {"VIEW" if sql.is_view else "TABLE"} "{sql.table}" AS '
-                f'{query.rstrip().rstrip(";")}\n')
+    if table_exists(con, sql.table) and is_view(con, sql.table) != view:
+        con.execute(f'DROP {"TABLE" if view else "VIEW"} "{sql.table}"')
+    con.execute(f'CREATE OR REPLACE {"VIEW" if view else "TABLE"} "{sql.table}" AS {query.rstrip().rstrip(";")}\n')
     return one_row(con.execute(f'SELECT count(*) FROM "{sql.table}"'))[0]
 
 
