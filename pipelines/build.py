@@ -361,8 +361,11 @@ def _build(raw_dir, years, year, release_years, targets, db_path, releases_dir, 
 
     def run(selection: list[str], partition_key: str | None = None,
             partition_range: tuple[str, str] | None = None) -> None:
-        result = run_selection(job, selection, instance, db_path, raw_dir, release_years, partition_key,
-                               partition_range)
+        try:
+            result = run_selection(job, selection, instance, db_path, raw_dir, release_years, partition_key,
+                                   partition_range)
+        finally:
+            warehouse.close_all()
         got = reuse_of(result, partition_key)
         # an asset run twice in one build (the gate's run, then the rest) was made by the first
         reused.extend(n for n in got[0] if n not in made and n not in reused)

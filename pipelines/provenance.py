@@ -33,8 +33,8 @@ import hashlib
 import json
 import re
 import shutil
+from collections.abc import Callable
 import subprocess
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -264,6 +264,30 @@ _CONTRIBUTORS = """
 """
 
 
+# the parts of one year (the parameter) whose declared cells or records do not add up to them
+_MISMATCHES = f"""
+    with declared as (
+        select distinct measure, breakdown, role from _prov_cell_sel
+        union select distinct measure, breakdown, role from _prov_rec_sel
+    ),
+    sums as (
+        select {_PART}, sum(value) as cells_sum from _prov_ev group by all
+        union all
+        select {_PART}, value from _prov_counts
+    )
+    select a.*, coalesce(b.cells_sum, 0)::double as cells_sum
+    from _prov_long a
+    join declared d using (measure, breakdown, role)
+    left join sums b on {_SAME_PART}
+    where a.financial_year = ? and coalesce(b.cells_sum, 0) <> a.part_value
+"""
+
+# a year's evidence as the audit bundle keeps it (evidence.parquet), by part
+_EVIDENCE_ROWS = f"""
+    select {_PART}, file, sheet, "row", "column", field, record_key, value from _prov_ev
+    order by {_PART}, file, sheet nulls first, "row", "column"
+"""
+
 ALL_RETURNS = "every authority with a return"
 
 
@@ -288,19 +312,21 @@ def expand_units(text: str, universe) -> list[str]:
 
 
 def collect(con: duckdb.DuckDBPyConnection, year: str, figures: pl.DataFrame, settings: dict,
-            audit_dir: Path | None = None, suppression_log: pl.DataFrame | None = None) -> Provenance:
+            audit_dir: Path | None = None, suppression_log: pl.DataFrame | None = None,
+            done_reading: Callable[[], None] | None = None) -> Provenance:
     """The provenance of every figure of the release of `year` (figures: its pub_figures rows).
 
     With `audit_dir`, the restricted audit bundle is prepared beside it (`<audit_dir>.writing`);
     `write_audit` completes it, with the `suppression_log` (pub_suppression_log rows) given,
-    and moves it into place."""
+    and moves it into place. `done_reading` is called once the warehouse has been read, before
+    the public entries are built in Python (the build closes its connection there: DuckDB then
+    gives back the memory its queries took, some 250 MB for a four-year release)."""
 
     catalog = metric_catalog.measures()
     family_sql = {s.table.removeprefix("metric_"): s for s in warehouse.sql_files("metrics")}
     years = sorted(set(figures["time_period"].to_list()))
     cell_sel, rec_sel = _selectors(catalog)
-    background = ThreadPoolExecutor(max_workers=1)
-    copier = None
+    evidence = None
     con.register("_prov_cell_sel_in", cell_sel.to_arrow())
     con.register("_prov_rec_sel_in", rec_sel.to_arrow())
     try:
@@ -325,34 +351,32 @@ def collect(con: duckdb.DuckDBPyConnection, year: str, figures: pl.DataFrame, se
             union all
             select family, measure, breakdown, financial_year, unit_code, region_code, 'denominator',
                    denominator from _prov_parts where denominator is not null""")
-        # 2. the declared cells and records of every part that has a value
-        con.execute(f"""create or replace temp table _prov_ev as
-            select a.* from (select * from ({_CELL_EVIDENCE}) union all by name select * from ({_RECORD_EVIDENCE})) a
-            semi join _prov_long b using (measure, breakdown, financial_year, unit_code, role)""", [years])
         con.execute(f"""create or replace temp table _prov_counts as
             select a.* from ({_REFERRAL_COUNTS}) a
             semi join _prov_long b using (measure, breakdown, financial_year, unit_code, role)""")
-        mismatches = con.execute(f"""
-            with declared as (
-                select distinct measure, breakdown, role from _prov_cell_sel
-                union select distinct measure, breakdown, role from _prov_rec_sel
-            ),
-            sums as (
-                select {_PART}, sum(value) as cells_sum from _prov_ev group by all
-                union all
-                select {_PART}, value from _prov_counts
-            )
-            select a.*, coalesce(b.cells_sum, 0)::double as cells_sum
-            from _prov_long a
-            join declared d using (measure, breakdown, role)
-            left join sums b on {_SAME_PART}
-            where coalesce(b.cells_sum, 0) <> a.part_value
-            order by all""").pl()
         local = figures.filter(pl.col("geographic_level").is_in(_LOCAL_LEVELS)).select(
             "measure", "breakdown", pl.col("time_period").alias("financial_year"), pl.col("geography_code").alias("unit_code"))
         con.register("_prov_local", local.to_arrow())
-        refs = _refs(con.execute(_LOCAL_EVIDENCE).pl())
-        con.unregister("_prov_local")
+        # 2. the declared cells and records of every part that has a value, one year at a
+        # time: each year's evidence is checked against its parts, its A1 references taken and
+        # its rows added to the audit bundle's evidence, then dropped before the next year's
+        # (all the years of a release at once took some 600 MB more: decision 0024)
+        staging = _audit_staging(audit_dir) if audit_dir is not None else None
+        evidence = _EvidenceFile(staging / "evidence.parquet") if staging is not None else None
+        year_refs = []
+        for i, y in enumerate(years):
+            con.execute(f"""create or replace temp table _prov_ev as
+                select a.* from (select * from ({_CELL_EVIDENCE}) union all by name
+                                 select * from ({_RECORD_EVIDENCE}) where financial_year = $1[1]) a
+                semi join _prov_long b using (measure, breakdown, financial_year, unit_code, role)""".replace("?", "$1"),
+                        [[y]])
+            con.execute(("create or replace temp table _prov_mismatches as " if i == 0 else
+                         "insert into _prov_mismatches ") + _MISMATCHES, [y])
+            year_refs.append(_refs(con.execute(_LOCAL_EVIDENCE).pl()))
+            if evidence is not None:
+                evidence.add(con.execute(_EVIDENCE_ROWS).to_arrow_reader())
+        mismatches = con.execute("select * from _prov_mismatches order by all").pl()
+        refs = pl.concat(year_refs)
         contributors = con.execute(_CONTRIBUTORS).pl()
         audit_parts = con.execute(
             "select family, measure, breakdown, financial_year, unit_code, region_code, role, part_value "
@@ -363,22 +387,17 @@ def collect(con: duckdb.DuckDBPyConnection, year: str, figures: pl.DataFrame, se
         workbooks = con.execute("select financial_year, gss_code, file from stg_authority_returns__returns "
                                 "where received order by all").fetchall()
         inputs = _inputs(con, years)
-        # the audit bundle's evidence (half a million rows, sorted) is written by DuckDB in the
-        # background while Python builds the public entries below; nothing else uses `con` meanwhile
-        if audit_dir is not None:
-            copier = background.submit(_write_evidence, con, _audit_staging(audit_dir))
-    except BaseException:
-        _drop_temporary(con)
-        background.shutdown()
-        raise
-    try:
-        return _entries(year, years, figures, settings, catalog, family_sql, refs, contributors, audit_parts,
-                        metric_rows, workbooks, inputs, mismatches, audit_dir, suppression_log)
+        if evidence is not None and staging is not None:
+            evidence.close()
+            _write_record_counts(con, staging)
     finally:
-        if copier is not None:
-            copier.result()  # re-raises an error of the copy
-        background.shutdown()
+        if evidence is not None:
+            evidence.close()
         _drop_temporary(con)
+    if done_reading is not None:
+        done_reading()
+    return _entries(year, years, figures, settings, catalog, family_sql, refs, contributors, audit_parts,
+                    metric_rows, workbooks, inputs, mismatches, audit_dir, suppression_log)
 
 
 _SAFE_ID = r"^[A-Za-z0-9_.()\-]+$"
@@ -549,10 +568,29 @@ def _change_values(fig: pl.DataFrame, metric_rows: pl.DataFrame, catalog, settin
                          "change_of": pl.Series(of, dtype=pl.String)})
 
 
-def _write_evidence(con: duckdb.DuckDBPyConnection, staging: Path) -> None:
-    con.execute(f"""copy (select {_PART}, file, sheet, "row", "column", field, record_key, value from _prov_ev
-                    order by {_PART}, file, sheet nulls first, "row", "column")
-                    to '{_sql_path(staging / "evidence.parquet")}' (format parquet)""")
+class _EvidenceFile:
+    """The audit bundle's evidence.parquet, written a year at a time (one row group or more
+    each) as collect() makes each year's evidence, so no more than a year's is held."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._writer = None
+
+    def add(self, rows) -> None:  # a pyarrow RecordBatchReader
+        import pyarrow.parquet as pq
+
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self.path, rows.schema, compression="snappy")
+        for batch in rows:
+            self._writer.write_batch(batch)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
+def _write_record_counts(con: duckdb.DuckDBPyConnection, staging: Path) -> None:
     con.execute(f"""copy (select {_PART}, file, value as records, filter from _prov_counts order by all)
                     to '{_sql_path(staging / "record_counts.parquet")}' (format parquet)""")
 
@@ -563,7 +601,8 @@ def _drop_temporary(con: duckdb.DuckDBPyConnection) -> None:
             con.unregister(name)
         except duckdb.Error:  # pragma: no cover - not registered when an earlier step failed
             pass
-    for t in ("_prov_parts", "_prov_long", "_prov_ev", "_prov_counts", "_prov_cell_sel", "_prov_rec_sel"):
+    for t in ("_prov_parts", "_prov_long", "_prov_ev", "_prov_counts", "_prov_mismatches", "_prov_cell_sel",
+              "_prov_rec_sel"):
         con.execute(f"drop table if exists {t}")
 
 
@@ -759,7 +798,7 @@ unrounded values of both years or, at a level where counts of people are rounded
 published ones), what each authority, police force area or region contributes to each
 figure (parts.parquet), and every
 contributing cell of the returns and record of the services extract with its value
-(evidence.parquet, by part: measure, breakdown, financial_year, unit_code, role); referrals
+(evidence.parquet, by year, then by part: measure, breakdown, unit_code, role); referrals
 are counted per region and filter (record_counts.parquet). suppression_log.parquet lists
 every suppressed figure with its rule (primary, secondary, change or carried from an earlier
 vintage) and, for a secondary suppression, the figures it protects and the relation: the

@@ -7,7 +7,7 @@ import json
 import platform
 import shutil
 import tempfile
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from pathlib import Path
 
 import dagster as dg
@@ -353,7 +353,9 @@ def release_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
                                      "gate's list, or set final to false to build a DRAFT")
                 if dasa.vintages_dir:
                     inputs = revisions.revise(con, inputs, Path(dasa.vintages_dir))
-                inputs = with_provenance(con, inputs, audit_dir)
+                # the warehouse is not read again until the release is written: its connection is
+                # closed then, which gives back what DuckDB held (decision 0024)
+                inputs = with_provenance(con, inputs, audit_dir, done_reading=warehouse.close_all)
             metadata = {"figures": inputs.figures.height}
             if inputs.provenance is not None:
                 # parts whose declared cells do not add up (0 expected; the tests require it)
@@ -502,20 +504,22 @@ def restricted_audit_dir(audit_root: Path, year: str, release_dir: Path) -> Path
     return provenance.audit_dir_for(year, audit_root)
 
 
-def with_provenance(con: duckdb.DuckDBPyConnection, inputs, audit_dir: Path | None):
+def with_provenance(con: duckdb.DuckDBPyConnection, inputs, audit_dir: Path | None,
+                    done_reading: Callable[[], None] | None = None):
     """The release inputs with the provenance of every figure; its restricted audit bundle,
     with the suppression log and the disclosure audit's intervals, is prepared for `audit_dir`
-    (see pipelines/provenance.py; None prepares none)."""
+    (see pipelines/provenance.py; None prepares none). `done_reading` is called once the
+    warehouse is no longer read (provenance.collect)."""
     import dataclasses
 
     from pipelines import provenance
 
     settings = {k: v for k, v in inputs.settings.items() if k != "draft"}
+    intervals = con.execute(f"SELECT * FROM {INTERVALS_TABLE} WHERE time_period <= ? ORDER BY ALL",
+                            [inputs.year]).pl() if warehouse.table_exists(con, INTERVALS_TABLE) else None
     prov = provenance.collect(con, inputs.year, inputs.figures, settings, audit_dir=audit_dir,
-                              suppression_log=suppression_log(con, inputs.year))
-    if warehouse.table_exists(con, INTERVALS_TABLE):
-        intervals = con.execute(f"SELECT * FROM {INTERVALS_TABLE} WHERE time_period <= ? ORDER BY ALL",
-                                [inputs.year]).pl()
+                              suppression_log=suppression_log(con, inputs.year), done_reading=done_reading)
+    if intervals is not None:
         prov = dataclasses.replace(prov, audit_tables={**prov.audit_tables, "disclosure_intervals": intervals})
     return dataclasses.replace(inputs, provenance=prov)
 
