@@ -365,6 +365,8 @@ def _build(raw_dir, years, year, release_years, targets, db_path, releases_dir, 
             result = run_selection(job, selection, instance, db_path, raw_dir, release_years, partition_key,
                                    partition_range)
         finally:
+            # DuckDB gives back the memory a run's queries took only when its connection is
+            # closed: the next run opens the warehouse again (decision 0024)
             warehouse.close_all()
         got = reuse_of(result, partition_key)
         # an asset run twice in one build (the gate's run, then the rest) was made by the first
@@ -373,24 +375,21 @@ def _build(raw_dir, years, year, release_years, targets, db_path, releases_dir, 
 
     shown = [y for y in years if y <= year]
     step, steps = 1, 2 + len(release_years)
-    try:
-        span = shown[0] if len(shown) == 1 else f"{shown[0]} to {shown[-1]}"
-        echo(f"[{step}/{steps}] Reading the inputs of {span}")
-        run([f"raw_{s}" for s in SOURCES], partition_range=(shown[0], shown[-1]))
+    span = shown[0] if len(shown) == 1 else f"{shown[0]} to {shown[-1]}"
+    echo(f"[{step}/{steps}] Reading the inputs of {span}")
+    run([f"raw_{s}" for s in SOURCES], partition_range=(shown[0], shown[-1]))
+    step += 1
+    echo(f"[{step}/{steps}] Computing the metrics in DuckDB and applying disclosure control")
+    # the release gate (a blocking check on the returns in use) needs only these: a final
+    # build with an open error, or a bad decisions file, stops here, before the metrics
+    run(["reference", "stg_authority_returns__returns"])
+    run([k.to_user_string() for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)
+         and a.partitions_def is None for k in a.keys])
+    step += 1
+    for y in release_years:
+        echo(f"[{step}/{steps}] Writing the {y} release")
+        run(list(RELEASE_ASSETS), partition_key=y)
         step += 1
-        echo(f"[{step}/{steps}] Computing the metrics in DuckDB and applying disclosure control")
-        # the release gate (a blocking check on the returns in use) needs only these: a final
-        # build with an open error, or a bad decisions file, stops here, before the metrics
-        run(["reference", "stg_authority_returns__returns"])
-        run([k.to_user_string() for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)
-             and a.partitions_def is None for k in a.keys])
-        step += 1
-        for y in release_years:
-            echo(f"[{step}/{steps}] Writing the {y} release")
-            run(list(RELEASE_ASSETS), partition_key=y)
-            step += 1
-    finally:
-        warehouse.close_all()
 
     with warehouse.connect(db_path, read_only=True) as con:
         expected, received = warehouse.one_row(con.execute(

@@ -367,9 +367,8 @@ def collect(con: duckdb.DuckDBPyConnection, year: str, figures: pl.DataFrame, se
         for i, y in enumerate(years):
             con.execute(f"""create or replace temp table _prov_ev as
                 select a.* from (select * from ({_CELL_EVIDENCE}) union all by name
-                                 select * from ({_RECORD_EVIDENCE}) where financial_year = $1[1]) a
-                semi join _prov_long b using (measure, breakdown, financial_year, unit_code, role)""".replace("?", "$1"),
-                        [[y]])
+                                 select * from ({_RECORD_EVIDENCE}) where financial_year = ?) a
+                semi join _prov_long b using (measure, breakdown, financial_year, unit_code, role)""", [[y], y])
             con.execute(("create or replace temp table _prov_mismatches as " if i == 0 else
                          "insert into _prov_mismatches ") + _MISMATCHES, [y])
             year_refs.append(_refs(con.execute(_LOCAL_EVIDENCE).pl()))
@@ -387,8 +386,7 @@ def collect(con: duckdb.DuckDBPyConnection, year: str, figures: pl.DataFrame, se
         workbooks = con.execute("select financial_year, gss_code, file from stg_authority_returns__returns "
                                 "where received order by all").fetchall()
         inputs = _inputs(con, years)
-        if evidence is not None and staging is not None:
-            evidence.close()
+        if staging is not None:
             _write_record_counts(con, staging)
     finally:
         if evidence is not None:
