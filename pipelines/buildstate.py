@@ -464,6 +464,7 @@ def reset_warehouse(db_path: Path) -> None:
     for p in (db_path, db_path.with_suffix(db_path.suffix + ".wal")):
         p.unlink(missing_ok=True)
     _remove(db_path.with_name(db_path.name + ".tmp"))  # what DuckDB spilled (warehouse.spill_dir)
+    _remove(db_path.with_name(db_path.name + ".evidence"))  # provenance's (warehouse.kept_evidence_dir)
     if db_path.parent.is_dir():
         for wal in db_path.parent.glob("*.duckdb.wal"):
             if not wal.with_suffix("").exists():

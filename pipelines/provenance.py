@@ -41,6 +41,7 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+import pyarrow as pa
 
 from pipelines import metric_catalog, metric_sql, reference, warehouse
 from pipelines.metric_catalog import Sel, describe_basis
@@ -313,14 +314,19 @@ def expand_units(text: str, universe) -> list[str]:
 
 def collect(con: duckdb.DuckDBPyConnection, year: str, figures: pl.DataFrame, settings: dict,
             audit_dir: Path | None = None, suppression_log: pl.DataFrame | None = None,
-            done_reading: Callable[[], None] | None = None) -> Provenance:
+            done_reading: Callable[[], None] | None = None, kept_years: Path | None = None) -> Provenance:
     """The provenance of every figure of the release of `year` (figures: its pub_figures rows).
 
     With `audit_dir`, the restricted audit bundle is prepared beside it (`<audit_dir>.writing`);
     `write_audit` completes it, with the `suppression_log` (pub_suppression_log rows) given,
     and moves it into place. `done_reading` is called once the warehouse has been read, before
     the public entries are built in Python (the build closes its connection there: DuckDB then
-    gives back the memory its queries took, some 250 MB for a four-year release)."""
+    gives back the memory its queries took, some 250 MB for a four-year release).
+
+    With `kept_years` (a folder of the build's own, beside its warehouse), the evidence of a
+    year whose inputs to it are those of an earlier collection is taken from there rather
+    than made again (`YearEvidence`): the release of a year shows every earlier year, and
+    those are as the last build, or the last release of this build, left them."""
 
     catalog = metric_catalog.measures()
     family_sql = {s.table.removeprefix("metric_"): s for s in warehouse.sql_files("metrics")}
@@ -363,18 +369,21 @@ def collect(con: duckdb.DuckDBPyConnection, year: str, figures: pl.DataFrame, se
         # (all the years of a release at once took some 600 MB more: decision 0024)
         staging = _audit_staging(audit_dir) if audit_dir is not None else None
         evidence = _EvidenceFile(staging / "evidence.parquet") if staging is not None else None
-        year_refs = []
-        for i, y in enumerate(years):
-            con.execute(f"""create or replace temp table _prov_ev as
-                select a.* from (select * from ({_CELL_EVIDENCE}) union all by name
-                                 select * from ({_RECORD_EVIDENCE}) where financial_year = ?) a
-                semi join _prov_long b using (measure, breakdown, financial_year, unit_code, role)""", [[y], y])
-            con.execute(("create or replace temp table _prov_mismatches as " if i == 0 else
-                         "insert into _prov_mismatches ") + _MISMATCHES, [y])
-            year_refs.append(_refs(con.execute(_LOCAL_EVIDENCE).pl()))
+        kept = YearEvidence(kept_years, cell_sel, rec_sel) if kept_years is not None else None
+        year_refs, year_mismatches = [], []
+        for y in years:
+            key = kept.key(con, y) if kept is not None else ""
+            made = kept.get(y, key) if kept is not None else None
+            if made is None:
+                made = _year_evidence(con, y, rows=evidence is not None or kept is not None)
+                if kept is not None:
+                    made = kept.put(y, key, made)
             if evidence is not None:
-                evidence.add(con.execute(_EVIDENCE_ROWS).to_arrow_reader())
-        mismatches = con.execute("select * from _prov_mismatches order by all").pl()
+                evidence.add(made.rows)
+            year_refs.append(made.refs)
+            year_mismatches.append(made.mismatches)
+        con.register("_prov_mismatches_in", pa.concat_tables(year_mismatches))
+        mismatches = con.execute("select * from _prov_mismatches_in order by all").pl()
         refs = pl.concat(year_refs)
         contributors = con.execute(_CONTRIBUTORS).pl()
         audit_parts = con.execute(
@@ -566,6 +575,97 @@ def _change_values(fig: pl.DataFrame, metric_rows: pl.DataFrame, catalog, settin
                          "change_of": pl.Series(of, dtype=pl.String)})
 
 
+@dataclass(frozen=True)
+class _Made:
+    """The evidence of one year: its rows as the audit bundle keeps them (`_EVIDENCE_ROWS`),
+    the parts whose cells do not add up to them (`_MISMATCHES`) and the A1 references of the
+    parts of its authority and police force area figures (`_refs`)."""
+    rows: pa.Table
+    mismatches: pa.Table
+    refs: pl.DataFrame
+
+
+def _year_evidence(con: duckdb.DuckDBPyConnection, y: str, rows: bool) -> _Made:
+    """Make the evidence of year `y` (in _prov_ev) from the temporary tables of collect();
+    its rows are read out only when `rows` (for the audit bundle, or to be kept)."""
+    con.execute(f"""create or replace temp table _prov_ev as
+        select a.* from (select * from ({_CELL_EVIDENCE}) union all by name
+                         select * from ({_RECORD_EVIDENCE}) where financial_year = ?) a
+        semi join _prov_long b using (measure, breakdown, financial_year, unit_code, role)""", [[y], y])
+    mismatches = con.execute(_MISMATCHES, [y]).to_arrow_table()
+    refs = _refs(con.execute(_LOCAL_EVIDENCE).pl())
+    return _Made(con.execute(_EVIDENCE_ROWS).to_arrow_table() if rows else pa.table({}), mismatches, refs)
+
+
+# what a year's evidence is made from, besides the selectors: its rows of each (one
+# parameter, the year); every one is read by _year_evidence's queries for that year only
+_YEAR_INPUTS = (
+    "select * from stg_authority_returns__counts where financial_year = ?",
+    "select * from stg_authority_returns__services where financial_year = ?",
+    "select * from stg_womens_aid__refuge_services where financial_year = ?",
+    "select * from _prov_long where financial_year = ?",
+    "select * from _prov_counts where financial_year = ?",
+    "select * from _prov_local where financial_year = ?",
+)
+
+
+class YearEvidence:
+    """The evidence of each year as the last collection made it, kept in `folder` (the build's
+    own, beside its warehouse: `buildstate.reset_warehouse` removes it with the warehouse) under
+    a hash of what it is made from: the code (`fingerprints.code_version`, which covers the
+    queries here), the selectors of every measure's declared cells and records, and the
+    content (DuckDB's `hash()` of every row, summed, with the count) of the year's rows of
+    every table its queries read. A year whose hash is the one kept is read back; one made is
+    written (Arrow IPC, then moved into place) and read back too, so what the audit bundle and
+    the entries get is the same whether the year was made here or earlier. One entry per year
+    is kept."""
+
+    def __init__(self, folder: Path, cell_sel: pl.DataFrame, rec_sel: pl.DataFrame) -> None:
+        from pipelines import fingerprints
+
+        self.folder = Path(folder)
+        self._base = fingerprints.digest(fingerprints.code_version(), cell_sel.rows(), rec_sel.rows())
+
+    def key(self, con: duckdb.DuckDBPyConnection, y: str) -> str:
+        from pipelines import fingerprints
+
+        content = [con.execute(f"select count(*), sum(hash(t))::varchar from ({q}) t", [y]).fetchone()
+                   for q in _YEAR_INPUTS]
+        return fingerprints.digest(self._base, y, content)
+
+    def _paths(self, y: str, key: str) -> dict[str, Path]:
+        stem = one_name(f"{y}.{key[:32]}")
+        return {part: inside(self.folder, f"{stem}.{part}.arrow") for part in ("rows", "mismatches", "refs")}
+
+    def get(self, y: str, key: str) -> _Made | None:
+        paths = self._paths(y, key)
+        if not all(p.is_file() for p in paths.values()):
+            return None
+        import pyarrow.ipc as ipc
+
+        with pa.OSFile(str(paths["rows"]), "rb") as rows, pa.OSFile(str(paths["mismatches"]), "rb") as mism:
+            return _Made(ipc.open_file(rows).read_all(), ipc.open_file(mism).read_all(),
+                         pl.read_ipc(paths["refs"].read_bytes()))
+
+    def put(self, y: str, key: str, made: _Made) -> _Made:
+        import pyarrow.ipc as ipc
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for old in self.folder.glob(f"{y}.*"):  # one entry per year
+            old.unlink(missing_ok=True)
+        paths = self._paths(y, key)
+        for part, path in paths.items():
+            tmp = path.with_name(path.name + ".writing")
+            if part == "refs":
+                made.refs.write_ipc(tmp, compression="uncompressed")
+            else:
+                table = made.rows if part == "rows" else made.mismatches
+                with ipc.new_file(str(tmp), table.schema) as out:
+                    out.write_table(table)
+            tmp.replace(path)
+        return self.get(y, key) or made
+
+
 class _EvidenceFile:
     """The audit bundle's evidence.parquet, written a year at a time (one row group or more
     each) as collect() makes each year's evidence, so no more than a year's is held."""
@@ -574,13 +674,12 @@ class _EvidenceFile:
         self.path = path
         self._writer = None
 
-    def add(self, rows) -> None:  # a pyarrow RecordBatchReader
+    def add(self, rows: pa.Table) -> None:
         import pyarrow.parquet as pq
 
         if self._writer is None:
             self._writer = pq.ParquetWriter(self.path, rows.schema, compression="snappy")
-        for batch in rows:
-            self._writer.write_batch(batch)
+        self._writer.write_table(rows)
 
     def close(self) -> None:
         if self._writer is not None:
@@ -594,12 +693,12 @@ def _write_record_counts(con: duckdb.DuckDBPyConnection, staging: Path) -> None:
 
 
 def _drop_temporary(con: duckdb.DuckDBPyConnection) -> None:
-    for name in ("_prov_cell_sel_in", "_prov_rec_sel_in", "_prov_local"):
+    for name in ("_prov_cell_sel_in", "_prov_rec_sel_in", "_prov_local", "_prov_mismatches_in"):
         try:
             con.unregister(name)
         except duckdb.Error:  # pragma: no cover - not registered when an earlier step failed
             pass
-    for t in ("_prov_parts", "_prov_long", "_prov_ev", "_prov_counts", "_prov_mismatches", "_prov_cell_sel",
+    for t in ("_prov_parts", "_prov_long", "_prov_ev", "_prov_counts", "_prov_cell_sel",
               "_prov_rec_sel"):
         con.execute(f"drop table if exists {t}")
 

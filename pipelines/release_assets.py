@@ -355,7 +355,8 @@ def release_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
                     inputs = revisions.revise(con, inputs, Path(dasa.vintages_dir))
                 # the warehouse is not read again until the release is written: its connection is
                 # closed then, which gives back what DuckDB held (decision 0024)
-                inputs = with_provenance(con, inputs, audit_dir, done_reading=warehouse.close_all)
+                inputs = with_provenance(con, inputs, audit_dir, done_reading=warehouse.close_all,
+                                         kept_years=warehouse.kept_evidence_dir(Path(dasa.db_path)))
             metadata = {"figures": inputs.figures.height}
             if inputs.provenance is not None:
                 # parts whose declared cells do not add up (0 expected; the tests require it)
@@ -505,11 +506,12 @@ def restricted_audit_dir(audit_root: Path, year: str, release_dir: Path) -> Path
 
 
 def with_provenance(con: duckdb.DuckDBPyConnection, inputs, audit_dir: Path | None,
-                    done_reading: Callable[[], None] | None = None):
+                    done_reading: Callable[[], None] | None = None, kept_years: Path | None = None):
     """The release inputs with the provenance of every figure; its restricted audit bundle,
     with the suppression log and the disclosure audit's intervals, is prepared for `audit_dir`
     (see pipelines/provenance.py; None prepares none). `done_reading` is called once the
-    warehouse is no longer read (provenance.collect)."""
+    warehouse is no longer read; the evidence of a year is kept in `kept_years` between
+    collections (provenance.collect)."""
     import dataclasses
 
     from pipelines import provenance
@@ -518,7 +520,8 @@ def with_provenance(con: duckdb.DuckDBPyConnection, inputs, audit_dir: Path | No
     intervals = con.execute(f"SELECT * FROM {INTERVALS_TABLE} WHERE time_period <= ? ORDER BY ALL",
                             [inputs.year]).pl() if warehouse.table_exists(con, INTERVALS_TABLE) else None
     prov = provenance.collect(con, inputs.year, inputs.figures, settings, audit_dir=audit_dir,
-                              suppression_log=suppression_log(con, inputs.year), done_reading=done_reading)
+                              suppression_log=suppression_log(con, inputs.year), done_reading=done_reading,
+                              kept_years=kept_years)
     if intervals is not None:
         prov = dataclasses.replace(prov, audit_tables={**prov.audit_tables, "disclosure_intervals": intervals})
     return dataclasses.replace(inputs, provenance=prov)

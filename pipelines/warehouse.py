@@ -145,6 +145,12 @@ def spill_dir(db_path: Path) -> Path:
     return Path(db_path).with_name(Path(db_path).name + ".tmp")
 
 
+def kept_evidence_dir(db_path: Path) -> Path:
+    """Where provenance keeps the evidence of each year between builds (provenance.YearEvidence):
+    `<warehouse>.evidence/` beside the warehouse (a reset of the warehouse removes it)."""
+    return Path(db_path).with_name(Path(db_path).name + ".evidence")
+
+
 def duckdb_config(db_path: Path | None = None) -> dict:
     """DuckDB's settings for every connection of a build: two threads (the machine's cores),
     the memory limit of `$DASA_DUCKDB_MEMORY_LIMIT` (default 2GB; DuckDB's own default is 80%
