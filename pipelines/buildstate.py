@@ -463,8 +463,10 @@ def reset_warehouse(db_path: Path) -> None:
     db_path = Path(db_path)
     for p in (db_path, db_path.with_suffix(db_path.suffix + ".wal")):
         p.unlink(missing_ok=True)
-    _remove(db_path.with_name(db_path.name + ".tmp"))  # what DuckDB spilled (warehouse.spill_dir)
-    _remove(db_path.with_name(db_path.name + ".evidence"))  # provenance's (warehouse.kept_evidence_dir)
+    from pipelines import warehouse  # it imports this module
+
+    _remove(warehouse.spill_dir(db_path))  # what DuckDB spilled
+    _remove(warehouse.kept_evidence_dir(db_path))  # provenance's evidence of each year
     if db_path.parent.is_dir():
         for wal in db_path.parent.glob("*.duckdb.wal"):
             if not wal.with_suffix("").exists():

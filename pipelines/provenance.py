@@ -372,12 +372,7 @@ def collect(con: duckdb.DuckDBPyConnection, year: str, figures: pl.DataFrame, se
         kept = YearEvidence(kept_years, cell_sel, rec_sel) if kept_years is not None else None
         year_refs, year_mismatches = [], []
         for y in years:
-            key = kept.key(con, y) if kept is not None else ""
-            made = kept.get(y, key) if kept is not None else None
-            if made is None:
-                made = _year_evidence(con, y, rows=evidence is not None or kept is not None)
-                if kept is not None:
-                    made = kept.put(y, key, made)
+            made = kept.of(con, y) if kept is not None else _year_evidence(con, y, rows=evidence is not None)
             if evidence is not None:
                 evidence.add(made.rows)
             year_refs.append(made.refs)
@@ -616,15 +611,25 @@ class YearEvidence:
     queries here), the selectors of every measure's declared cells and records, and the
     content (DuckDB's `hash()` of every row, summed, with the count) of the year's rows of
     every table its queries read. A year whose hash is the one kept is read back; one made is
-    written (Arrow IPC, then moved into place) and read back too, so what the audit bundle and
-    the entries get is the same whether the year was made here or earlier. One entry per year
-    is kept."""
+    written (Arrow IPC, which gives back the same tables, record batches and all, so the audit
+    bundle is the same bytes whether the year was made now or earlier; each file moved into
+    place once written). One entry per year is kept."""
 
     def __init__(self, folder: Path, cell_sel: pl.DataFrame, rec_sel: pl.DataFrame) -> None:
         from pipelines import fingerprints
 
         self.folder = Path(folder)
         self._base = fingerprints.digest(fingerprints.code_version(), cell_sel.rows(), rec_sel.rows())
+
+    def of(self, con: duckdb.DuckDBPyConnection, y: str) -> _Made:
+        """The evidence of year `y`: as kept, else made (from collect()'s temporary tables) and kept."""
+        key = self.key(con, y)
+        kept = self.get(y, key)
+        if kept is not None:
+            return kept
+        made = _year_evidence(con, y, rows=True)
+        self.put(y, key, made)
+        return made
 
     def key(self, con: duckdb.DuckDBPyConnection, y: str) -> str:
         from pipelines import fingerprints
@@ -634,8 +639,7 @@ class YearEvidence:
         return fingerprints.digest(self._base, y, content)
 
     def _paths(self, y: str, key: str) -> dict[str, Path]:
-        stem = one_name(f"{y}.{key[:32]}")
-        return {part: inside(self.folder, f"{stem}.{part}.arrow") for part in ("rows", "mismatches", "refs")}
+        return {part: inside(self.folder, f"{y}.{key[:32]}.{part}.arrow") for part in ("rows", "mismatches", "refs")}
 
     def get(self, y: str, key: str) -> _Made | None:
         paths = self._paths(y, key)
@@ -647,7 +651,7 @@ class YearEvidence:
             return _Made(ipc.open_file(rows).read_all(), ipc.open_file(mism).read_all(),
                          pl.read_ipc(paths["refs"].read_bytes()))
 
-    def put(self, y: str, key: str, made: _Made) -> _Made:
+    def put(self, y: str, key: str, made: _Made) -> None:
         import pyarrow.ipc as ipc
 
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -663,7 +667,6 @@ class YearEvidence:
                 with ipc.new_file(str(tmp), table.schema) as out:
                     out.write_table(table)
             tmp.replace(path)
-        return self.get(y, key) or made
 
 
 class _EvidenceFile:
