@@ -401,3 +401,49 @@ def test_entries_escape_text_exactly_as_json_does(text):
     df = provenance._as_json_strings(pl.DataFrame({"t": [text, "other"]}), "t")
     assert df["t"][0] == json.dumps(text, ensure_ascii=False)
     assert json.loads(df["t"][0]) == text
+
+
+def test_kept_evidence_is_reused_only_for_the_years_whose_rows_are_unchanged(built, tmp_path):
+    """The evidence a collection keeps for a year (provenance.YearEvidence) is read back only
+    while the year's rows are those it was made from: after one count of an earlier year
+    changes, that year's evidence is made again (what a collection keeping nothing gives) and
+    the other years' kept files are left as they were."""
+    import duckdb
+
+    from pipelines.release_assets import gather_release_inputs, with_provenance
+
+    db = tmp_path / "dasa.duckdb"
+    shutil.copy(built[2], db)
+    kept = tmp_path / "kept"
+    con = duckdb.connect(str(db))
+
+    def evidence(name: str, kept_years: Path | None) -> pl.DataFrame:
+        audit_dir = tmp_path / name / YEAR
+        with_provenance(con, gather_release_inputs(con, YEAR), audit_dir, kept_years=kept_years)
+        return pl.read_parquet(provenance._staging_of(audit_dir) / "evidence.parquet")
+
+    def entries() -> dict[str, int]:
+        return {p.name: p.stat().st_mtime_ns for p in kept.iterdir()}
+
+    try:
+        first = evidence("first", kept)
+        made = entries()
+        years = sorted({name.split(".")[0] for name in made})
+        assert years == ["2021-22", "2022-23", "2023-24", YEAR]
+        assert evidence("again", kept).equals(first)
+        assert entries() == made  # read back, not written again
+
+        changed_year = "2022-23"
+        con.execute("UPDATE stg_authority_returns__counts SET value = value + 1 WHERE rowid = (SELECT min(rowid) "
+                    "FROM stg_authority_returns__counts WHERE financial_year = ? AND value > 0)", [changed_year])
+        after = evidence("after", kept)
+        assert after.equals(evidence("nothing_kept", None))
+        assert not after.equals(first)
+    finally:
+        con.close()
+    now = entries()
+    assert {n: t for n, t in now.items() if not n.startswith(changed_year)} == \
+        {n: t for n, t in made.items() if not n.startswith(changed_year)}
+    old_entry = {n for n in made if n.startswith(changed_year)}
+    new_entry = {n for n in now if n.startswith(changed_year)}
+    assert len(new_entry) == 3 and not new_entry & old_entry  # one entry per year, under its new key
