@@ -13,6 +13,7 @@ binary floating point.
 from __future__ import annotations
 
 import os
+import pickle
 from collections import defaultdict
 from collections.abc import Callable, MutableMapping
 from dataclasses import asdict, dataclass, field
@@ -149,6 +150,18 @@ def exact_value(m: Measure, num: float | None, den: float | None, value: float |
     return _from_float(value)
 
 
+@dataclass(frozen=True)
+class YearPublished:
+    """One year's published figures as `Publisher.publish` made them: its figure rows (levels
+    and changes), its suppression log rows, the keys of its suppressed level figures, and the
+    disclosure audit of its final pattern (None when nothing was suppressed)."""
+
+    figures: pl.DataFrame
+    log: pl.DataFrame
+    suppressed: frozenset[tuple]
+    audit: object
+
+
 class Publisher:
     """Publishes metric rows: primary suppression, secondary suppression, rounding, change.
 
@@ -157,13 +170,17 @@ class Publisher:
     """
 
     def __init__(self, measures: dict[str, Measure], settings: DisclosureSettings,
-                 relations: tuple[Relation, ...] | None = None, solved: MutableMapping[str, object] | None = None):
+                 relations: tuple[Relation, ...] | None = None, solved: MutableMapping[str, object] | None = None,
+                 published: MutableMapping[str, object] | None = None):
         self.measures = measures
         self.settings = settings
         # what a year's secondary suppression and audit gave, by a hash of everything they are
         # worked out from (`_solve_key`): the years are independent (decision 0012), so a
         # change to one year leaves the others' solutions as they are (pipelines/fingerprints.py)
         self.solved = solved
+        # what a year's published figures were, by a hash of what they are worked out from
+        # (`_published_keys`): the same reasoning, a year's rows and those of the year before
+        self.published = published
         if relations is None:
             from pipelines.metric_catalog import relations as declared
             relations = declared()
@@ -320,22 +337,68 @@ class Publisher:
 
         `carried` holds the figure ids that were `[c]` in an earlier vintage: they stay
         suppressed, so no public file ever carries a value of a figure once withheld.
+
+        A year's figures are worked out from its own rows and those of the year before (for
+        the changes) alone, so with `self.published` the figures of a year whose rows, and whose
+        year before's rows, are those of the last build are taken as that build published them.
         """
-        rows = []
-        exact: dict[tuple, Exact | None] = {}
-        years_of: dict[str, set[str]] = {}
         records = list(metrics.iter_rows(named=True))
-        # 1. primary suppression, per figure
-        primary: dict[str, dict[tuple, str]] = defaultdict(dict)
         by_year: dict[str, list[dict]] = defaultdict(list)
+        years_of: dict[str, set[str]] = {}
         for r in records:
-            m = self.measures[r["measure"]]
-            year = r["financial_year"]
-            by_year[year].append(r)
-            key = (r["measure"], r["breakdown"], r["geographic_level"], r["geography_code"], year)
-            exact[key] = exact_value(m, r["numerator"], r["denominator"], r["value"])
-            years_of.setdefault(r["measure"], set()).add(year)
-            if exact[key] is not None:
+            by_year[r["financial_year"]].append(r)
+            years_of.setdefault(r["measure"], set()).add(r["financial_year"])
+        keys = self._published_keys(by_year, carried)
+        cache = self.published if self.published is not None else {}
+        found = {y: pickle.loads(cache[k]) for y, k in keys.items() if k in cache}  # type: ignore[arg-type]
+        todo = [y for y in sorted(by_year) if y not in found]
+        made = self._publish_years(todo, by_year, years_of, carried, found)
+        if self.published is not None:
+            for y in todo:
+                self.published[keys[y]] = pickle.dumps(made[y])
+        done = {**found, **made}
+        for y in sorted(done):
+            if done[y].audit is not None:
+                self.audits[y] = done[y].audit
+        out = pl.concat([done[y].figures for y in sorted(done)]) if done else self._figures_frame([])
+        self.suppression_log = (pl.concat([done[y].log for y in sorted(done)]) if done else self._log_frame([])).sort(
+            "measure", "breakdown", "time_period", "geographic_level", "geography_code")
+        return out.sort("measure", "breakdown", "time_period", "geographic_level", "geography_code")
+
+    def _published_keys(self, by_year: dict[str, list[dict]], carried: frozenset[str]) -> dict[str, str]:
+        """The hash of everything a year's published figures are worked out from: the code, the
+        settings, the year's rows, the year before's rows and the carried figures."""
+        if self.published is None:
+            return {}
+        from pipelines.fingerprints import code_version, digest
+
+        rows = {y: digest(records) for y, records in by_year.items()}
+        return {y: digest("publish", code_version(), self.settings, rows[y], rows.get(previous_year(y)),
+                          sorted(carried)) for y in by_year}
+
+    def _figures_frame(self, rows: list[dict]) -> pl.DataFrame:
+        return pl.DataFrame(rows, schema={**{c: pl.String for c in FIGURE_COLUMNS}, "value_num": pl.Float64,
+                                          "region_code": pl.String, "region_name": pl.String}, orient="row")
+
+    @staticmethod
+    def _log_frame(rows: list[dict]) -> pl.DataFrame:
+        return pl.DataFrame(rows, schema={c: pl.String for c in LOG_COLUMNS}, orient="row")
+
+    def _publish_years(self, todo: list[str], by_year: dict[str, list[dict]], years_of: dict[str, set[str]],
+                       carried: frozenset[str], found: dict[str, YearPublished]) -> dict[str, YearPublished]:
+        """The published figures of the years `todo`; `found` holds those of other years (the
+        changes of a year read which figures of the year before are suppressed)."""
+        exact: dict[tuple, Exact | None] = {}
+        # 1. primary suppression, per figure, of the years made; the exact values of the years
+        # before them too (a change is worked out from both years)
+        primary: dict[str, dict[tuple, str]] = defaultdict(dict)
+        for year in sorted(set(todo) | {previous_year(y) for y in todo}):
+            for r in by_year.get(year, ()):
+                m = self.measures[r["measure"]]
+                key = (r["measure"], r["breakdown"], r["geographic_level"], r["geography_code"], year)
+                exact[key] = exact_value(m, r["numerator"], r["denominator"], r["value"])
+                if year not in todo or exact[key] is None:
+                    continue
                 rule = self._primary(m, r["geographic_level"], r["numerator"], r["denominator"])
                 if rule is None and figure_id(r["measure"], r["breakdown"], r["geography_code"], year) in carried:
                     rule = CARRIED
@@ -344,99 +407,104 @@ class Publisher:
         # 2. secondary suppression, per year
         rule_of: dict[tuple, tuple[str, str, str]] = {}
         jobs = {}
-        for year, year_records in sorted(by_year.items()):
+        for year in todo:
             for key, rule in primary[year].items():
                 rule_of[(*key, year)] = (rule, "", "")
             if primary[year]:
-                jobs[year] = partial(self._secure_job, year_records, primary[year])
+                jobs[year] = partial(self._secure_job, by_year[year], primary[year])
+        audits = {}
         for year, (added, year_audit) in self._solve("secure", jobs, by_year, primary, _secure_years).items():
-            self.audits[year] = year_audit
+            audits[year] = year_audit
             level_of = {r["geography_code"]: r["geographic_level"] for r in by_year[year]}
             for fig, p in added.items():
                 protects = ";".join(figure_id(f[0], f[1], f[2], year) for f in p.protects)
                 rule_of[(fig[0], fig[1], level_of[fig[2]], fig[2], year)] = (SECONDARY, protects, p.relation)
         suppressed = set(rule_of)
-        log = []
-        for r in records:
-            m = self.measures[r["measure"]]
-            key = (r["measure"], r["breakdown"], r["geographic_level"], r["geography_code"], r["financial_year"])
-            x = exact[key]
-            level = r["geographic_level"]
-            if key in suppressed:
-                rows.append(self._row(r, r["measure"], m.unit, SYMBOLS["suppressed"], "suppressed", None, "", ""))
-                log.append(self._log_row(r, r["measure"], *rule_of[key]))
-                continue
-            if x is None:
-                status = "not_applicable" if r["denominator"] == 0 else "not_available"
-                value, value_num = SYMBOLS[status], None
-            elif m.kind == "count":
-                value, status, value_num = self._count(x, level, m.counts_people)
-            else:
-                value, status, value_num = self._rate(x)
-            rows.append(self._row(r, r["measure"], m.unit, value, status, value_num,
-                                  self._num_den(r["numerator"], level, m.counts_people) if m.kind != "count" else "",
-                                  self._num_den(r["denominator"], level, m.counts_people)))
+        for y in found:
+            suppressed |= found[y].suppressed
+        rows: dict[str, list[dict]] = {y: [] for y in todo}
+        log: dict[str, list[dict]] = {y: [] for y in todo}
+        for year in todo:
+            for r in by_year[year]:
+                m = self.measures[r["measure"]]
+                key = (r["measure"], r["breakdown"], r["geographic_level"], r["geography_code"], year)
+                x = exact[key]
+                level = r["geographic_level"]
+                if key in suppressed:
+                    rows[year].append(self._row(r, r["measure"], m.unit, SYMBOLS["suppressed"], "suppressed", None,
+                                                "", ""))
+                    log[year].append(self._log_row(r, r["measure"], *rule_of[key]))
+                    continue
+                if x is None:
+                    status = "not_applicable" if r["denominator"] == 0 else "not_available"
+                    value, value_num = SYMBOLS[status], None
+                elif m.kind == "count":
+                    value, status, value_num = self._count(x, level, m.counts_people)
+                else:
+                    value, status, value_num = self._rate(x)
+                rows[year].append(self._row(
+                    r, r["measure"], m.unit, value, status, value_num,
+                    self._num_den(r["numerator"], level, m.counts_people) if m.kind != "count" else "",
+                    self._num_den(r["denominator"], level, m.counts_people)))
         # year-on-year change: from unrounded values where figures are published unrounded
         places = self.settings.decimals
         series = {(r["measure"], r["breakdown"], r["geographic_level"], r["geography_code"], r["financial_year"]):
-                  r["series"] for r in records if r.get("series") is not None}
-        for r in records:
-            m = self.measures[r["measure"]]
-            year = r["financial_year"]
+                  r["series"] for y in sorted(set(todo) | {previous_year(y) for y in todo})
+                  for r in by_year.get(y, ()) if r.get("series") is not None}
+        for year in todo:
             prev = previous_year(year)
-            if prev not in years_of.get(r["measure"], ()):
-                continue
-            key = (r["measure"], r["breakdown"], r["geographic_level"], r["geography_code"])
-            now, before_present = exact[(*key, year)], (*key, prev) in exact
-            before = exact.get((*key, prev))
-            level = r["geographic_level"]
-            # the template steps of the returns each year's figure adds up (a definition that
-            # changes with the template: pipelines/metric_sql.py); None where it does not apply
-            steps = (series.get((*key, year)), series.get((*key, prev)))
-            if not before_present or (None not in steps and steps[0] != steps[1]):
-                sym = ("break_in_series", SYMBOLS["break_in_series"], None)
-                outs = [(f"{m.id}_change", sym)] + ([(f"{m.id}_change_percent", sym)] if m.kind == "count" else [])
-            elif (*key, year) in suppressed or (*key, prev) in suppressed:
-                sym = ("suppressed", SYMBOLS["suppressed"], None)
-                outs = [(f"{m.id}_change", sym)] + ([(f"{m.id}_change_percent", sym)] if m.kind == "count" else [])
-            elif now is None or before is None:
-                sym = ("not_available", SYMBOLS["not_available"], None)
-                outs = [(f"{m.id}_change", sym)] + ([(f"{m.id}_change_percent", sym)] if m.kind == "count" else [])
-            elif (pub_now := self._as_published(m, level, now)) is None or (
-                    pub_before := self._as_published(m, level, before)) is None:
-                sym = ("not_applicable", SYMBOLS["not_applicable"], None)  # from or to [low]
-                outs = [(f"{m.id}_change", sym)] + ([(f"{m.id}_change_percent", sym)] if m.kind == "count" else [])
-            else:
-                # at a rounded level, the change is that of the published figures, so it tells a
-                # reader nothing the two figures do not (decision 0012)
-                (n1, d1), (n0, d0) = pub_now, pub_before
-                diff = (n1 * d0 - n0 * d1, d1 * d0)
-                if m.kind == "count":
-                    v, st, vn = self._count(diff, level, m.counts_people)
-                    small = level in self.settings.suppressed_levels and min(n1 // d1, n0 // d0) < \
-                        self.settings.minimum_change_base
-                    if n0 == 0 or small:
-                        pct = ("not_applicable", SYMBOLS["not_applicable"], None)
-                    else:
-                        # 100 x (now - before) / before
-                        ratio = (100 * diff[0] * d0, diff[1] * n0) if n0 > 0 else (-100 * diff[0] * d0, -diff[1] * n0)
-                        text, num, _ = _fixed(ratio, places)
-                        pct = ("published", text, num)
-                    outs = [(f"{m.id}_change", (st, v, vn)), (f"{m.id}_change_percent", pct)]
+            for r in by_year[year]:
+                m = self.measures[r["measure"]]
+                if prev not in years_of.get(r["measure"], ()):
+                    continue
+                key = (r["measure"], r["breakdown"], r["geographic_level"], r["geography_code"])
+                now, before_present = exact[(*key, year)], (*key, prev) in exact
+                before = exact.get((*key, prev))
+                level = r["geographic_level"]
+                # the template steps of the returns each year's figure adds up (a definition that
+                # changes with the template: pipelines/metric_sql.py); None where it does not apply
+                steps = (series.get((*key, year)), series.get((*key, prev)))
+                if not before_present or (None not in steps and steps[0] != steps[1]):
+                    sym = ("break_in_series", SYMBOLS["break_in_series"], None)
+                    outs = [(f"{m.id}_change", sym)] + ([(f"{m.id}_change_percent", sym)] if m.kind == "count" else [])
+                elif (*key, year) in suppressed or (*key, prev) in suppressed:
+                    sym = ("suppressed", SYMBOLS["suppressed"], None)
+                    outs = [(f"{m.id}_change", sym)] + ([(f"{m.id}_change_percent", sym)] if m.kind == "count" else [])
+                elif now is None or before is None:
+                    sym = ("not_available", SYMBOLS["not_available"], None)
+                    outs = [(f"{m.id}_change", sym)] + ([(f"{m.id}_change_percent", sym)] if m.kind == "count" else [])
+                elif (pub_now := self._as_published(m, level, now)) is None or (
+                        pub_before := self._as_published(m, level, before)) is None:
+                    sym = ("not_applicable", SYMBOLS["not_applicable"], None)  # from or to [low]
+                    outs = [(f"{m.id}_change", sym)] + ([(f"{m.id}_change_percent", sym)] if m.kind == "count" else [])
                 else:
-                    text, num, _ = _fixed(diff, places)
-                    outs = [(f"{m.id}_change", ("published", text, num))]
-            for measure_id, (st, v, vn) in outs:
-                unit = "percent" if measure_id.endswith("_change_percent") else (
-                    m.unit if m.kind == "count" else ("percentage points" if m.kind == "percent" else m.unit))
-                rows.append(self._row(r, measure_id, unit, v, st, vn, "", ""))
-                if st == "suppressed":
-                    log.append(self._log_row(r, measure_id, CHANGE, "", ""))
-        out = pl.DataFrame(rows, schema={**{c: pl.String for c in FIGURE_COLUMNS}, "value_num": pl.Float64,
-                                         "region_code": pl.String, "region_name": pl.String}, orient="row")
-        self.suppression_log = pl.DataFrame(log, schema={c: pl.String for c in LOG_COLUMNS}, orient="row").sort(
-            "measure", "breakdown", "time_period", "geographic_level", "geography_code")
-        return out.sort("measure", "breakdown", "time_period", "geographic_level", "geography_code")
+                    # at a rounded level, the change is that of the published figures, so it tells a
+                    # reader nothing the two figures do not (decision 0012)
+                    (n1, d1), (n0, d0) = pub_now, pub_before
+                    diff = (n1 * d0 - n0 * d1, d1 * d0)
+                    if m.kind == "count":
+                        v, st, vn = self._count(diff, level, m.counts_people)
+                        small = level in self.settings.suppressed_levels and min(n1 // d1, n0 // d0) < \
+                            self.settings.minimum_change_base
+                        if n0 == 0 or small:
+                            pct = ("not_applicable", SYMBOLS["not_applicable"], None)
+                        else:
+                            # 100 x (now - before) / before
+                            ratio = (100 * diff[0] * d0, diff[1] * n0) if n0 > 0 else (-100 * diff[0] * d0, -diff[1] * n0)
+                            text, num, _ = _fixed(ratio, places)
+                            pct = ("published", text, num)
+                        outs = [(f"{m.id}_change", (st, v, vn)), (f"{m.id}_change_percent", pct)]
+                    else:
+                        text, num, _ = _fixed(diff, places)
+                        outs = [(f"{m.id}_change", ("published", text, num))]
+                for measure_id, (st, v, vn) in outs:
+                    unit = "percent" if measure_id.endswith("_change_percent") else (
+                        m.unit if m.kind == "count" else ("percentage points" if m.kind == "percent" else m.unit))
+                    rows[year].append(self._row(r, measure_id, unit, v, st, vn, "", ""))
+                    if st == "suppressed":
+                        log[year].append(self._log_row(r, measure_id, CHANGE, "", ""))
+        return {y: YearPublished(self._figures_frame(rows[y]), self._log_frame(log[y]),
+                                 frozenset(k for k in suppressed if k[4] == y), audits.get(y)) for y in todo}
 
     def audit_published(self, metrics: pl.DataFrame, figures: pl.DataFrame) -> dict:
         """The disclosure audit of what was published: for each year, how far an intruder
@@ -474,8 +542,6 @@ class Publisher:
         """`solve` of the jobs (each made by calling it) of the years whose solution is not in
         `self.solved` under the hash of everything it is worked out from; those found are taken
         as they are, and their problems are not made."""
-        import pickle
-
         if self.solved is None:
             return solve({y: make() for y, make in jobs.items()})
         from pipelines.fingerprints import code_version, digest

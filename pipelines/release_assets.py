@@ -202,10 +202,13 @@ def build_published_figures(con: duckdb.DuckDBPyConnection, metric_tables: list[
     """Disclosure control on every metric row (tables pub_figures and pub_suppression_log);
     `carried`: the figure ids withheld in an earlier vintage, which stay suppressed."""
     metrics = collect_metrics(con, metric_tables)
-    solved = fingerprints.Solved(con, "secure")  # the years whose metrics are unchanged are not solved again
-    publisher = Publisher(metric_catalog.measures(), settings or DisclosureSettings(), solved=solved)
+    # the years whose metrics are unchanged are not solved, nor published, again
+    solved, published = fingerprints.Solved(con, "secure"), fingerprints.Solved(con, "publish")
+    publisher = Publisher(metric_catalog.measures(), settings or DisclosureSettings(), solved=solved,
+                          published=published)
     figures = publisher.publish(metrics, carried=carried)
     solved.save()
+    published.save()
     loss = information_loss(figures, publisher.suppression_log)
     for table, frame in (("pub_figures", figures), ("pub_suppression_log", publisher.suppression_log),
                          (LOSS_TABLE, loss)):
