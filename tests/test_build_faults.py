@@ -451,7 +451,7 @@ def test_a_failed_disclosure_audit_stops_the_build_with_the_figure_ids(small_raw
     Dagster's public API only.)"""
     import pipelines.disclosure
 
-    monkeypatch.setattr(pipelines.disclosure, "secure", lambda problem, primary, width, threshold, known=None: ({}, None))
+    monkeypatch.setattr(pipelines.disclosure, "secure", lambda problem, primary, width, threshold: ({}, None))
     monkeypatch.setenv("DASA_SERIAL_DISCLOSURE", "1")
     out, audit = tmp_path / "site" / YEAR, tmp_path / "audit"
     code, _, err = release(small_raw, out, audit)

@@ -183,7 +183,7 @@ def test_generated_multi_year_releases_withstand_the_lp_attacker(metrics):
 def test_without_secondary_suppression_the_attacker_finds_an_under_protected_cell(monkeypatch):
     import pipelines.disclosure
 
-    monkeypatch.setattr(pipelines.disclosure, "secure", lambda problem, primary, width, threshold, known=None: ({}, None))
+    monkeypatch.setattr(pipelines.disclosure, "secure", lambda problem, primary, width, threshold: ({}, None))
 
     def leaks(metrics: pl.DataFrame) -> bool:
         disclosure = DisclosureSettings()

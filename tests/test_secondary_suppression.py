@@ -328,7 +328,7 @@ def test_the_checker_finds_recoveries_when_secondary_suppression_is_switched_off
 
     import pipelines.disclosure
 
-    monkeypatch.setattr(pipelines.disclosure, "secure", lambda problem, primary, width, threshold, known=None: ({}, None))
+    monkeypatch.setattr(pipelines.disclosure, "secure", lambda problem, primary, width, threshold: ({}, None))
 
     def leaks(metrics: pl.DataFrame) -> bool:
         try:
