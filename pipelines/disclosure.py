@@ -171,7 +171,7 @@ class Publisher:
 
     def __init__(self, measures: dict[str, Measure], settings: DisclosureSettings,
                  relations: tuple[Relation, ...] | None = None, solved: MutableMapping[str, object] | None = None,
-                 published: MutableMapping[str, object] | None = None, components=None):
+                 published: MutableMapping[str, object] | None = None):
         self.measures = measures
         self.settings = settings
         # what a year's secondary suppression and audit gave, by a hash of everything they are
@@ -181,8 +181,6 @@ class Publisher:
         # what a year's published figures were, by a hash of what they are worked out from
         # (`_published_keys`): the same reasoning, a year's rows and those of the year before
         self.published = published
-        # the components of a year's linear programs audited before (disclosure_audit.KnownComponents)
-        self.components = components
         if relations is None:
             from pipelines.metric_catalog import relations as declared
             relations = declared()
@@ -532,13 +530,13 @@ class Publisher:
     def _secure_job(self, records: list[dict], primary: dict[tuple, str]) -> tuple:
         s = self.settings
         return (self._problem(records, primary), {(k[0], k[1], k[3]) for k in primary}, s.protection_width,
-                s.suppression_threshold, self.components)
+                s.suppression_threshold)
 
     def _audit_job(self, records: list[dict], marked: dict[tuple, str]) -> tuple:
         problem = self._problem(records, marked)
         figs = {(k[0], k[1], k[3]) for k in marked}
         cells = {c for c in problem.values if (c[0], c[1], c[3]) in figs}
-        return problem, cells, self.settings.protection_width, self.settings.suppression_threshold, self.components
+        return problem, cells, self.settings.protection_width, self.settings.suppression_threshold
 
     def _solve(self, what: str, jobs: dict[str, Callable[[], tuple]], by_year: dict, marked: dict, solve) -> dict:
         """`solve` of the jobs (each made by calling it) of the years whose solution is not in
@@ -585,32 +583,15 @@ class Publisher:
         }
 
 
-# A job is its function's arguments, the last the components known (or None): in a worker
-# process that is a copy, so what the worker read and added comes back with its result
-
-
 def _secure_one(job):
     # looks `secure` up in the worker (forked): the function itself need not be picklable
-    *args, known = job
-    return secure(*args, known=known), known.delta() if known is not None else None
+    return secure(*job)
 
 
 def _audit_one(job):
     from pipelines.disclosure_audit import audit
 
-    *args, known = job
-    return audit(*args, known=known), known.delta() if known is not None else None
-
-
-def _merged(jobs: dict, results: dict) -> dict:
-    """Each year's result, what its worker knew of components merged into this process's."""
-    out = {}
-    for year, (result, delta) in results.items():
-        known = jobs[year][-1]
-        if known is not None:
-            known.merge(delta)
-        out[year] = result
-    return out
+    return audit(*job)
 
 
 def _per_year(one, jobs: dict) -> dict:
@@ -627,12 +608,12 @@ def _per_year(one, jobs: dict) -> dict:
 
 def _secure_years(jobs: dict) -> dict:
     """`secure` for each year (`_per_year`)."""
-    return _merged(jobs, _per_year(_secure_one, jobs))
+    return _per_year(_secure_one, jobs)
 
 
 def _audit_years(jobs: dict) -> dict:
     """The disclosure audit of each year (`_per_year`)."""
-    return _merged(jobs, _per_year(_audit_one, jobs))
+    return _per_year(_audit_one, jobs)
 
 
 def previous_year(year: str) -> str:

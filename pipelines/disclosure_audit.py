@@ -21,14 +21,11 @@ of the same model, so every solve after the first starts from the last basis.
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import math
 import os
-import pickle
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import highspy
@@ -245,67 +242,14 @@ class _Model:
         return np.array(self.h.getSolution().col_value)
 
 
-class KnownComponents:
-    """What components audited before gave (their secret cells' intervals and the solves they
-    took), by a hash of everything the audit of a component reads (`component_key`): its
-    cells with their bounds, its constraint rows, its secret cells with their values, and the
-    width and threshold. HiGHS gives the same answer to the same model, so a component found
-    here is taken as it is and not solved again: a year whose figures changed in one place
-    solves again only the components that change reaches. `kept` holds what the last build
-    kept (pickled by this code, whose version the warehouse's reset covers); `used` and
-    `made` are what this build read and added (sent back from a worker process by `delta`)."""
-
-    def __init__(self, kept: Mapping[str, bytes] | None = None):
-        self.kept = dict(kept or {})
-        self.used: set[str] = set()
-        self.made: dict[str, bytes] = {}
-
-    def get(self, key: str) -> tuple[dict[Cell, Interval], int] | None:
-        blob = self.made.get(key) or self.kept.get(key)
-        if blob is None:
-            return None
-        self.used.add(key)
-        return pickle.loads(blob)
-
-    def put(self, key: str, value: tuple[dict[Cell, Interval], int]) -> None:
-        self.made[key] = pickle.dumps(value)
-        self.used.add(key)
-
-    def delta(self) -> tuple[set[str], dict[str, bytes]]:
-        return self.used, self.made
-
-    def merge(self, delta: tuple[set[str], dict[str, bytes]]) -> None:
-        used, made = delta
-        self.made.update(made)
-        self.used |= used
-
-    def keep_in(self, store: dict) -> None:
-        """Record in `store` (a fingerprints.Solved) what this build used and made."""
-        for key in self.used:
-            if key in self.made:
-                store[key] = self.made[key]
-            else:
-                _ = key in store  # marks it used, so it is kept
-
-
-def component_key(cells: list[Cell], rows: list, mine: list[Cell], problem: Problem, hidden: set[Cell],
-                  width: int, threshold: int) -> str:
-    """The hash of everything `_audit_component` reads of one component."""
-    text = repr((DIRECTIONS, width, threshold, cells, [_bounds(problem, c, hidden) for c in cells], rows, mine,
-                 [problem.values.get(c, 0) for c in mine]))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
 def audit(problem: Problem, hidden: set[Cell], width: int, threshold: int,
-          only: set[Cell] | None = None, constraints: Constraints | None = None,
-          known: KnownComponents | None = None) -> AuditResult:
+          only: set[Cell] | None = None, constraints: Constraints | None = None) -> AuditResult:
     """The interval of every secret cell (or of those in `only`), and the cells with too
     little room.
 
     Hiding one more figure only takes information away, so the interval of a cell hidden
     before can only widen: the secondary-suppression loop re-audits, after each round, only
-    the cells that failed and the cells it has just hidden (`only`). With `known`, a component
-    audited before is taken from it (and one audited now is added to it)."""
+    the cells that failed and the cells it has just hidden (`only`)."""
     started = time.perf_counter()
     secrets = secret_cells(problem, hidden)
     if only is not None:
@@ -316,17 +260,7 @@ def audit(problem: Problem, hidden: set[Cell], width: int, threshold: int,
         if not mine:
             continue
         result.components += 1
-        key = component_key(cells, rows, mine, problem, hidden, width, threshold) if known is not None else None
-        found = known.get(key) if known is not None and key is not None else None
-        if found is None:
-            before = result.solves
-            found = (_audit_component(cells, rows, mine, problem, hidden, width, threshold, result),
-                     result.solves - before)
-            if known is not None and key is not None:
-                known.put(key, found)
-        else:
-            result.solves += found[1]
-        result.intervals.update(found[0])
+        result.intervals.update(_audit_component(cells, rows, mine, problem, hidden, width, threshold, result))
     result.failing = sorted(c for c, iv in result.intervals.items() if under_protected(iv, width, threshold))
     result.seconds = time.perf_counter() - started
     return result

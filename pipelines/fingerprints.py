@@ -182,8 +182,7 @@ def tables_content(con: duckdb.DuckDBPyConnection, up_to_year: str, skip_prefixe
 
 
 class Solved(dict):
-    """The disclosure results of one kind ("secure", "audit", "publish" or "secure-components")
-    the last build kept (table
+    """The disclosure results of one kind ("secure", "audit" or "publish") the last build kept (table
     build_solved: a hash of what each is worked out from, and the solution as pickled by this
     code, whose version the hash includes; the warehouse is the pipeline's own file). `save`
     keeps those this build used, and no others of the kind."""

@@ -203,20 +203,12 @@ def build_published_figures(con: duckdb.DuckDBPyConnection, metric_tables: list[
     `carried`: the figure ids withheld in an earlier vintage, which stay suppressed."""
     metrics = collect_metrics(con, metric_tables)
     # the years whose metrics are unchanged are not solved, nor published, again
-    from pipelines.disclosure_audit import KnownComponents
-
     solved, published = fingerprints.Solved(con, "secure"), fingerprints.Solved(con, "publish")
-    # and a changed year's components that the change does not reach are not audited again by
-    # the secondary-suppression loop (the audit of the published figures solves few: not kept)
-    components = fingerprints.Solved(con, "secure-components")
-    known = KnownComponents(components)
     publisher = Publisher(metric_catalog.measures(), settings or DisclosureSettings(), solved=solved,
-                          published=published, components=known)
+                          published=published)
     figures = publisher.publish(metrics, carried=carried)
     solved.save()
     published.save()
-    known.keep_in(components)
-    components.save()
     loss = information_loss(figures, publisher.suppression_log)
     for table, frame in (("pub_figures", figures), ("pub_suppression_log", publisher.suppression_log),
                          (LOSS_TABLE, loss)):

@@ -322,7 +322,7 @@ def _repair(problem: Problem, cell: Cell, containing: dict[Cell, list[Instance]]
     return fallback if fallback is not None else (None, None)
 
 
-def secure(problem: Problem, primary: set[Figure], width: int, threshold: int, known=None):
+def secure(problem: Problem, primary: set[Figure], width: int, threshold: int):
     """Secondary suppressions that pass the disclosure audit: the exact-recovery protection of
     `protect` first, then rounds of audit and repair until every secret cell has at least
     `width` feasible values (pipelines/disclosure_audit.py). A repair hides one more figure
@@ -334,8 +334,7 @@ def secure(problem: Problem, primary: set[Figure], width: int, threshold: int, k
 
     Hiding more only widens what a reader can prove of the cells hidden before, so a round
     re-audits just the cells that failed and those it hid. Returns the added suppressions and
-    the audit: every secret cell with the interval it was last proved to have. `known`
-    (disclosure_audit.KnownComponents) holds components audited before."""
+    the audit: every secret cell with the interval it was last proved to have."""
     from pipelines.disclosure_audit import AuditResult, Constraints, audit
 
     added = protect(problem, primary)
@@ -365,7 +364,7 @@ def secure(problem: Problem, primary: set[Figure], width: int, threshold: int, k
     while True:
         suppressed = set(primary) | set(added)
         hidden = {c for f in suppressed for c in cells_of.get(f, ())}
-        result = audit(problem, hidden, width, threshold, only, constraints, known)
+        result = audit(problem, hidden, width, threshold, only, constraints)
         proved.intervals.update(result.intervals)
         proved.components += result.components
         proved.solves += result.solves

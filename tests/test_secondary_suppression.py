@@ -86,51 +86,6 @@ def test_the_years_solved_in_two_processes_give_what_one_after_another_gives(sam
     assert parallel[2] == serial[2]
 
 
-def test_components_audited_before_are_taken_as_they_were_and_a_change_solves_its_own_again(sample, monkeypatch):
-    """Disclosure control with the components of its linear programs known from an earlier
-    build (disclosure_audit.KnownComponents, made in the two worker processes and sent back):
-    the same figures, log and audits as with none; read back, nothing is solved again; after
-    one suppressed authority count changes, still what no cache gives, the component it is in
-    solved again and the others taken as they were."""
-    from pipelines.disclosure_audit import KnownComponents
-
-    monkeypatch.delenv("DASA_SERIAL_DISCLOSURE", raising=False)
-    metrics = sample[2].filter(pl.col("financial_year").is_in(["2023-24", "2024-25"]))
-
-    def run(frame: pl.DataFrame, known: KnownComponents | None) -> tuple:
-        publisher = Publisher(metric_catalog.measures(), DisclosureSettings(), components=known)
-        figures = publisher.publish(frame)
-        return figures.rows(), publisher.suppression_log.rows(), {
-            y: (a.intervals, a.failing, a.components, a.solves) for y, a in publisher.audits.items()}
-
-    expected = run(metrics, None)
-    known = KnownComponents()
-    assert run(metrics, known) == expected
-    assert known.made  # sent back by the worker processes
-    again = KnownComponents(known.made)
-    assert run(metrics, again) == expected
-    assert not again.made and again.used
-
-    s = DisclosureSettings()
-    counts = metrics.with_row_index().filter(
-        (pl.col("financial_year") == "2024-25") & (pl.col("geographic_level") == "local_authority")
-        & pl.col("denominator").is_null())
-    small = counts.filter(pl.col("numerator").is_between(1, s.suppression_threshold - 1)).row(0, named=True)
-    # a suppressed count (a secret's value), then a published count beside it (a constant of
-    # its component's relations)
-    beside = counts.filter((pl.col("measure") == small["measure"]) & (pl.col("breakdown") == small["breakdown"])
-                           & (pl.col("region_code") == small["region_code"])
-                           & (pl.col("numerator") > 3 * s.suppression_threshold)).row(0, named=True)
-    for row in (small, beside):
-        bump = pl.int_range(pl.len()) == row["index"]
-        changed = metrics.with_columns(pl.when(bump).then(pl.col(c) + 1).otherwise(pl.col(c)).alias(c)
-                                       for c in ("numerator", "value"))
-        after = KnownComponents(known.made)
-        got = run(changed, after)
-        assert got == run(changed, None) and got != expected
-        assert after.made and after.used - set(after.made)  # its component again; others as they were
-
-
 def test_no_suppressed_figure_in_the_sample_release_can_be_recovered(sample):
     figures, log, metrics = sample
     catalog = metric_catalog.measures()
