@@ -8,7 +8,9 @@
 
 SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
-RUN := $(UV) run --frozen --quiet
+# every target that runs something depends on setup, which has just synced the environment:
+# `uv run` need not check it again (about 0.7 s each time)
+RUN := $(UV) run --frozen --quiet --no-sync
 
 export DAGSTER_HOME := $(CURDIR)
 export DASA_DAGSTER_STORAGE := $(CURDIR)/data/processed/dagster
