@@ -348,11 +348,13 @@ class Publisher:
         for r in records:
             by_year[r["financial_year"]].append(r)
             years_of.setdefault(r["measure"], set()).add(r["financial_year"])
-        keys = self._published_keys(by_year, carried)
+        # each year's rows hashed once, for the keys of both caches
+        digests = {} if self.published is None and self.solved is None else _year_digests(by_year)
+        keys = self._published_keys(digests, carried)
         cache = self.published if self.published is not None else {}
         found = {y: pickle.loads(cache[k]) for y, k in keys.items() if k in cache}  # type: ignore[arg-type]
         todo = [y for y in sorted(by_year) if y not in found]
-        made = self._publish_years(todo, by_year, years_of, carried, found)
+        made = self._publish_years(todo, by_year, years_of, carried, found, digests)
         if self.published is not None:
             for y in todo:
                 self.published[keys[y]] = pickle.dumps(made[y])
@@ -365,18 +367,18 @@ class Publisher:
             "measure", "breakdown", "time_period", "geographic_level", "geography_code")
         return out.sort("measure", "breakdown", "time_period", "geographic_level", "geography_code")
 
-    def _published_keys(self, by_year: dict[str, list[dict]], carried: frozenset[str]) -> dict[str, str]:
+    def _published_keys(self, digests: dict[str, str], carried: frozenset[str]) -> dict[str, str]:
         """The hash of everything a year's published figures are worked out from: the code, the
         settings, the year's rows, the year before's rows and the carried figures."""
         if self.published is None:
             return {}
         from pipelines.fingerprints import code_version, digest
 
-        rows = {y: digest(records) for y, records in by_year.items()}
-        return {y: digest("publish", code_version(), self.settings, rows[y], rows.get(previous_year(y)),
-                          sorted(carried)) for y in by_year}
+        return {y: digest("publish", code_version(), self.settings, rows, digests.get(previous_year(y)),
+                          sorted(carried)) for y, rows in digests.items()}
 
-    def _figures_frame(self, rows: list[dict]) -> pl.DataFrame:
+    @staticmethod
+    def _figures_frame(rows: list[dict]) -> pl.DataFrame:
         return pl.DataFrame(rows, schema={**{c: pl.String for c in FIGURE_COLUMNS}, "value_num": pl.Float64,
                                           "region_code": pl.String, "region_name": pl.String}, orient="row")
 
@@ -385,14 +387,17 @@ class Publisher:
         return pl.DataFrame(rows, schema={c: pl.String for c in LOG_COLUMNS}, orient="row")
 
     def _publish_years(self, todo: list[str], by_year: dict[str, list[dict]], years_of: dict[str, set[str]],
-                       carried: frozenset[str], found: dict[str, YearPublished]) -> dict[str, YearPublished]:
+                       carried: frozenset[str], found: dict[str, YearPublished],
+                       digests: dict[str, str]) -> dict[str, YearPublished]:
         """The published figures of the years `todo`; `found` holds those of other years (the
-        changes of a year read which figures of the year before are suppressed)."""
+        changes of a year read which figures of the year before are suppressed); `digests`, the
+        hash of each year's rows (`_year_digests`) when a cache is kept."""
         exact: dict[tuple, Exact | None] = {}
         # 1. primary suppression, per figure, of the years made; the exact values of the years
         # before them too (a change is worked out from both years)
         primary: dict[str, dict[tuple, str]] = defaultdict(dict)
-        for year in sorted(set(todo) | {previous_year(y) for y in todo}):
+        read = sorted(set(todo) | {previous_year(y) for y in todo})  # the years whose rows are read
+        for year in read:
             for r in by_year.get(year, ()):
                 m = self.measures[r["measure"]]
                 key = (r["measure"], r["breakdown"], r["geographic_level"], r["geography_code"], year)
@@ -413,7 +418,8 @@ class Publisher:
             if primary[year]:
                 jobs[year] = partial(self._secure_job, by_year[year], primary[year])
         audits = {}
-        for year, (added, year_audit) in self._solve("secure", jobs, by_year, primary, _secure_years).items():
+        for year, (added, year_audit) in self._solve("secure", jobs, by_year, primary, _secure_years,
+                                                     digests).items():
             audits[year] = year_audit
             level_of = {r["geography_code"]: r["geographic_level"] for r in by_year[year]}
             for fig, p in added.items():
@@ -449,8 +455,7 @@ class Publisher:
         # year-on-year change: from unrounded values where figures are published unrounded
         places = self.settings.decimals
         series = {(r["measure"], r["breakdown"], r["geographic_level"], r["geography_code"], r["financial_year"]):
-                  r["series"] for y in sorted(set(todo) | {previous_year(y) for y in todo})
-                  for r in by_year.get(y, ()) if r.get("series") is not None}
+                  r["series"] for y in read for r in by_year.get(y, ()) if r.get("series") is not None}
         for year in todo:
             prev = previous_year(year)
             for r in by_year[year]:
@@ -538,15 +543,18 @@ class Publisher:
         cells = {c for c in problem.values if (c[0], c[1], c[3]) in figs}
         return problem, cells, self.settings.protection_width, self.settings.suppression_threshold
 
-    def _solve(self, what: str, jobs: dict[str, Callable[[], tuple]], by_year: dict, marked: dict, solve) -> dict:
+    def _solve(self, what: str, jobs: dict[str, Callable[[], tuple]], by_year: dict, marked: dict, solve,
+               digests: dict[str, str] | None = None) -> dict:
         """`solve` of the jobs (each made by calling it) of the years whose solution is not in
-        `self.solved` under the hash of everything it is worked out from; those found are taken
-        as they are, and their problems are not made."""
+        `self.solved` under the hash of everything it is worked out from (`digests`: the hash of
+        each year's rows, when the caller has it); those found are taken as they are, and their
+        problems are not made."""
         if self.solved is None:
             return solve({y: make() for y, make in jobs.items()})
         from pipelines.fingerprints import code_version, digest
 
-        keys = {y: digest(what, code_version(), self.settings, by_year[y], sorted(marked[y].items())) for y in jobs}
+        rows = digests or _year_digests({y: by_year[y] for y in jobs})
+        keys = {y: digest(what, code_version(), self.settings, rows[y], sorted(marked[y].items())) for y in jobs}
         found = {y: pickle.loads(self.solved[k]) for y, k in keys.items() if k in self.solved}  # type: ignore[arg-type]
         made = solve({y: make() for y, make in jobs.items() if y not in found})
         for y, result in made.items():
@@ -581,6 +589,13 @@ class Publisher:
             "region_code": r.get("region_code"),
             "region_name": r.get("region_name"),
         }
+
+
+def _year_digests(by_year: dict[str, list[dict]]) -> dict[str, str]:
+    """The hash of each year's metric rows (what the disclosure caches are keyed by)."""
+    from pipelines.fingerprints import digest
+
+    return {y: digest(records) for y, records in by_year.items()}
 
 
 def _secure_one(job):
