@@ -293,8 +293,10 @@ def run_selection(job: dg.JobDefinition, selection: list[str] | None, instance: 
                                         run_config=QUIET)
     except DecisionsError as exc:  # raised by the release gate
         raise BuildError(str(exc)) from None
-    except (dg.DagsterExecutionStepExecutionError, UnprotectableError) as exc:
-        cause = exc if isinstance(exc, UnprotectableError) else exc.user_exception
+    except (dg.DagsterExecutionStepExecutionError, UnprotectableError, ConfigError) as exc:
+        # an in-process run raises what a step raised as it is (raise_on_error): the wrapper
+        # is handled too, for a run that wraps it
+        cause = exc.user_exception if isinstance(exc, dg.DagsterExecutionStepExecutionError) else exc
         if isinstance(cause, UnprotectableError):
             raise BuildError(f"disclosure control cannot protect every suppressed figure: {cause}. "
                              "Nothing was published; the table is too small to publish at authority level "

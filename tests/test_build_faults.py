@@ -14,6 +14,8 @@ run history ($DASA_DAGSTER_STORAGE=memory), so nothing is written into data/proc
 - ENOSPC, EROFS and EACCES raised by the lowest writer of the release, the audit bundle, the
   vintage and the warehouse: exit 2, one sentence naming the path, no traceback, nothing
   half-written left;
+- a commentary quoting a figure the release does not have (found as the release is written):
+  exit 2, one sentence naming the file, paragraph and figure, the release in place unchanged;
 - an impossible --out-dir, --audit-dir or check --out refused before any work;
 - release folders readable by all (0o755 under umask 022), the audit bundle owner only;
 - work warehouses of vanished raw folders removed, the most recently used kept.
@@ -172,6 +174,31 @@ def test_disk_full_in_the_release_writer_is_one_sentence(base, small_raw, monkey
     line = one_sentence(err)
     assert "Writing the 2024-25 release failed" in line and "the disk is full" in line
     assert str(base["site"].resolve()) in line and "figures.csv" in line and "Free some space" in line
+    _unchanged(base)
+    assert (base["site"] / YEAR / "build.json").read_bytes() == before
+
+
+def test_commentary_quoting_a_figure_the_release_lacks_is_one_sentence(base, small_raw, tmp_path, monkeypatch):
+    """The commentary is checked as the release is written: a researcher's build of other data
+    with a commentary quoting a year it does not have (the bundled one quotes 2021-22) stops
+    with the file, section, paragraph and figure, exit 2, and the release in place unchanged."""
+    import yaml
+
+    reports = tmp_path / "reports"
+    shutil.copytree(Path(os.environ["DASA_RELEASE_CONFIG"]).parent, reports)
+    year_file = reports / "years" / f"{YEAR}.yaml"
+    settings = yaml.safe_load(year_file.read_text(encoding="utf-8")) or {}
+    settings["commentary"] = {"main_points": ["Supported {{ figure(\"households_supported.all.E92000001\") }}.",
+                                              "Down from {{ figure(\"turned_away_rate.all.E92000001.2021-22\") }}."]}
+    year_file.write_text(yaml.safe_dump(settings, sort_keys=False), encoding="utf-8")
+    monkeypatch.setenv("DASA_RELEASE_CONFIG", str(reports / "release.yaml"))
+    before = (base["site"] / YEAR / "build.json").read_bytes()
+    code, _, err = release(small_raw, base["site"] / YEAR, base["restricted"])
+    assert code == 2
+    line = one_sentence(err)
+    assert f"{year_file}: commentary 'main_points'" in line and "paragraph 2" in line, line
+    assert "figure turned_away_rate.all.E92000001.2021-22 does not exist in this release" in line, line
+    assert "Nothing was published" in line
     _unchanged(base)
     assert (base["site"] / YEAR / "build.json").read_bytes() == before
 
