@@ -23,7 +23,9 @@ from pathlib import Path
 from pipelines import reference, schemas
 from pipelines.ingest.cells import parse_year
 
-NEW_YEAR = "make it with 'dasa new-year {year}'"
+def new_year_hint(year: str, raw_dir: Path) -> str:
+    """The command that makes a year's folder, as it can be copied (quoted whole)."""
+    return f"make it with 'dasa new-year {year} --raw-dir {raw_dir}'"
 
 
 class PreflightError(ValueError):
@@ -47,14 +49,14 @@ def raw_folder_problems(raw_dir: Path, year: str | None) -> list[str]:
     if not raw_dir.is_dir():
         what = "is a file, not a folder" if raw_dir.exists() else "does not exist"
         return [f"The raw folder {raw_dir} {what}: give --raw-dir a folder laid out like data/raw/ "
-                f"(one sub-folder per financial year), or {NEW_YEAR.format(year=year or 'YYYY-YY')}."]
+                f"(one sub-folder per financial year), or {new_year_hint(year or 'YYYY-YY', raw_dir)}."]
     years = years_in(raw_dir)
     if not years:
         return [f"The raw folder {raw_dir} holds no financial-year folder (named like 2024-25): "
-                f"{NEW_YEAR.format(year=year or 'YYYY-YY')} --raw-dir {raw_dir}."]
+                f"{new_year_hint(year or 'YYYY-YY', raw_dir)}."]
     if year is not None and year not in years:
         return [f"The raw folder {raw_dir} has no folder for {year} (it has {', '.join(years)}): "
-                f"{NEW_YEAR.format(year=year)} --raw-dir {raw_dir}."]
+                f"{new_year_hint(year, raw_dir)}."]
     year = year or years[-1]
     folder = raw_dir / year
     if not any(p.is_file() and not p.name.startswith(".") and p.name != "README.txt"

@@ -46,7 +46,7 @@ def _missing(tmp: Path):
         ("no raw folder", tmp / "nowhere", [], ["The raw folder", "does not exist", "dasa new-year"]),
         ("no year folder", tmp / "no_years" / "raw", [], ["holds no financial-year folder (named like 2024-25)"]),
         ("no folder for the year", raw_ok, ["--year", "2023-24"],
-         ["has no folder for 2023-24 (it has 2024-25)", "dasa new-year 2023-24"]),
+         ["has no folder for 2023-24 (it has 2024-25)", f"'dasa new-year 2023-24 --raw-dir {raw_ok}'"]),
         ("an empty year folder", empty, [], ["The 2025-26 folder", "holds no input yet",
                                              "put the authority returns in"]),
         ("no geography or population", old, [],
