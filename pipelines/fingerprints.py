@@ -187,11 +187,15 @@ class Solved(dict):
     code, whose version the hash includes; the warehouse is the pipeline's own file). `save`
     keeps those this build used, and no others of the kind."""
 
+    # `used`: read or made by this build; `made`: set by it; `stored`: as the table holds them
+
     def __init__(self, con: duckdb.DuckDBPyConnection, kind: str):
         con.execute(f"CREATE TABLE IF NOT EXISTS {SOLVED_TABLE} (kind VARCHAR, key VARCHAR, result BLOB)")
         super().__init__(con.execute(f"SELECT key, result FROM {SOLVED_TABLE} WHERE kind = ?", [kind]).fetchall())
         self.con, self.kind = con, kind
         self.used: set[str] = set()
+        self.stored = frozenset(self)  # as the table holds them: `save` writes only what changed
+        self.made: set[str] = set()  # set by this build
 
     def __contains__(self, key: object) -> bool:
         found = super().__contains__(key)
@@ -201,10 +205,18 @@ class Solved(dict):
 
     def __setitem__(self, key: str, value: object) -> None:
         self.used.add(key)
+        self.made.add(key)
         super().__setitem__(key, value)
 
     def save(self) -> None:
-        self.con.execute(f"DELETE FROM {SOLVED_TABLE} WHERE kind = ?", [self.kind])
-        keep = [(self.kind, k, v) for k, v in self.items() if k in self.used]
-        if keep:
-            self.con.executemany(f"INSERT INTO {SOLVED_TABLE} VALUES (?, ?, ?)", keep)
+        """The table left holding the results used, and only those: the entries not used are
+        deleted and those made added; an entry kept is not written again (a year's published
+        figures are some 9 MB pickled). A key is a hash of everything its result is worked out
+        from, so an entry under a kept key is the same result."""
+        drop = sorted((self.stored - self.used) | (self.stored & self.made))
+        if drop:
+            self.con.execute(f"DELETE FROM {SOLVED_TABLE} WHERE kind = ? AND list_contains(?, key)", [self.kind, drop])
+        add = [(self.kind, k, self[k]) for k in sorted(self.made)]
+        if add:
+            self.con.executemany(f"INSERT INTO {SOLVED_TABLE} VALUES (?, ?, ?)", add)
+        self.stored, self.made = frozenset(self.used), set()

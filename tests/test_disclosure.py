@@ -150,3 +150,44 @@ def test_a_year_is_published_again_only_when_its_rows_or_the_year_befores_change
         assert not got[0].equals(expected[0])
         again = [y for y in years if y == year or previous_year(y) == year]
         assert cache.put - before == len(again)  # that year and the one after it
+
+
+def test_the_kept_results_are_those_used_and_an_entry_kept_is_not_written_again(tmp_path):
+    """fingerprints.Solved, the disclosure results a build keeps in its warehouse: after `save`,
+    the table holds the entries the build read or made and no others of the kind; an entry read
+    is left as it is (the same row: a year's published figures are megabytes), one made again
+    is replaced, and another kind's entries are untouched."""
+    import duckdb
+
+    from pipelines.fingerprints import SOLVED_TABLE, Solved
+
+    def table(con) -> dict[tuple[str, str], tuple[bytes, int]]:
+        return {(k, key): (bytes(v), rowid) for k, key, v, rowid in
+                con.execute(f"SELECT kind, key, result, rowid FROM {SOLVED_TABLE}").fetchall()}
+
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        first, other = Solved(con, "publish"), Solved(con, "secure")
+        first["a"], first["b"], other["a"] = b"A", b"B", b"other"
+        first.save()
+        other.save()
+        before = table(con)
+        assert {k: v for k, (v, _) in before.items()} == {("publish", "a"): b"A", ("publish", "b"): b"B",
+                                                          ("secure", "a"): b"other"}
+
+        second = Solved(con, "publish")
+        assert "a" in second and second["a"] == b"A"  # read: kept as it is
+        second["c"] = b"C"  # made
+        second.save()
+        after = table(con)
+        assert set(after) == {("publish", "a"), ("publish", "c"), ("secure", "a")}  # b was not used
+        assert after[("publish", "a")] == before[("publish", "a")]  # the same row, not written again
+        assert after[("secure", "a")] == before[("secure", "a")]
+        assert after[("publish", "c")][0] == b"C"
+
+        third = Solved(con, "publish")
+        assert "c" in third
+        third["a"] = b"A2"  # made again (as when its stored result could not be used)
+        third.save()
+        assert {k: v for k, (v, _) in table(con).items()} == {("publish", "a"): b"A2", ("publish", "c"): b"C",
+                                                              ("secure", "a"): b"other"}
+        assert len(con.execute(f"SELECT * FROM {SOLVED_TABLE}").fetchall()) == 3  # one row per entry
