@@ -10,6 +10,7 @@ writer's helpers. A broken copy of each file must be caught.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import importlib.util
 import io
 import json
@@ -18,6 +19,7 @@ import shutil
 import sys
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from pipelines.metric_catalog import measures
@@ -521,3 +523,33 @@ def test_crlf_line_endings_are_caught(release, tmp_path):
     path = folder / "marac.csv"
     path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
     assert "marac.csv: carriage return (not LF line endings)" in ees_problems(folder)
+
+
+# --- what EES cannot take ------------------------------------------------------------------------
+def _context_with(column: str, new: str, nth: int):
+    """The fixture release's context with the `nth` figure (not a change on the previous year)'s `column` replaced (and that figure's id)."""
+    from pipelines.release.config import load_config
+    from pipelines.release.context import build_context
+
+    inputs = fixture.build_inputs()
+    figures = inputs.figures.with_row_index("_i")
+    target = figures.filter(~pl.col("measure").str.contains("_change")).row(nth, named=True)
+    figures = figures.with_columns(
+        pl.when(pl.col("_i") == target["_i"]).then(pl.lit(new)).otherwise(pl.col(column)).alias(column)).drop("_i")
+    return build_context(dataclasses.replace(inputs, figures=figures), load_config(None), measures()), target["figure_id"]
+
+
+@pytest.mark.parametrize(("column", "new", "said"), [
+    ("value", "12%", "value '12%' is neither a number nor a symbol EES has"),
+    ("numerator", "[r]", "numerator: value '[r]' is neither a number nor a symbol EES has"),
+    ("geographic_level", "ward", "geographic level 'ward' has no EES level"),
+])
+def test_a_figure_ees_cannot_take_is_refused_by_its_id(column, new, said):
+    from pipelines.release.ees import ees_files
+
+    for nth in (0, 7):  # the first figure written, and one further in
+        ctx, target = _context_with(column, new, nth)
+        with pytest.raises(ValueError) as raised:
+            ees_files(ctx)
+        assert str(raised.value).startswith(target), (str(raised.value), target)
+        assert said in str(raised.value)

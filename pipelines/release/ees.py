@@ -89,10 +89,6 @@ def ees_value(value: str, where: str) -> str:
     raise ValueError(f"{where}: value {value!r} is neither a number nor a symbol EES has")
 
 
-def _decimals(text: str) -> int:
-    return len(text.partition(".")[2]) if _NUMBER.fullmatch(text) else 0
-
-
 @dataclass(frozen=True)
 class EesFile:
     stem: str
@@ -123,96 +119,139 @@ def _labels(ctx: ReleaseContext, measure: str, breakdowns: list[str]) -> dict[st
 
 
 def ees_files(ctx: ReleaseContext) -> list[EesFile]:
-    """The EES data files of a release, one per metric family with figures, in family order."""
+    """The EES data files of a release, one per metric family with figures, in family order.
+
+    Made with polars over all the figures at once, then one frame per family: a release has
+    tens of thousands of figures."""
     frame = figures_frame(ctx)
     kept = [m for m in frame.get_column("measure").unique().to_list() if not ctx.idx.is_change(m)]
-    frame = frame.filter(pl.col("measure").is_in(kept))  # the changes on the previous year stay out
-    regions: dict[str, tuple[str, str]] = {}
-    if {"region_code", "region_name"} <= set(ctx.figures.columns):
-        located = ctx.figures.filter(pl.col("region_code").is_not_null() & (pl.col("region_code") != ""))
-        for fid, code, name in located.select("figure_id", "region_code", "region_name").iter_rows():
-            regions[fid] = (code, name or "")
-    by_measure: dict[str, list[dict[str, str]]] = {}
-    for row in frame.iter_rows(named=True):
-        by_measure.setdefault(row["measure"], []).append(row)
     catalog_rank = {m: i for i, m in enumerate(ctx.idx.catalog)}
-    measures = sorted(by_measure, key=lambda m: (catalog_rank.get(m, len(catalog_rank)), m))
     families: dict[str, list[str]] = {}
-    for m in measures:
+    for m in sorted(kept, key=lambda m: (catalog_rank.get(m, len(catalog_rank)), m)):
         families.setdefault(_family_of(ctx, m), []).append(m)
+    order = {m: i for i, m in enumerate(m for ms in families.values() for m in ms)}  # the measures as written
+    frame = (frame.filter(pl.col("measure").is_in(kept))  # the changes on the previous year stay out
+             .join(_regions(ctx), on="figure_id", how="left", maintain_order="left")
+             .with_row_index("_row")
+             .with_columns(pl.col("measure").replace_strict(order, return_dtype=pl.Int64).alias("_measure"))
+             .sort("_measure", "_row"))
+    _refuse_what_ees_cannot_take(frame)
+    items = {f"{m}\x00{b}": label for m in kept for b, label in _labels(ctx, m, ctx.idx.breakdowns_of(m)).items()}
+    value = _ees_cell(pl.col("value"))
+    frame = frame.with_columns(
+        pl.concat_str("measure", "breakdown", separator="\x00").replace_strict(items, return_dtype=pl.String).alias("item"),
+        *_place(), value.alias("value"),
+        # a numerator or denominator not published beside the value: as withheld as it, else not available
+        *(pl.when(pl.col(f) != "").then(_ees_cell(pl.col(f))).when(value.is_in(["c", "x", "z"])).then(value)
+          .otherwise(pl.lit("x")).alias(f) for f in ("numerator", "denominator")),
+        *((pl.col(f) != "").any().over("measure").alias(f"_has_{f}") for f in ("numerator", "denominator")),
+    )
     year_rank = {y: i for i, y in enumerate(ctx.years)}
-    return [_family_file(ctx, stem, ms, by_measure, regions, year_rank) for stem, ms in families.items()]
+    periods = {y: ees_time_period(y) for y in sorted(frame.get_column("time_period").unique().to_list())}
+    by_family = frame.with_columns(pl.col("measure").replace_strict(
+        {m: stem for stem, ms in families.items() for m in ms}, return_dtype=pl.String).alias("_family")
+    ).partition_by("_family", as_dict=True, maintain_order=True)
+    return [_family_file(ctx, stem, ms, by_family[(stem,)], year_rank, periods) for stem, ms in families.items()]
 
 
-def _family_file(ctx: ReleaseContext, stem: str, measures: list[str], by_measure: dict[str, list[dict[str, str]]],
-                 regions: dict[str, tuple[str, str]], year_rank: dict[str, int]) -> EesFile:
+def _regions(ctx: ReleaseContext) -> pl.DataFrame:
+    """The region of each figure that has one (`_region_code`, `_region_name`), by figure id."""
+    if not {"region_code", "region_name"} <= set(ctx.figures.columns):
+        return pl.DataFrame(schema={"figure_id": pl.String, "_region_code": pl.String, "_region_name": pl.String})
+    located = ctx.figures.filter(pl.col("region_code").is_not_null() & (pl.col("region_code") != ""))
+    return located.select(
+        pl.col("figure_id").cast(pl.String),
+        pl.col("region_code").cast(pl.String).alias("_region_code"),
+        pl.col("region_name").cast(pl.String).fill_null("").alias("_region_name"),
+    ).unique("figure_id", keep="last", maintain_order=True)
+
+
+def _is_number(text: pl.Expr) -> pl.Expr:
+    return text.str.contains(f"^(?:{_NUMBER.pattern})$")
+
+
+def _ees_cell(text: pl.Expr) -> pl.Expr:
+    """`ees_value` of a column of published texts: null where one is neither a number nor a symbol EES has."""
+    return pl.when(_is_number(text)).then(text).otherwise(text.replace_strict(SYMBOLS, default=None))
+
+
+def _refuse_what_ees_cannot_take(frame: pl.DataFrame) -> None:
+    """Raise for the first row (as the files are written) whose level or text EES cannot take."""
+    bad = ~pl.col("geographic_level").is_in(list(LEVELS)) | _ees_cell(pl.col("value")).is_null()
+    for f in ("numerator", "denominator"):
+        bad = bad | ((pl.col(f) != "") & _ees_cell(pl.col(f)).is_null())
+    for r in frame.filter(bad).head(1).iter_rows(named=True):
+        if r["geographic_level"] not in LEVELS:
+            raise ValueError(f"{r['figure_id']}: geographic level {r['geographic_level']!r} has no EES level")
+        ees_value(r["value"], r["figure_id"])
+        for f in ("numerator", "denominator"):
+            if r[f]:
+                ees_value(r[f], f"{r['figure_id']} {f}")
+
+
+def _place() -> list[pl.Expr]:
+    """The geography columns of a figure's row, '' where the row has none."""
+    level, code, name = pl.col("geographic_level"), pl.col("geography_code"), pl.col("geography_name")
+    national, regional = level == "national", level == "regional"
+    la, pfa, located = level == "local_authority", level == "police_force_area", pl.col("_region_code").is_not_null()
+    none = pl.lit("")
+    return [
+        pl.when(national).then(code).otherwise(pl.lit(ENGLAND[0])).alias("country_code"),
+        pl.when(national).then(name).otherwise(pl.lit(ENGLAND[1])).alias("country_name"),
+        pl.when(regional).then(code).when(located).then(pl.col("_region_code")).otherwise(none).alias("region_code"),
+        pl.when(regional).then(name).when(located).then(pl.col("_region_name")).otherwise(none).alias("region_name"),
+        pl.when(la).then(code).otherwise(none).alias("new_la_code"),
+        pl.when(la).then(name).otherwise(none).alias("la_name"),
+        pl.when(la).then(pl.lit(NOT_LA_NUMBER)).otherwise(none).alias("old_la_code"),
+        pl.when(pfa).then(code).otherwise(none).alias("pfa_code"),
+        pl.when(pfa).then(name).otherwise(none).alias("pfa_name"),
+    ]
+
+
+ROW_KEY = ["time_period", "geographic_level", "geography_code", "item"]  # one row of an EES file
+
+
+def _decimals(text: pl.Expr) -> pl.Expr:
+    """Decimal places a number shows (0 for a symbol)."""
+    return pl.when(_is_number(text)).then(text.str.split(".").list.get(1, null_on_oob=True).str.len_chars()).otherwise(0)
+
+
+def _family_file(ctx: ReleaseContext, stem: str, measures: list[str], rows: pl.DataFrame, year_rank: dict[str, int],
+                 periods: dict[str, str]) -> EesFile:
+    """One family's file from its figures (in the order they are written, cells made EES's)."""
     item_rank: dict[str, int] = {}
-    columns: list[tuple[str, str, str]] = []  # (column, measure, field)
-    cells: dict[tuple[str, str, str, str], dict[str, str]] = {}  # (year, level, code, item) -> column -> cell
-    places: dict[tuple[str, str, str, str], dict[str, str]] = {}  # the geography columns of each row
-    dp: dict[str, int] = {}  # decimal places shown in each indicator
-    shown: dict[str, str] = {}  # ees_value of each published text met (most repeat: symbols, small counts)
     for m in measures:
-        rows = by_measure[m]
         labels = _labels(ctx, m, ctx.idx.breakdowns_of(m))
         for b in ctx.idx.breakdowns_of(m):
             item_rank.setdefault(labels[b], len(item_rank))
-        fields = ["value"] + [f for f in ("numerator", "denominator") if any(r[f] for r in rows)]
-        columns += [(m if f == "value" else f"{m}_{f}", m, f) for f in fields]
-        for r in rows:
-            level = r["geographic_level"]
-            if level not in LEVELS:
-                raise ValueError(f"{r['figure_id']}: geographic level {level!r} has no EES level")
-            key = (r["time_period"], level, r["geography_code"], labels[r["breakdown"]])
-            if key not in places:
-                places[key] = _place(r, regions.get(r["figure_id"]))
-            value = shown.get(r["value"]) or shown.setdefault(r["value"], ees_value(r["value"], r["figure_id"]))
-            row_cells = cells.setdefault(key, {})
-            for f in fields:
-                column = m if f == "value" else f"{m}_{f}"
-                if f == "value":
-                    cell = value
-                elif r[f]:
-                    cell = shown.get(r[f]) or shown.setdefault(r[f], ees_value(r[f], f"{r['figure_id']} {f}"))
-                else:  # not published beside this value: as withheld as the value, else not available
-                    cell = value if value in ("c", "x", "z") else "x"
-                row_cells[column] = cell
-                if "." in cell:
-                    dp[column] = max(dp.get(column, 0), _decimals(cell))
-    filled = {c for place in places.values() for c, v in place.items() if v}
-    geo_columns = [c for c in GEOGRAPHY_COLUMNS if c in filled]  # EES takes no column empty throughout
-    header = ["time_period", "time_identifier", "geographic_level", *geo_columns, FILTER, *(c for c, _, _ in columns)]
-    order = sorted(cells, key=lambda k: (year_rank.get(k[0], len(year_rank)), k[0], LEVEL_ORDER[k[1]],
-                                         places[k].get("region_code", ""), k[2], item_rank[k[3]], k[3]))
-    out_rows = []
-    for key in order:
-        year, level, _, item = key
-        place = places[key]
-        out_rows.append([ees_time_period(year), TIME_IDENTIFIER, LEVELS[level], *(place.get(c, "") for c in geo_columns),
-                         item, *(cells[key].get(c, NO_FIGURE) for c, _, _ in columns)])
+    has = {m: (n, d) for m, n, d in rows.unique("measure").select("measure", "_has_numerator", "_has_denominator").iter_rows()}
+    columns = [(c, m, f) for m in measures for c, f, shown in ((m, "value", True), (f"{m}_numerator", "numerator", has[m][0]),
+                                                              (f"{m}_denominator", "denominator", has[m][1])) if shown]
+    long = pl.concat([rows.filter(pl.col(f"_has_{f}")).select(*ROW_KEY, pl.col("measure") + f"_{f}", pl.col(f).alias("value"))
+                      if f != "value" else rows.select(*ROW_KEY, "measure", "value") for f in ("value", "numerator", "denominator")])
+    cells = long.pivot(on="measure", index=ROW_KEY, values="value", aggregate_function="last")
+    names = [c for c, _, _ in columns]
+    table = (rows.select(*ROW_KEY, *GEOGRAPHY_COLUMNS).unique(ROW_KEY, keep="first", maintain_order=True)
+             .join(cells, on=ROW_KEY, how="left"))
+    dp = dict(zip(names, table.select(_decimals(pl.col(c)).max().fill_null(0) for c in names).row(0)))
+    filled = table.select(pl.col(c).ne("").any() for c in GEOGRAPHY_COLUMNS).row(0)
+    geo_columns = [c for c, f in zip(GEOGRAPHY_COLUMNS, filled) if f]  # EES takes no column empty throughout
+    header = ["time_period", "time_identifier", "geographic_level", *geo_columns, FILTER, *names]
+    out = table.sort(
+        pl.col("time_period").replace_strict(year_rank, default=len(year_rank), return_dtype=pl.Int64), "time_period",
+        pl.col("geographic_level").replace_strict(LEVEL_ORDER, return_dtype=pl.Int64), "region_code", "geography_code",
+        pl.col("item").replace_strict(item_rank, return_dtype=pl.Int64), "item",
+    ).select(pl.col("time_period").replace_strict(periods, return_dtype=pl.String),
+             pl.lit(TIME_IDENTIFIER).alias("time_identifier"),
+             pl.col("geographic_level").replace_strict(LEVELS, return_dtype=pl.String),
+             *geo_columns, "item", *(pl.col(c).fill_null(NO_FIGURE) for c in names))
     meta = [[FILTER, "Filter", "Breakdown", "", "", "", "", ""]]
     for column, m, f in columns:
         title = ctx.idx.title(m)
         label = title if f == "value" else f"{title}: {f}"
         unit = "%" if f == "value" and ctx.idx.unit(m) in ("percent", "%") else ""
         meta.append([column, "Indicator", label, "", unit, str(dp.get(column, 0)), "", ""])
-    return EesFile(stem, header, out_rows, meta)
-
-
-def _place(r: dict[str, str], region: tuple[str, str] | None) -> dict[str, str]:
-    """The geography columns of a figure's row."""
-    level, code, name = r["geographic_level"], r["geography_code"], r["geography_name"]
-    place = {"country_code": code, "country_name": name} if level == "national" else \
-        {"country_code": ENGLAND[0], "country_name": ENGLAND[1]}
-    if level == "regional":
-        place |= {"region_code": code, "region_name": name}
-    elif region is not None:
-        place |= {"region_code": region[0], "region_name": region[1]}
-    if level == "local_authority":
-        place |= {"new_la_code": code, "la_name": name, "old_la_code": NOT_LA_NUMBER}
-    elif level == "police_force_area":
-        place |= {"pfa_code": code, "pfa_name": name}
-    return place
+    return EesFile(stem, header, [list(r) for r in out.rows()], meta)
 
 
 def write_ees(out_dir: Path, ctx: ReleaseContext) -> list[Path]:
