@@ -136,7 +136,8 @@ def ees_files(ctx: ReleaseContext) -> list[EesFile]:
              .with_columns(pl.col("measure").replace_strict(order, return_dtype=pl.Int64).alias("_measure"))
              .sort("_measure", "_row"))
     _refuse_what_ees_cannot_take(frame)
-    items = {f"{m}\x00{b}": label for m in kept for b, label in _labels(ctx, m, ctx.idx.breakdowns_of(m)).items()}
+    labels = {m: _labels(ctx, m, ctx.idx.breakdowns_of(m)) for m in kept}
+    items = {f"{m}\x00{b}": label for m, of in labels.items() for b, label in of.items()}
     value = _ees_cell(pl.col("value"))
     frame = frame.with_columns(
         pl.concat_str("measure", "breakdown", separator="\x00").replace_strict(items, return_dtype=pl.String).alias("item"),
@@ -151,7 +152,8 @@ def ees_files(ctx: ReleaseContext) -> list[EesFile]:
     by_family = frame.with_columns(pl.col("measure").replace_strict(
         {m: stem for stem, ms in families.items() for m in ms}, return_dtype=pl.String).alias("_family")
     ).partition_by("_family", as_dict=True, maintain_order=True)
-    return [_family_file(ctx, stem, ms, by_family[(stem,)], year_rank, periods) for stem, ms in families.items()]
+    return [_family_file(ctx, stem, ms, labels, by_family[(stem,)], year_rank, periods)
+            for stem, ms in families.items()]
 
 
 def _regions(ctx: ReleaseContext) -> pl.DataFrame:
@@ -216,14 +218,14 @@ def _decimals(text: pl.Expr) -> pl.Expr:
     return pl.when(_is_number(text)).then(text.str.split(".").list.get(1, null_on_oob=True).str.len_chars()).otherwise(0)
 
 
-def _family_file(ctx: ReleaseContext, stem: str, measures: list[str], rows: pl.DataFrame, year_rank: dict[str, int],
-                 periods: dict[str, str]) -> EesFile:
-    """One family's file from its figures (in the order they are written, cells made EES's)."""
+def _family_file(ctx: ReleaseContext, stem: str, measures: list[str], labels: dict[str, dict[str, str]],
+                 rows: pl.DataFrame, year_rank: dict[str, int], periods: dict[str, str]) -> EesFile:
+    """One family's file from its figures (in the order they are written, cells made EES's);
+    `labels`: each measure's filter item of each breakdown, in the breakdowns' order."""
     item_rank: dict[str, int] = {}
     for m in measures:
-        labels = _labels(ctx, m, ctx.idx.breakdowns_of(m))
-        for b in ctx.idx.breakdowns_of(m):
-            item_rank.setdefault(labels[b], len(item_rank))
+        for label in labels[m].values():
+            item_rank.setdefault(label, len(item_rank))
     has = {m: (n, d) for m, n, d in rows.unique("measure").select("measure", "_has_numerator", "_has_denominator").iter_rows()}
     columns = [(c, m, f) for m in measures for c, f, shown in ((m, "value", True), (f"{m}_numerator", "numerator", has[m][0]),
                                                               (f"{m}_denominator", "denominator", has[m][1])) if shown]
