@@ -65,6 +65,8 @@ GEOGRAPHY_COLUMNS = ("country_code", "country_name", "region_code", "region_name
 _NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 _YEAR = re.compile(r"([0-9]{4})-([0-9]{2})")
 _PLAIN = re.compile(r"[^A-Za-z0-9_-]")
+PARTS = ("numerator", "denominator")  # published beside a value, where a measure has them
+ROW_KEY = ["time_period", "geographic_level", "geography_code", "item"]  # one row of an EES file
 
 
 def draft_name(stem: str, draft: bool) -> str:
@@ -144,8 +146,8 @@ def ees_files(ctx: ReleaseContext) -> list[EesFile]:
         *_place(), value.alias("value"),
         # a numerator or denominator not published beside the value: as withheld as it, else not available
         *(pl.when(pl.col(f) != "").then(_ees_cell(pl.col(f))).when(value.is_in(["c", "x", "z"])).then(value)
-          .otherwise(pl.lit("x")).alias(f) for f in ("numerator", "denominator")),
-        *((pl.col(f) != "").any().over("measure").alias(f"_has_{f}") for f in ("numerator", "denominator")),
+          .otherwise(pl.lit("x")).alias(f) for f in PARTS),
+        *((pl.col(f) != "").any().over("measure").alias(f"_has_{f}") for f in PARTS),
     )
     year_rank = {y: i for i, y in enumerate(ctx.years)}
     periods = {y: ees_time_period(y) for y in sorted(frame.get_column("time_period").unique().to_list())}
@@ -180,13 +182,13 @@ def _ees_cell(text: pl.Expr) -> pl.Expr:
 def _refuse_what_ees_cannot_take(frame: pl.DataFrame) -> None:
     """Raise for the first row (as the files are written) whose level or text EES cannot take."""
     bad = ~pl.col("geographic_level").is_in(list(LEVELS)) | _ees_cell(pl.col("value")).is_null()
-    for f in ("numerator", "denominator"):
+    for f in PARTS:
         bad = bad | ((pl.col(f) != "") & _ees_cell(pl.col(f)).is_null())
     for r in frame.filter(bad).head(1).iter_rows(named=True):
         if r["geographic_level"] not in LEVELS:
             raise ValueError(f"{r['figure_id']}: geographic level {r['geographic_level']!r} has no EES level")
         ees_value(r["value"], r["figure_id"])
-        for f in ("numerator", "denominator"):
+        for f in PARTS:
             if r[f]:
                 ees_value(r[f], f"{r['figure_id']} {f}")
 
@@ -210,9 +212,6 @@ def _place() -> list[pl.Expr]:
     ]
 
 
-ROW_KEY = ["time_period", "geographic_level", "geography_code", "item"]  # one row of an EES file
-
-
 def _decimals(text: pl.Expr) -> pl.Expr:
     """Decimal places a number shows (0 for a symbol)."""
     return pl.when(_is_number(text)).then(text.str.split(".").list.get(1, null_on_oob=True).str.len_chars()).otherwise(0)
@@ -226,12 +225,12 @@ def _family_file(ctx: ReleaseContext, stem: str, measures: list[str], labels: di
     for m in measures:
         for label in labels[m].values():
             item_rank.setdefault(label, len(item_rank))
-    has = {m: (n, d) for m, n, d in rows.unique("measure").select("measure", "_has_numerator", "_has_denominator").iter_rows()}
-    columns = [(c, m, f) for m in measures for c, f, shown in ((m, "value", True), (f"{m}_numerator", "numerator", has[m][0]),
-                                                              (f"{m}_denominator", "denominator", has[m][1])) if shown]
-    long = pl.concat([rows.filter(pl.col(f"_has_{f}")).select(*ROW_KEY, pl.col("measure") + f"_{f}", pl.col(f).alias("value"))
-                      if f != "value" else rows.select(*ROW_KEY, "measure", "value") for f in ("value", "numerator", "denominator")])
-    cells = long.pivot(on="measure", index=ROW_KEY, values="value", aggregate_function="last")
+    shown = {f: set(rows.filter(pl.col(f"_has_{f}")).get_column("measure").to_list()) for f in PARTS}
+    columns = [c for m in measures for c in [(m, m, "value"), *((f"{m}_{f}", m, f) for f in PARTS if m in shown[f])]]
+    long = pl.concat([rows.select(*ROW_KEY, pl.col("measure").alias("column"), "value"),
+                      *(rows.filter(pl.col(f"_has_{f}")).select(*ROW_KEY, (pl.col("measure") + f"_{f}").alias("column"),
+                                                               pl.col(f).alias("value")) for f in PARTS)])
+    cells = long.pivot(on="column", index=ROW_KEY, values="value", aggregate_function="last")
     names = [c for c, _, _ in columns]
     table = (rows.select(*ROW_KEY, *GEOGRAPHY_COLUMNS).unique(ROW_KEY, keep="first", maintain_order=True)
              .join(cells, on=ROW_KEY, how="left"))
